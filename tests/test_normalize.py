@@ -1,0 +1,113 @@
+"""Standardisation: statistics from valid frames of training rows only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ser_jax import normalize
+from ser_jax.normalize import fit_standardizer, standardize
+
+
+def padded_batch(seed=0, n=6, t=20, f=4):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(3, t + 1, size=n)
+    lengths[0] = t  # one full-length row
+    x = np.zeros((n, t, f), np.float32)
+    for i, length in enumerate(lengths):
+        x[i, :length] = rng.normal(loc=[0, 10, -3, 1000], scale=[1, 5, 0.1, 300], size=(length, f))
+    return x, lengths
+
+
+def valid_frames(x, lengths, rows):
+    return np.concatenate([x[r, : lengths[r]] for r in rows])
+
+
+def test_statistics_are_those_of_the_valid_frames_of_the_given_rows():
+    x, lengths = padded_batch()
+    rows = np.array([0, 2, 3])
+    mean, std = fit_standardizer(x, lengths, rows)
+    frames = valid_frames(x, lengths, rows).astype(np.float64)
+    np.testing.assert_allclose(mean, frames.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(std, frames.std(axis=0), rtol=1e-5)
+    assert mean.dtype == std.dtype == np.float32 and mean.shape == (4,)
+
+
+def test_garbage_in_the_padding_or_in_other_rows_changes_nothing():
+    x, lengths = padded_batch()
+    rows = np.array([1, 4, 5])
+    clean = fit_standardizer(x, lengths, rows)
+    dirty = x.copy()
+    for i, length in enumerate(lengths):
+        dirty[i, length:] = 1e6  # padding full of garbage
+    dirty[[0, 2, 3]] = -7e5  # rows that are not training rows
+    for a, b in zip(clean, fit_standardizer(dirty, lengths, rows)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_chunked_accumulation_matches_one_pass(monkeypatch):
+    x, lengths = padded_batch(seed=3, n=11)
+    rows = np.arange(11)
+    whole = fit_standardizer(x, lengths, rows)
+    monkeypatch.setattr(normalize, "_CHUNK", 2)  # 6 chunks, combined pairwise
+    for a, b in zip(whole, fit_standardizer(x, lengths, rows)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_constant_feature_gets_std_one_and_stays_finite():
+    x, lengths = padded_batch()
+    x[:, :, 2] = 5.0  # constant, padding included
+    mean, std = fit_standardizer(x, lengths, np.arange(len(x)))
+    assert mean[2] == 5.0 and std[2] == 1.0
+    z = standardize(x, mean, std)
+    assert np.all(np.isfinite(z)) and np.all(z[:, :, 2] == 0.0)
+
+
+def test_standardized_training_frames_have_zero_mean_unit_std():
+    x, lengths = padded_batch()
+    rows = np.arange(len(x))
+    mean, std = fit_standardizer(x, lengths, rows)
+    z = standardize(x, mean, std)
+    assert z.dtype == np.float32 and z.shape == x.shape
+    frames = valid_frames(z, lengths, rows)
+    np.testing.assert_allclose(frames.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(frames.std(axis=0), 1.0, atol=1e-4)
+
+
+def test_standardize_with_lengths_zeroes_the_padding_on_numpy_and_jax():
+    import jax.numpy as jnp
+
+    x, lengths = padded_batch()
+    mean, std = fit_standardizer(x, lengths, np.arange(len(x)))
+    z = standardize(x, mean, std, lengths)
+    zj = np.asarray(standardize(jnp.asarray(x), jnp.asarray(mean), jnp.asarray(std), jnp.asarray(lengths)))
+    np.testing.assert_allclose(zj, z, rtol=1e-5, atol=1e-5)
+    for i, length in enumerate(lengths):
+        assert np.all(z[i, length:] == 0.0)
+        np.testing.assert_array_equal(z[i, :length], standardize(x, mean, std)[i, :length])
+
+
+def test_bad_inputs_are_refused_with_a_reason():
+    x, lengths = padded_batch()
+    with pytest.raises(ValueError, match="rows is empty"):
+        fit_standardizer(x, lengths, np.array([], np.int64))
+    with pytest.raises(ValueError, match="lengths must be"):
+        fit_standardizer(x, lengths[:-1], np.arange(3))
+    with pytest.raises(ValueError, match="outside 0..20"):
+        fit_standardizer(x, np.full(len(x), 21), np.arange(3))
+    with pytest.raises(ValueError, match="no valid frames"):
+        fit_standardizer(x, np.zeros(len(x), np.int64), np.arange(3))
+    with pytest.raises(ValueError, match="rows must index"):
+        fit_standardizer(x, lengths, np.array([0, 6]))
+
+
+def test_fits_straight_from_an_hdf5_dataset_without_loading_it(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    x, lengths = padded_batch(n=9)
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        f["features"] = x
+    rows = np.array([7, 1, 4])  # unsorted on purpose: h5py needs increasing indices
+    with h5py.File(tmp_path / "f.h5", "r") as f:
+        from_file = fit_standardizer(f["features"], lengths, rows)
+    for a, b in zip(fit_standardizer(x, lengths, rows), from_file):
+        np.testing.assert_array_equal(a, b)
