@@ -1,0 +1,559 @@
+"""The HDF5 feature cache: computed once, incrementally, safely; read in well under a second.
+
+One file per (corpus, feature config): ``<cache_dir>/<corpus>-<recipe>-<config key>.h5``. The key
+hashes the config and the library versions, so a cache made any other way is never read for this
+config.
+
+Safety rests on three rules:
+- the final file is only ever produced by writing a temporary file and ``os.replace``-ing it, and its
+  ``complete`` attribute is written last, so a reader never sees a half-written cache;
+- every finished utterance is first journalled as its own small file (also atomically renamed), so
+  a run killed at any moment (SIGINT or SIGKILL) resumes where it stopped;
+- a lock file (``flock``, released by the kernel even on SIGKILL) keeps two writers apart.
+Data are checksummed per chunk (HDF5 Fletcher-32), so corrupted bytes fail loudly on read.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import dataclasses
+import datetime
+import errno
+import fcntl
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import h5py
+import numpy as np
+
+from ser_jax import corpus as corpus_lib
+from ser_jax import features as features_lib
+
+FORMAT_VERSION = 1
+META_FIELDS = (
+    "modality", "channel", "emotion_code", "emotion", "intensity", "statement", "repetition",
+    "actor", "gender",
+)
+_STR_FIELDS = {"channel", "emotion", "gender"}
+
+
+class CacheError(RuntimeError):
+    """A cache that cannot be used as it is; the message says what is wrong and what to do."""
+
+
+class CacheLockedError(CacheError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureSet:
+    """Everything training needs from a cache: padded features, true lengths, labels, provenance."""
+
+    features: np.ndarray  # (N, T, F) float32, zero beyond each row's length
+    lengths: np.ndarray  # (N,) int32 true frame counts
+    meta: dict[str, np.ndarray]  # one column per META_FIELDS entry, row-aligned
+    paths: tuple[str, ...]  # source files, relative to corpus_root
+    layout: tuple[tuple[str, int, int], ...]  # feature group, first row, end row
+    config: features_lib.FeatureConfig
+    corpus_root: str
+    failed: tuple[tuple[str, str], ...]  # (relative path, reason) of files that could not be used
+    path: str = ""  # the cache file this was read from
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _, _ in self.layout)
+
+    def select_groups(self, groups: Sequence[str]) -> "FeatureSet":
+        """The same rows with only the named feature groups, for ablations without recomputing."""
+        unknown = sorted(set(groups) - set(self.feature_names))
+        if unknown:
+            raise ValueError(f"unknown feature group(s) {unknown}; this cache has {list(self.feature_names)}")
+        keep = [(n, a, b) for n, a, b in self.layout if n in set(groups)]
+        cols = np.concatenate([np.arange(a, b) for _, a, b in keep])
+        layout, start = [], 0
+        for n, a, b in keep:
+            layout.append((n, start, start + b - a))
+            start += b - a
+        return dataclasses.replace(
+            self,
+            features=np.ascontiguousarray(self.features[:, :, cols]),
+            layout=tuple(layout),
+            config=dataclasses.replace(self.config, groups=tuple(n for n, _, _ in keep)),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildSummary:
+    path: str
+    total: int  # utterances in the corpus
+    computed: int  # newly computed this run
+    cached: int  # reused from the cache or the journal of an interrupted run
+    removed: int  # rows dropped because their file is gone
+    failed: tuple[tuple[str, str], ...]  # (relative path, reason)
+    skipped: int  # non-audio / non-RAVDESS files passed over by discovery
+    seconds: float
+    wrote: bool  # False when the cache was already up to date
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.path}: {self.total} utterances: {self.computed} computed, {self.cached} cached, "
+            f"{self.removed} removed, {len(self.failed)} failed, {self.skipped} skipped in "
+            f"{self.seconds:.1f} s" + ("" if self.wrote else " (already up to date)")
+        ]
+        for rel, reason in self.failed[:20]:
+            lines.append(f"  failed: {rel}: {reason}")
+        if len(self.failed) > 20:
+            lines.append(f"  ... and {len(self.failed) - 20} more failed files (listed in the cache)")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Naming
+
+
+def corpus_name(root: str | os.PathLike) -> str:
+    """A readable, collision-free name for a corpus root: its folder name plus a path hash."""
+    resolved = str(Path(root).expanduser().resolve())
+    slug = re.sub(r"[^A-Za-z0-9_.]+", "_", Path(resolved).name).strip("_") or "corpus"
+    return f"{slug}-{hashlib.sha1(resolved.encode()).hexdigest()[:6]}"
+
+
+def cache_path(root: str | os.PathLike, cfg: features_lib.FeatureConfig, cache_dir: str | os.PathLike) -> Path:
+    return Path(cache_dir) / f"{corpus_name(root)}-{cfg.recipe}-{cfg.key()}.h5"
+
+
+# --------------------------------------------------------------------------------------------
+# Locking and journal
+
+
+@contextlib.contextmanager
+def _lock(path: Path, wait: bool) -> Iterator[None]:
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            if not wait:
+                raise CacheLockedError(
+                    f"{path} is being written by another precompute (pid {holder}); wait for it to "
+                    "finish, or pass --wait to queue behind it"
+                ) from None
+            print(f"waiting for another precompute (pid {holder}) to finish writing {path} ...", flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _journal_dir(path: Path) -> Path:
+    return path.with_name(path.name + ".journal")
+
+
+def _journal_file(journal: Path, rel: str) -> Path:
+    return journal / (hashlib.sha1(rel.encode()).hexdigest() + ".npz")
+
+
+def _write_atomic_npz(dest: Path, **arrays: np.ndarray) -> None:
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, dest)
+
+
+def _read_journal(journal: Path) -> dict[str, dict]:
+    """Entries of an interrupted run, keyed by relative path; unreadable entries are ignored."""
+    entries: dict[str, dict] = {}
+    if not journal.is_dir():
+        return entries
+    for f in journal.glob("*.npz"):
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                rel = str(z["rel"])
+                entries[rel] = {
+                    "size": int(z["size"]),
+                    "mtime_ns": int(z["mtime_ns"]),
+                    "sha1": str(z["sha1"]),
+                    "error": str(z["error"]),
+                    "features": z["features"] if "features" in z.files else None,
+                }
+        except Exception:  # a torn entry from a kill: recompute that file
+            continue
+    return entries
+
+
+# --------------------------------------------------------------------------------------------
+# Workers
+
+
+def _init_worker() -> None:
+    # One BLAS/numba thread per process: the pool itself is the parallelism.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = "1"
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+
+
+def _work(path: str, cfg_dict: dict) -> tuple[np.ndarray | None, str, str]:
+    """Features of one file, or the one-line reason it failed, plus the content hash."""
+    try:
+        with open(path, "rb") as f:
+            sha1 = hashlib.sha1(f.read()).hexdigest()
+    except OSError as e:
+        return None, f"cannot read: {e.strerror or e}", ""
+    try:
+        feats = features_lib.compute(path, features_lib.FeatureConfig.from_dict(cfg_dict))
+    except features_lib.AudioError as e:
+        return None, str(e).splitlines()[0], sha1
+    except Exception as e:  # never let one file stop the run
+        return None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", sha1
+    if not np.all(np.isfinite(feats)):
+        return None, "non-finite feature values", sha1
+    return feats.astype(np.float32, copy=False), "", sha1
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def _open_checked(path: Path) -> h5py.File:
+    if not path.exists():
+        raise CacheError(f"no feature cache at {path}; build it with python -m ser_jax.precompute")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise CacheError(
+            f"{path} is not a readable HDF5 file (truncated or corrupted: {str(e).splitlines()[0]}); "
+            "delete it and run python -m ser_jax.precompute again"
+        ) from None
+    fmt = f.attrs.get("format_version")
+    if fmt != FORMAT_VERSION or not bool(f.attrs.get("complete", False)):
+        f.close()
+        what = (
+            f"has format version {fmt}, expected {FORMAT_VERSION}"
+            if fmt != FORMAT_VERSION
+            else "is unfinished (no 'complete' mark)"
+        )
+        raise CacheError(f"{path} {what}; delete it and run python -m ser_jax.precompute again")
+    return f
+
+
+def _strings(ds: h5py.Dataset) -> np.ndarray:
+    return np.asarray(ds.asstr()[()], dtype=object) if len(ds) else np.asarray([], dtype=object)
+
+
+def load(
+    path: str | os.PathLike, expect: features_lib.FeatureConfig | None = None
+) -> FeatureSet:
+    """Reads a complete cache into memory; raises CacheError saying what is wrong and how to fix it."""
+    path = Path(path)
+    f = _open_checked(path)
+    try:
+        cfg = features_lib.FeatureConfig.from_dict(json.loads(f.attrs["config"]))
+        if expect is not None and f.attrs["config_key"] != expect.key():
+            raise CacheError(
+                f"{path} was made with another feature config or library versions "
+                f"(key {f.attrs['config_key']}, expected {expect.key()}); run python -m ser_jax.precompute "
+                "to build the cache for this config"
+            )
+        feats = f["features"][()]
+        lengths = f["lengths"][()].astype(np.int32)
+        meta = {}
+        for name in META_FIELDS:
+            ds = f["meta"][name]
+            meta[name] = _strings(ds) if name in _STR_FIELDS else ds[()]
+        paths = tuple(_strings(f["files/rel"]))
+        layout = tuple(
+            (str(n), int(a), int(b))
+            for n, a, b in zip(_strings(f["layout/name"]), f["layout/start"][()], f["layout/stop"][()])
+        )
+        failed = tuple(zip(_strings(f["failed/rel"]), _strings(f["failed/reason"])))
+        root = str(f.attrs["corpus_root"])
+    except CacheError:
+        raise
+    except (OSError, KeyError, ValueError) as e:
+        raise CacheError(
+            f"{path} is corrupted ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+            "delete it and run python -m ser_jax.precompute again"
+        ) from None
+    finally:
+        f.close()
+    n = len(lengths)
+    if feats.ndim != 3 or feats.shape[0] != n or len(paths) != n or any(len(v) != n for v in meta.values()):
+        raise CacheError(f"{path} has inconsistent row counts; delete it and run precompute again")
+    return FeatureSet(feats, lengths, meta, paths, layout, cfg, root, failed, str(path))
+
+
+def _read_index(path: Path, key: str) -> dict[str, dict] | None:
+    """What an existing cache holds (without feature data), keyed by relative path; None if unusable."""
+    try:
+        with _open_checked(path) as f:
+            if f.attrs["config_key"] != key:
+                return None
+            index = {
+                r: {"size": int(s), "mtime_ns": int(m), "sha1": h, "error": "", "row": i}
+                for i, (r, s, m, h) in enumerate(zip(
+                    _strings(f["files/rel"]), f["files/size"][()], f["files/mtime_ns"][()],
+                    _strings(f["files/sha1"])))
+            }
+            for r, reason, s, m in zip(
+                _strings(f["failed/rel"]), _strings(f["failed/reason"]), f["failed/size"][()],
+                f["failed/mtime_ns"][()],
+            ):
+                index[r] = {"size": int(s), "mtime_ns": int(m), "sha1": "", "error": reason, "row": None}
+            return index
+    except (CacheError, OSError, KeyError, ValueError):
+        return None
+
+
+def _fill_features(path: Path, entries: list[dict]) -> None:
+    """Reads the feature rows of kept cache entries (those with a 'row' and no features yet)."""
+    wanted = [e for e in entries if e.get("row") is not None and e.get("features") is None]
+    if not wanted:
+        return
+    with h5py.File(path, "r") as f:
+        feats, lengths = f["features"][()], f["lengths"][()]
+    for e in wanted:
+        e["features"] = feats[e["row"], : lengths[e["row"]]]
+
+
+def is_up_to_date(path: Path, corpus: corpus_lib.Corpus, cfg: features_lib.FeatureConfig) -> bool:
+    """True when the cache is complete, made for cfg and matches every file's size and mtime."""
+    index = _read_index(path, cfg.key()) if path.exists() else None
+    if index is None or _journal_dir(path).exists():
+        return False
+    return {r: (e["size"], e["mtime_ns"]) for r, e in index.items()} == {
+        r: (s, m) for r, (_, s, m) in _stat_all(corpus).items()
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def _stat_all(corpus: corpus_lib.Corpus) -> dict[str, tuple[corpus_lib.Utterance, int, int]]:
+    out = {}
+    for u in corpus.utterances:
+        st = os.stat(u.path)
+        out[os.path.relpath(u.path, corpus.root)] = (u, st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _str_dataset(group: h5py.Group, name: str, values: Sequence[str]) -> None:
+    group.create_dataset(name, data=np.asarray(list(values), dtype=object), dtype=h5py.string_dtype())
+
+
+def _write_cache(
+    dest: Path,
+    corpus_root: str,
+    cfg: features_lib.FeatureConfig,
+    rows: list[tuple[str, corpus_lib.Utterance, int, int, str, np.ndarray]],
+    failed: list[tuple[str, str, int, int]],
+) -> None:
+    """Writes a complete cache to a temporary file and renames it over dest."""
+    n_feat = features_lib.num_features(cfg)
+    t_max = max((r[5].shape[0] for r in rows), default=1)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["config"] = json.dumps(cfg.to_dict(), sort_keys=True)
+            f.attrs["config_key"] = cfg.key()
+            f.attrs["versions"] = json.dumps(_versions(), sort_keys=True)
+            f.attrs["corpus_root"] = corpus_root
+            f.attrs["created"] = datetime.datetime.now().isoformat(timespec="seconds")
+            ds = f.create_dataset(
+                "features", shape=(len(rows), t_max, n_feat), dtype=np.float32,
+                chunks=(1, t_max, n_feat) if rows else None, fletcher32=bool(rows),
+            )
+            lengths = np.zeros(len(rows), np.int32)
+            block = np.zeros((min(256, max(len(rows), 1)), t_max, n_feat), np.float32)
+            for start in range(0, len(rows), len(block)):
+                chunk = rows[start : start + len(block)]
+                block[:] = 0.0
+                for j, r in enumerate(chunk):
+                    block[j, : r[5].shape[0]] = r[5]
+                    lengths[start + j] = r[5].shape[0]
+                ds[start : start + len(chunk)] = block[: len(chunk)]
+            f.create_dataset("lengths", data=lengths)
+            meta = f.create_group("meta")
+            for name in META_FIELDS:
+                values = [getattr(r[1], name) for r in rows]
+                if name in _STR_FIELDS:
+                    _str_dataset(meta, name, values)
+                else:
+                    meta.create_dataset(name, data=np.asarray(values, np.int32))
+            files = f.create_group("files")
+            _str_dataset(files, "rel", [r[0] for r in rows])
+            files.create_dataset("size", data=np.asarray([r[2] for r in rows], np.int64))
+            files.create_dataset("mtime_ns", data=np.asarray([r[3] for r in rows], np.int64))
+            _str_dataset(files, "sha1", [r[4] for r in rows])
+            lay = f.create_group("layout")
+            layout = features_lib.feature_layout(cfg)
+            _str_dataset(lay, "name", [n for n, _, _ in layout])
+            lay.create_dataset("start", data=np.asarray([a for _, a, _ in layout], np.int32))
+            lay.create_dataset("stop", data=np.asarray([b for _, _, b in layout], np.int32))
+            fail = f.create_group("failed")
+            _str_dataset(fail, "rel", [x[0] for x in failed])
+            _str_dataset(fail, "reason", [x[1] for x in failed])
+            fail.create_dataset("size", data=np.asarray([x[2] for x in failed], np.int64))
+            fail.create_dataset("mtime_ns", data=np.asarray([x[3] for x in failed], np.int64))
+            f.attrs["complete"] = True  # last: a file without it is never read
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _versions() -> dict[str, str]:
+    import librosa
+    import scipy
+
+    return {"ser_jax_format": str(FORMAT_VERSION), "librosa": librosa.__version__, "numpy": np.__version__,
+            "scipy": scipy.__version__, "h5py": h5py.__version__}
+
+
+def build(
+    corpus: corpus_lib.Corpus,
+    cfg: features_lib.FeatureConfig,
+    cache_dir: str | os.PathLike = "cache",
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    wait: bool = False,
+) -> BuildSummary:
+    """Brings the cache of (corpus, cfg) up to date, computing only what is new or changed."""
+    t0 = time.perf_counter()
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_path(corpus.root, cfg, cache_dir)
+    with _lock(path, wait):
+        current = _stat_all(corpus)
+        old = _read_index(path, cfg.key()) if path.exists() else None
+        journal = _journal_dir(path)
+        pending = _read_journal(journal)
+
+        def fresh(entry: dict | None, size: int, mtime: int) -> bool:
+            return entry is not None and entry["size"] == size and entry["mtime_ns"] == mtime
+
+        done: dict[str, dict] = {}
+        todo: list[str] = []
+        for rel, (u, size, mtime) in current.items():
+            for source in (pending.get(rel), (old or {}).get(rel)):
+                if fresh(source, size, mtime):
+                    done[rel] = source
+                    break
+            else:
+                todo.append(rel)
+        removed = len(set(old or {}) - set(current))
+        if old is not None and not todo and not removed and not pending:
+            failed = tuple((r, e["error"]) for r, e in sorted(done.items()) if e["error"])
+            return BuildSummary(str(path), len(current), 0, len(current), 0, failed,
+                                len(corpus.skipped), time.perf_counter() - t0, wrote=False)
+        cached = len(done)
+
+        journal.mkdir(exist_ok=True)
+        _compute(todo, current, cfg, journal, done, workers, progress)
+        _fill_features(path, list(done.values()))
+
+        rows, failed = [], []
+        for rel, (u, size, mtime) in current.items():  # discovery (sorted) order
+            e = done[rel]
+            if e["error"]:
+                failed.append((rel, e["error"], size, mtime))
+            else:
+                rows.append((rel, u, size, mtime, e["sha1"], e["features"]))
+        _write_cache(path, corpus.root, cfg, rows, failed)
+        shutil.rmtree(journal, ignore_errors=True)
+    return BuildSummary(str(path), len(current), len(todo), cached, removed,
+                        tuple((r, e) for r, e, _, _ in failed), len(corpus.skipped),
+                        time.perf_counter() - t0, wrote=True)
+
+
+def _compute(
+    todo: list[str],
+    current: dict[str, tuple[corpus_lib.Utterance, int, int]],
+    cfg: features_lib.FeatureConfig,
+    journal: Path,
+    done: dict[str, dict],
+    workers: int | None,
+    progress: bool,
+) -> None:
+    """Computes the todo files in worker processes, journalling each result as it arrives."""
+    if not todo:
+        return
+    from tqdm.auto import tqdm
+
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    cfg_dict = cfg.to_dict()
+
+    def record(rel: str, result: tuple[np.ndarray | None, str, str]) -> None:
+        feats, error, sha1 = result
+        _, size, mtime = current[rel]
+        arrays = dict(rel=np.asarray(rel), size=np.asarray(size), mtime_ns=np.asarray(mtime),
+                      sha1=np.asarray(sha1), error=np.asarray(error))
+        if feats is not None:
+            arrays["features"] = feats
+        _write_atomic_npz(_journal_file(journal, rel), **arrays)
+        done[rel] = {"size": size, "mtime_ns": mtime, "sha1": sha1, "error": error, "features": feats}
+
+    bar = tqdm(total=len(todo), desc=f"features ({cfg.recipe})", unit="clip", disable=not progress,
+               dynamic_ncols=True)
+    try:
+        if workers == 1:
+            for rel in todo:
+                record(rel, _work(current[rel][0].path, cfg_dict))
+                bar.update()
+            return
+        # spawn, not fork: the caller may have imported JAX, whose threads do not survive a fork.
+        ctx = multiprocessing.get_context("spawn")
+        pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
+        try:
+            futures = {pool.submit(_work, current[rel][0].path, cfg_dict): rel for rel in todo}
+            for fut in cf.as_completed(futures):
+                record(futures[fut], fut.result())
+                bar.update()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+    finally:
+        bar.close()
+
+
+def ensure(
+    corpus_root: str | os.PathLike,
+    cfg: features_lib.FeatureConfig,
+    cache_dir: str | os.PathLike = "cache",
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+) -> FeatureSet:
+    """The FeatureSet of a corpus, building or updating its cache first when needed."""
+    corpus = corpus_lib.discover(corpus_root)
+    path = cache_path(corpus.root, cfg, cache_dir)
+    if not is_up_to_date(path, corpus, cfg):
+        summary = build(corpus, cfg, cache_dir, workers=workers, progress=progress, wait=True)
+        if progress:
+            print(summary, flush=True)
+    return load(path, expect=cfg)

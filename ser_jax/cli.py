@@ -1,0 +1,223 @@
+"""The command-line edge: absl flags shared by several entry points, turned into config dataclasses.
+
+Only ``__main__`` code of entry points imports this module; library code takes configs as
+arguments and never reads global flags.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Callable
+
+from absl import app, flags
+
+from ser_jax import features as features_lib
+
+FLAGS = flags.FLAGS
+
+
+def define_data_flags() -> None:
+    flags.DEFINE_string("data_dir", None, "Root of a RAVDESS-layout corpus (the two Audio_*_Actors_01-24 "
+                        "folders, or any tree of RAVDESS-named audio files).")
+    flags.DEFINE_string("cache_dir", "cache", "Where HDF5 feature caches live.")
+    flags.DEFINE_integer("workers", os.cpu_count() or 1, "Processes for feature extraction.", lower_bound=1)
+
+
+def define_feature_flags() -> None:
+    d = features_lib.FeatureConfig()
+    flags.DEFINE_enum("recipe", d.recipe, ["seed", "fast"],
+                      "seed: the original notebook's features exactly; fast: one shared STFT, tonnetz from "
+                      "the STFT chroma (no harmonic separation).")
+    flags.DEFINE_integer("sample_rate", d.sample_rate, "Resample audio to this rate (Hz).", lower_bound=1000)
+    flags.DEFINE_string("duration", str(d.duration),
+                        "Crop/zero-pad every clip to this many seconds from the start, or 'full' to keep each "
+                        "clip's true length (padded frames are masked in training).")
+    flags.DEFINE_integer("n_fft", d.n_fft, "STFT window (samples).", lower_bound=16)
+    flags.DEFINE_integer("hop_length", d.hop_length, "STFT hop (samples).", lower_bound=1)
+    flags.DEFINE_integer("n_mfcc", d.n_mfcc, "MFCC coefficients.", lower_bound=1)
+    flags.DEFINE_integer("n_mels", d.n_mels, "Mel bands of the mel feature group.", lower_bound=1)
+    flags.DEFINE_boolean("mel_db", d.mel_db, "Mel group in dB instead of power (the seed used power).")
+    flags.DEFINE_list("feature_groups", list(d.groups),
+                      f"Feature groups to compute, from {', '.join(features_lib.ALL_GROUPS)}.")
+    flags.DEFINE_boolean("fast_hpss", d.fast_hpss,
+                         "fast recipe: compute tonnetz on the harmonic part (HPSS of the shared STFT).")
+
+
+def parse_duration(value: str) -> float | None:
+    if value.strip().lower() in ("full", "none", "longest", "0"):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"--duration={value!r}: expected seconds (e.g. 3.0) or 'full'") from None
+    if seconds <= 0:
+        raise ValueError(f"--duration={value!r}: must be positive, or 'full'")
+    return seconds
+
+
+def feature_config_from_flags() -> features_lib.FeatureConfig:
+    try:
+        return features_lib.FeatureConfig(
+            recipe=FLAGS.recipe,
+            sample_rate=FLAGS.sample_rate,
+            duration=parse_duration(FLAGS.duration),
+            n_fft=FLAGS.n_fft,
+            hop_length=FLAGS.hop_length,
+            n_mfcc=FLAGS.n_mfcc,
+            n_mels=FLAGS.n_mels,
+            mel_db=FLAGS.mel_db,
+            groups=tuple(FLAGS.feature_groups),
+            fast_hpss=FLAGS.fast_hpss,
+        )
+    except ValueError as e:
+        raise UsageError(str(e) if str(e).startswith("--") else f"feature flags: {e}") from None
+
+
+def require_dir(flag: str) -> str:
+    value = getattr(FLAGS, flag)
+    if not value:
+        raise UsageError(f"--{flag} is required: give the root of a RAVDESS-layout corpus "
+                         "(make one with python -m ser_jax.synth --out DIR)")
+    if not os.path.isdir(os.path.expanduser(value)):
+        raise UsageError(f"--{flag}={value}: no such directory")
+    return os.path.expanduser(value)
+
+
+class UsageError(ValueError):
+    """A bad flag value; printed as one line naming the flag."""
+
+
+def run(main: Callable[[list[str]], int | None]) -> None:
+    """absl's app.run, with library errors printed as one line instead of a traceback.
+
+    Set SER_JAX_DEBUG=1 to see the full traceback.
+    """
+    from ser_jax.cache import CacheError
+
+    def wrapped(argv: list[str]) -> int | None:
+        try:
+            return main(argv)
+        except KeyboardInterrupt:
+            print("interrupted; work finished so far is kept, run the same command again to resume",
+                  file=sys.stderr)
+            return 130
+        except (UsageError, CacheError, ValueError, OSError) as e:
+            if os.environ.get("SER_JAX_DEBUG"):
+                traceback.print_exc()
+            print(f"error: {e}", file=sys.stderr)
+            return 2 if isinstance(e, UsageError) else 1
+
+    app.run(wrapped)
+
+
+def define_train_flags() -> None:
+    """Flags of python -m ser_jax.train; defaults are the original notebook's values."""
+    from ser_jax import model as model_lib
+    from ser_jax import optim as optim_lib
+    from ser_jax import splits as splits_lib
+    from ser_jax import train as train_lib
+
+    s, m, o, t = splits_lib.SplitConfig(), model_lib.ModelConfig(), optim_lib.OptimConfig(), train_lib.TrainConfig()
+    flags.DEFINE_string("run_dir", None, "Where this run writes config, metrics, report, TensorBoard events and "
+                        "checkpoints (default runs/<protocol>-<recipe>-<time>).")
+    flags.DEFINE_boolean("resume", False, "Continue the interrupted run in --run_dir from its last checkpoint.")
+    flags.DEFINE_boolean("overwrite", False, "Replace whatever --run_dir holds.")
+    # split
+    flags.DEFINE_enum("split", s.protocol, list(splits_lib.PROTOCOLS),
+                      "seed_leaky: the original (early stopping on the TEST set); holdout: same test split, "
+                      "validation carved from training; actor_kfold: speaker-independent k-fold; actors: "
+                      "explicit actor lists.")
+    flags.DEFINE_enum("channels", s.channels, ["speech", "song", "both"], "Which vocal channels to use.")
+    flags.DEFINE_float("test_size", s.test_size, "Test fraction (seed_leaky, holdout).")
+    flags.DEFINE_float("val_size", s.val_size, "Validation fraction of the training part (holdout).")
+    flags.DEFINE_integer("split_seed", s.random_state, "random_state of the stratified splits.")
+    flags.DEFINE_integer("folds", s.folds, "Folds over actors (actor_kfold).")
+    flags.DEFINE_integer("fold", None, "Run one fold only (0-based); default all folds.")
+    flags.DEFINE_integer("val_actors", s.val_actors, "Validation actors per fold (actor_kfold).")
+    flags.DEFINE_list("train_actors", [], "Training actors (split=actors).")
+    flags.DEFINE_list("val_actor_ids", [], "Validation actors (split=actors).")
+    flags.DEFINE_list("test_actors", [], "Test actors (split=actors).")
+    # model
+    flags.DEFINE_list("conv_filters", [str(v) for v in m.conv_filters], "Filters per conv block; empty = no CNN.")
+    flags.DEFINE_list("conv_kernels", [str(v) for v in m.conv_kernels], "Kernel size per conv block.")
+    flags.DEFINE_float("conv_dropout", m.conv_dropout, "Dropout after each conv block.")
+    flags.DEFINE_integer("pool_size", m.pool_size, "Max-pool size after the conv blocks (1 = none).")
+    flags.DEFINE_integer("lstm_units", m.lstm_units, "LSTM units per direction.")
+    flags.DEFINE_integer("lstm_layers", m.lstm_layers, "Stacked BiLSTM layers (0 = none).")
+    flags.DEFINE_float("lstm_dropout", m.lstm_dropout, "LSTM input dropout (mask shared over time).")
+    flags.DEFINE_float("recurrent_dropout", m.lstm_recurrent_dropout, "LSTM recurrent dropout (mask shared "
+                       "over time).")
+    flags.DEFINE_boolean("attention", m.attention, "Attention pooling over time (else masked mean pooling).")
+    flags.DEFINE_list("dense_units", [str(v) for v in m.dense_units], "Hidden dense layers.")
+    flags.DEFINE_float("dense_dropout", m.dense_dropout, "Dropout after each hidden dense layer.")
+    flags.DEFINE_boolean("keras_init", m.keras_init, "Keras initialisers and BatchNorm epsilon.")
+    # optimiser
+    flags.DEFINE_float("learning_rate", o.learning_rate, "Adam learning rate.")
+    flags.DEFINE_float("l2", o.l2, "L2 factor on conv and hidden dense kernels (Keras l2(l) semantics).")
+    flags.DEFINE_enum("decay", o.decay, ["coupled", "decoupled", "none"],
+                      "coupled: L2 added to the gradient before Adam (as Keras l2); decoupled: AdamW.")
+    flags.DEFINE_enum("schedule", o.schedule, ["constant", "cosine", "warmup_cosine"], "Learning-rate schedule.")
+    flags.DEFINE_integer("warmup_steps", o.warmup_steps, "Warm-up steps (warmup_cosine).")
+    flags.DEFINE_float("clip_norm", o.clip_norm, "Clip gradients to this global norm (default none).")
+    # training
+    flags.DEFINE_integer("epochs", t.epochs, "Maximum epochs.")
+    flags.DEFINE_integer("batch_size", t.batch_size, "Training batch size.")
+    flags.DEFINE_integer("patience", t.patience, "Early-stopping patience in epochs (0 = off).")
+    flags.DEFINE_integer("seed", t.seed, "Seed of initialisation, shuffling and dropout.")
+    flags.DEFINE_boolean("standardize", t.standardize, "Per-feature standardisation fitted on training rows "
+                         "(off to replicate the original exactly).")
+
+
+def _ints(flag: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in getattr(FLAGS, flag) if str(v).strip())
+    except ValueError:
+        raise UsageError(f"--{flag}={','.join(getattr(FLAGS, flag))}: expected comma-separated integers") from None
+
+
+def experiment_config_from_flags():
+    """The ExperimentConfig the train flags describe; bad values are one-line UsageErrors naming the flag."""
+    from ser_jax import model as model_lib
+    from ser_jax import optim as optim_lib
+    from ser_jax import splits as splits_lib
+    from ser_jax import train as train_lib
+
+    data_dir = require_dir("data_dir")
+    for name in ("learning_rate", "l2", "conv_dropout", "lstm_dropout", "recurrent_dropout", "dense_dropout",
+                 "test_size", "val_size"):
+        if getattr(FLAGS, name) < 0:
+            raise UsageError(f"--{name}={getattr(FLAGS, name)}: must not be negative")
+    features = features_lib.FeatureConfig(**{**feature_config_from_flags().to_dict(),
+                                             "groups": features_lib.ALL_GROUPS})
+    groups = tuple(FLAGS.feature_groups)
+    unknown = sorted(set(groups) - set(features_lib.ALL_GROUPS))
+    if unknown:
+        raise UsageError(f"--feature_groups: unknown group(s) {unknown}; choose from {list(features_lib.ALL_GROUPS)}")
+    try:
+        split = splits_lib.SplitConfig(
+            protocol=FLAGS.split, channels=FLAGS.channels, test_size=FLAGS.test_size, val_size=FLAGS.val_size,
+            random_state=FLAGS.split_seed, folds=FLAGS.folds, fold=FLAGS.fold, val_actors=FLAGS.val_actors,
+            train_actors=_ints("train_actors"), val_actors_list=_ints("val_actor_ids"),
+            test_actors=_ints("test_actors"))
+        model = model_lib.ModelConfig(
+            conv_filters=_ints("conv_filters"), conv_kernels=_ints("conv_kernels"), conv_dropout=FLAGS.conv_dropout,
+            pool_size=FLAGS.pool_size, lstm_units=FLAGS.lstm_units, lstm_layers=FLAGS.lstm_layers,
+            lstm_dropout=FLAGS.lstm_dropout, lstm_recurrent_dropout=FLAGS.recurrent_dropout,
+            attention=FLAGS.attention, dense_units=_ints("dense_units"), dense_dropout=FLAGS.dense_dropout,
+            keras_init=FLAGS.keras_init)
+        optim = optim_lib.OptimConfig(
+            learning_rate=FLAGS.learning_rate, l2=FLAGS.l2, decay=FLAGS.decay, schedule=FLAGS.schedule,
+            warmup_steps=FLAGS.warmup_steps, clip_norm=FLAGS.clip_norm)
+        train = train_lib.TrainConfig(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, patience=FLAGS.patience,
+                                      seed=FLAGS.seed, standardize=FLAGS.standardize)
+    except UsageError:
+        raise
+    except ValueError as e:
+        msg = str(e)
+        raise UsageError(msg if msg.startswith("--") else f"bad flag value: {msg}") from None
+    return train_lib.ExperimentConfig(
+        data_dir=data_dir, cache_dir=FLAGS.cache_dir, features=features,
+        groups=() if set(groups) == set(features_lib.ALL_GROUPS) else groups,
+        split=split, model=model, optim=optim, train=train, workers=FLAGS.workers)

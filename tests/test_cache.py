@@ -1,0 +1,245 @@
+"""The HDF5 feature cache: incremental, safe against kills and corruption, honest about bad files."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser_jax import cache, corpus, features
+
+# Small and fast, but the same code path as the defaults.
+CFG = features.FeatureConfig(recipe="fast", sample_rate=16000, duration=0.5, n_fft=256, hop_length=128,
+                             n_mfcc=13, n_mels=16)
+SR = 16000
+
+
+def tone(seed: int, seconds: float = 0.6, sr: int = SR) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = 120 + 40 * seed % 200
+    return (0.3 * np.sin(2 * np.pi * f0 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def make_corpus(root: Path, n: int = 6) -> list[Path]:
+    paths = []
+    for i in range(n):
+        actor, emotion = 1 + i % 2, 1 + (i // 2) % 8  # unique names up to n = 64
+        name = corpus.format_name(channel="speech", emotion_code=emotion, intensity=1, statement=1 + (i // 16) % 2,
+                                  repetition=1 + (i // 32) % 2, actor=actor)
+        p = root / "Audio_Speech_Actors_01-24" / f"Actor_{actor:02d}" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(p, tone(i), SR)
+        paths.append(p)
+    return paths
+
+
+def build(root: Path, cache_dir: Path, cfg=CFG, **kw) -> cache.BuildSummary:
+    return cache.build(corpus.discover(root), cfg, cache_dir, workers=1, progress=False, **kw)
+
+
+def test_build_then_load_round_trip(tmp_path):
+    paths = make_corpus(tmp_path / "data")
+    s = build(tmp_path / "data", tmp_path / "cache")
+    assert (s.total, s.computed, s.cached, len(s.failed), s.wrote) == (6, 6, 0, 0, True)
+    fs = cache.load(s.path, expect=CFG)
+    assert fs.features.shape == (6, features.num_frames(int(0.5 * 16000), CFG), features.num_features(CFG))
+    assert fs.features.dtype == np.float32 and np.isfinite(fs.features).all()
+    assert list(fs.lengths) == [fs.features.shape[1]] * 6
+    assert fs.paths == tuple(sorted(os.path.relpath(p, tmp_path / "data") for p in paths))
+    assert list(fs.meta["actor"]) == [1, 1, 1, 2, 2, 2]
+    assert set(fs.meta["emotion"]) <= set(corpus.EMOTIONS.values())
+    assert fs.layout == features.feature_layout(CFG)
+    assert fs.config == CFG
+    # Each row is exactly what the feature function computes for that file.
+    first = tmp_path / "data" / fs.paths[0]
+    np.testing.assert_array_equal(fs.features[0], features.compute(first, CFG))
+
+
+def test_unchanged_rerun_computes_nothing_and_writes_nothing(tmp_path):
+    make_corpus(tmp_path / "data")
+    s = build(tmp_path / "data", tmp_path / "cache")
+    mtime = os.stat(s.path).st_mtime_ns
+    again = build(tmp_path / "data", tmp_path / "cache")
+    assert (again.computed, again.cached, again.wrote) == (0, 6, False)
+    assert os.stat(s.path).st_mtime_ns == mtime
+    assert cache.is_up_to_date(Path(s.path), corpus.discover(tmp_path / "data"), CFG)
+
+
+def test_added_removed_and_changed_files(tmp_path):
+    paths = make_corpus(tmp_path / "data", n=5)
+    s = build(tmp_path / "data", tmp_path / "cache")
+    before = cache.load(s.path)
+
+    new = paths[0].with_name(corpus.format_name(channel="speech", emotion_code=8, intensity=2, statement=2,
+                                                repetition=2, actor=1))
+    sf.write(new, tone(99), SR)
+    s = build(tmp_path / "data", tmp_path / "cache")
+    assert (s.computed, s.cached, s.removed) == (1, 5, 0)
+
+    paths[1].unlink()
+    s = build(tmp_path / "data", tmp_path / "cache")
+    assert (s.computed, s.removed) == (0, 1)
+    assert os.path.relpath(paths[1], tmp_path / "data") not in cache.load(s.path).paths
+
+    sf.write(paths[2], tone(1234), SR)  # new content
+    os.utime(paths[2], ns=(time.time_ns(), time.time_ns() + 10**9))
+    s = build(tmp_path / "data", tmp_path / "cache")
+    assert (s.computed, s.removed) == (1, 0)
+    after = cache.load(s.path)
+    rel = os.path.relpath(paths[2], tmp_path / "data")
+    assert not np.array_equal(after.features[after.paths.index(rel)], before.features[before.paths.index(rel)])
+    np.testing.assert_array_equal(after.features[after.paths.index(rel)], features.compute(paths[2], CFG))
+
+
+def test_another_config_gets_another_cache_and_is_never_read_for_this_one(tmp_path):
+    make_corpus(tmp_path / "data", n=3)
+    s = build(tmp_path / "data", tmp_path / "cache")
+    other = features.FeatureConfig(**{**CFG.to_dict(), "n_mfcc": 12})
+    assert cache.cache_path(tmp_path / "data", other, tmp_path / "cache") != Path(s.path)
+    with pytest.raises(cache.CacheError, match="another feature config"):
+        cache.load(s.path, expect=other)
+
+
+BAD_AUDIO = {
+    "empty": lambda p: p.write_bytes(b""),
+    "garbage": lambda p: p.write_bytes(b"RIFF\x00\x00 this is not audio at all" * 10),
+    "truncated": lambda p: p.write_bytes(_wav_bytes(p)[:30]),
+}
+ODD_AUDIO = {
+    "silence": lambda p: sf.write(p, np.zeros(SR, np.float32), SR),
+    "shorter_than_a_frame": lambda p: sf.write(p, tone(3)[:50], SR),
+    "pcm8": lambda p: sf.write(p, tone(4), SR, subtype="PCM_U8"),
+    "pcm24": lambda p: sf.write(p, tone(5), SR, subtype="PCM_24"),
+    "float": lambda p: sf.write(p, tone(6), SR, subtype="FLOAT"),
+    "stereo": lambda p: sf.write(p, np.stack([tone(7), tone(8)], 1), SR),
+    "rate_44100": lambda p: sf.write(p, tone(9, sr=44100), 44100),
+    "rate_8000": lambda p: sf.write(p, tone(10, sr=8000), 8000),
+}
+
+
+def _wav_bytes(p: Path) -> bytes:
+    tmp = p.with_suffix(".tmp.wav")
+    sf.write(tmp, tone(1), SR)
+    data = tmp.read_bytes()
+    tmp.unlink()
+    return data
+
+
+def test_bad_audio_is_recorded_and_the_rest_processed(tmp_path):
+    root = tmp_path / "data"
+    root.mkdir()
+    names = {}
+    for i, (kind, write) in enumerate({**BAD_AUDIO, **ODD_AUDIO}.items()):
+        p = root / corpus.format_name(channel="speech", emotion_code=1 + i % 8, intensity=1 + (i % 8 > 0),
+                                      statement=1, repetition=1, actor=1 + i)
+        write(p)
+        names[kind] = p.name
+    s = build(root, tmp_path / "cache")
+    failed = dict(s.failed)
+    assert set(failed) == {names[k] for k in BAD_AUDIO}
+    assert all(reason and "\n" not in reason for reason in failed.values())
+    fs = cache.load(s.path)
+    assert set(fs.paths) == {names[k] for k in ODD_AUDIO}
+    assert np.isfinite(fs.features).all()
+    assert {r for r, _ in fs.failed} == set(failed)
+    assert str(s).count("failed:") == len(BAD_AUDIO)
+    # Unchanged bad files are not retried on a re-run.
+    assert build(root, tmp_path / "cache").computed == 0
+
+
+def test_corrupted_or_unfinished_cache_is_detected_with_a_fix(tmp_path):
+    make_corpus(tmp_path / "data", n=3)
+    s = build(tmp_path / "data", tmp_path / "cache")
+    good = Path(s.path).read_bytes()
+
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(good[: len(good) // 2])
+    with pytest.raises(cache.CacheError, match="delete it and run python -m ser_jax.precompute"):
+        cache.load(truncated)
+
+    unfinished = tmp_path / "unfinished.h5"
+    unfinished.write_bytes(good)
+    with h5py.File(unfinished, "a") as f:
+        del f.attrs["complete"]
+    with pytest.raises(cache.CacheError, match="unfinished"):
+        cache.load(unfinished)
+
+    flipped = tmp_path / "flipped.h5"
+    with h5py.File(Path(s.path), "r") as f:
+        offset = f["features"].id.get_chunk_info(1).byte_offset
+    data = bytearray(good)
+    data[offset + 100] ^= 0xFF
+    flipped.write_bytes(bytes(data))
+    with pytest.raises(cache.CacheError, match="corrupted"):
+        cache.load(flipped)
+
+    with pytest.raises(cache.CacheError, match="no feature cache"):
+        cache.load(tmp_path / "missing.h5")
+
+    # A corrupted cache in place is rebuilt, not trusted.
+    Path(s.path).write_bytes(good[: len(good) // 2])
+    rebuilt = build(tmp_path / "data", tmp_path / "cache")
+    assert rebuilt.computed == 3 and cache.load(rebuilt.path).features.shape[0] == 3
+
+
+def test_a_second_writer_stops_with_a_clear_message(tmp_path):
+    make_corpus(tmp_path / "data", n=2)
+    path = cache.cache_path(corpus.discover(tmp_path / "data").root, CFG, tmp_path / "cache")
+    path.parent.mkdir(parents=True)
+    with cache._lock(path, wait=False):
+        with pytest.raises(cache.CacheLockedError, match=f"being written by another precompute .pid {os.getpid()}"):
+            build(tmp_path / "data", tmp_path / "cache")
+    assert build(tmp_path / "data", tmp_path / "cache").computed == 2  # released afterwards
+
+
+PRECOMPUTE = [sys.executable, "-m", "ser_jax.precompute", "--recipe=fast", "--sample_rate=16000", "--duration=0.5",
+              "--n_fft=256", "--hop_length=128", "--n_mfcc=13", "--n_mels=16", "--workers=1"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_precompute_resumes_to_the_same_result(tmp_path, sig):
+    make_corpus(tmp_path / "data", n=40)
+    cmd = PRECOMPUTE + [f"--data_dir={tmp_path / 'data'}", f"--cache_dir={tmp_path / 'cache'}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    path = cache.cache_path(tmp_path / "data", CFG, tmp_path / "cache")
+    journal = path.with_name(path.name + ".journal")
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(journal.glob("*.npz"))) < 5:
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    if sig == signal.SIGINT:
+        assert "interrupted" in err and "Traceback" not in err
+    assert not path.exists()  # no half-written cache
+    done_before = len(list(journal.glob("*.npz")))
+    assert 5 <= done_before < 40
+
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "40 utterances" in out.stdout and "cached" in out.stdout
+    resumed = cache.load(path)
+    assert not journal.exists()
+
+    fresh = build(tmp_path / "data", tmp_path / "fresh")
+    reference = cache.load(fresh.path)
+    assert resumed.paths == reference.paths
+    np.testing.assert_array_equal(resumed.features, reference.features)
+    np.testing.assert_array_equal(resumed.lengths, reference.lengths)
+
+
+def test_precompute_cli_errors_are_one_line(tmp_path):
+    out = subprocess.run(PRECOMPUTE + [f"--data_dir={tmp_path / 'nowhere'}"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"error: --data_dir={tmp_path / 'nowhere'}: no such directory"
+    out = subprocess.run(PRECOMPUTE[:3] + [f"--data_dir={tmp_path}", "--duration=-1"], capture_output=True,
+                         text=True)
+    assert out.returncode == 2 and out.stderr.strip().startswith("error: --duration")
