@@ -5,11 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: test test-fast demo tensorboard benchmarks clean-venv
+.PHONY: venv test test-fast demo tensorboard clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
@@ -21,6 +20,18 @@ test: $(STAMP)
 # The same suite without the tests marked slow.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# The main job end to end on a synthetic corpus: corpus -> feature cache -> training -> report.
+DEMO_ACTORS ?= 4
+demo: $(STAMP)
+	@test -f demo/corpus/.complete || ( rm -rf demo/corpus && \
+	  $(BIN)/python -m ser_jax.synth --out demo/corpus --actors $(DEMO_ACTORS) --seed 0 && \
+	  touch demo/corpus/.complete )
+	$(BIN)/python -m ser_jax.train --flagfile=experiments/demo.flags
+	@echo "Curves: make tensorboard   (or $(BIN)/tensorboard --logdir runs)"
+
+tensorboard: $(STAMP)
+	$(BIN)/tensorboard --logdir runs --host 127.0.0.1 --port 6006
 
 clean-venv:
 	rm -rf $(VENV)

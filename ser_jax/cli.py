@@ -97,6 +97,10 @@ def run(main: Callable[[list[str]], int | None]) -> None:
     from ser_jax.cache import CacheError
 
     def wrapped(argv: list[str]) -> int | None:
+        from absl import logging
+
+        if not FLAGS["verbosity"].present:  # orbax logs every save at INFO
+            logging.set_verbosity(logging.WARNING)
         try:
             return main(argv)
         except KeyboardInterrupt:

@@ -1,0 +1,75 @@
+"""Orbax checkpoints of a run: ``best`` (what predict uses) and ``last`` (what --resume uses).
+
+Every checkpoint carries, beside the arrays, a JSON record with the label map, the feature and
+model configs and the normalisation, so a checkpoint alone is enough to predict correctly.
+Orbax writes each step to a temporary folder and renames it, and keeps the previous step until
+the new one is complete, so a kill mid-save never loses the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orbax.checkpoint as ocp
+
+
+class CheckpointError(OSError):
+    pass
+
+
+def _manager(directory: Path) -> ocp.CheckpointManager:
+    options = ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False, create=True)
+    return ocp.CheckpointManager(directory.absolute(), options=options)
+
+
+class RunCheckpoints:
+    """The two checkpoint slots of one run directory (``<run>/checkpoints/{best,last}``)."""
+
+    def __init__(self, run_dir: str | os.PathLike):
+        root = Path(run_dir) / "checkpoints"
+        self._best = _manager(root / "best")
+        self._last = _manager(root / "last")
+
+    def save(self, slot: str, step: int, tree: Any, meta: dict) -> None:
+        mngr = self._best if slot == "best" else self._last
+        mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)),
+                  force=True)
+        mngr.wait_until_finished()
+
+    def has(self, slot: str) -> bool:
+        return (self._best if slot == "best" else self._last).latest_step() is not None
+
+    def restore(self, slot: str, target: Any | None = None) -> tuple[Any, dict]:
+        mngr = self._best if slot == "best" else self._last
+        step = mngr.latest_step()
+        if step is None:
+            raise CheckpointError(f"no '{slot}' checkpoint in {mngr.directory}")
+        state_args = ocp.args.StandardRestore(target) if target is not None else ocp.args.StandardRestore()
+        out = mngr.restore(step, args=ocp.args.Composite(state=state_args, meta=ocp.args.JsonRestore()))
+        return out["state"], out["meta"]
+
+    def close(self) -> None:
+        self._best.close()
+        self._last.close()
+
+
+def find_run_checkpoint(path: str | os.PathLike) -> Path:
+    """The run directory holding a best checkpoint: ``path`` itself or its first fold."""
+    path = Path(path)
+    for candidate in (path, *sorted(path.glob("fold_*"))):
+        if (candidate / "checkpoints" / "best").is_dir():
+            return candidate
+    raise CheckpointError(
+        f"{path}: no checkpoints/best inside; pass the run directory that python -m ser_jax.train wrote"
+    )
+
+
+def load_best(run_dir: str | os.PathLike) -> tuple[Any, dict]:
+    """Arrays and metadata of a run's best checkpoint, for prediction."""
+    ckpts = RunCheckpoints(find_run_checkpoint(run_dir))
+    try:
+        return ckpts.restore("best")
+    finally:
+        ckpts.close()

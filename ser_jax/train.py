@@ -1,0 +1,415 @@
+"""Training and evaluation: ``python -m ser_jax.train --flagfile=experiments/<name>.flags``.
+
+The loop reads like the protocol it implements: load the cached features, split them, standardise
+with training statistics, train with one jitted step on device-resident data, stop early on the
+validation set, restore the best epoch, and only then look at the test set (except under the
+``seed_leaky`` protocol, whose every output says LEAKY).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax.training import train_state
+
+from ser_jax import cache as cache_lib
+from ser_jax import checkpoint as ckpt_lib
+from ser_jax import features as features_lib
+from ser_jax import model as model_lib
+from ser_jax import normalize as normalize_lib
+from ser_jax import optim as optim_lib
+from ser_jax import report as report_lib
+from ser_jax import splits as splits_lib
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or inf; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 80
+    batch_size: int = 32
+    patience: int = 15  # epochs without a better validation accuracy; 0 = never stop early
+    seed: int = 0
+    standardize: bool = True  # per-feature, fitted on the training rows only
+    eval_batch_size: int = 128
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name}={getattr(self, name)}: must be at least 1")
+        if self.patience < 0:
+            raise ValueError(f"--patience={self.patience}: must be >= 0 (0 disables early stopping)")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Every setting of a run; written to config.json, so a run directory explains itself."""
+
+    data_dir: str
+    cache_dir: str = "cache"
+    features: features_lib.FeatureConfig = features_lib.FeatureConfig()
+    groups: tuple[str, ...] = ()  # feature groups to train on (ablations); () = all in the cache
+    split: splits_lib.SplitConfig = splits_lib.SplitConfig()
+    model: model_lib.ModelConfig = model_lib.ModelConfig()
+    optim: optim_lib.OptimConfig = optim_lib.OptimConfig()
+    train: TrainConfig = TrainConfig()
+    workers: int | None = None  # feature extraction processes when the cache must be built
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    run_dir: str
+    metrics: dict  # what metrics.json holds
+    leaky: bool
+
+
+class TrainState(train_state.TrainState):
+    batch_stats: Any = None
+
+
+class Arrays(NamedTuple):
+    """The whole (filtered) data set, resident on device; steps gather their batch by index."""
+
+    x: jax.Array  # (N, T, F) float32
+    lengths: jax.Array  # (N,) int32
+    y: jax.Array  # (N,) int32
+
+
+# --------------------------------------------------------------------------------------------
+# Steps: pure functions of (state, data, batch indices), compiled once.
+
+
+def create_train_state(
+    rng: jax.Array, model_cfg: model_lib.ModelConfig, optim_cfg: optim_lib.OptimConfig,
+    num_frames: int, num_features: int, total_steps: int,
+) -> TrainState:
+    model = model_lib.SERModel(model_cfg)
+    x = jnp.zeros((1, num_frames, num_features), jnp.float32)
+    variables = model.init({"params": rng, "dropout": rng}, x, jnp.full((1,), num_frames, jnp.int32), train=False)
+    state = TrainState.create(
+        apply_fn=model.apply,
+        params=variables["params"],
+        tx=optim_lib.make_optimizer(optim_cfg, total_steps),
+        batch_stats=variables.get("batch_stats", {}),
+    )
+    # A Python int step would be weakly typed and make the second call of train_step recompile.
+    return state.replace(step=jnp.zeros((), jnp.int32))
+
+
+@functools.partial(jax.jit, donate_argnums=(0,))
+def train_step(
+    state: TrainState, data: Arrays, idx: jax.Array, weights: jax.Array, rng: jax.Array
+) -> tuple[TrainState, dict]:
+    """One optimiser step on the rows idx; weights are 0 for the padding of a short last batch."""
+    x, lengths, y = data.x[idx], data.lengths[idx], data.y[idx]
+
+    def loss_fn(params):
+        logits, updates = state.apply_fn(
+            {"params": params, "batch_stats": state.batch_stats}, x, lengths, train=True,
+            rngs={"dropout": rng}, mutable=["batch_stats"],
+        )
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        return jnp.sum(ce * weights) / jnp.sum(weights), (logits, updates)
+
+    (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    state = state.apply_gradients(grads=grads)
+    state = state.replace(batch_stats=updates.get("batch_stats", state.batch_stats))
+    count = jnp.sum(weights)
+    correct = jnp.sum((jnp.argmax(logits, -1) == y) * weights)
+    return state, {"loss_sum": loss * count, "correct": correct, "count": count}
+
+
+@jax.jit
+def eval_step(state: TrainState, data: Arrays, idx: jax.Array) -> jax.Array:
+    x, lengths = data.x[idx], data.lengths[idx]
+    return state.apply_fn({"params": state.params, "batch_stats": state.batch_stats}, x, lengths, train=False)
+
+
+def padded_batches(rows: np.ndarray, batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Batches of equal size (so one compiled step serves all); the short last one is padded
+    by repeating its first row with weight 0."""
+    out = []
+    for start in range(0, len(rows), batch_size):
+        idx = rows[start : start + batch_size]
+        w = np.ones(batch_size, np.float32)
+        if len(idx) < batch_size:
+            w[len(idx):] = 0.0
+            idx = np.concatenate([idx, np.full(batch_size - len(idx), idx[0])])
+        out.append((idx.astype(np.int32), w))
+    return out
+
+
+def predict_logits(state: TrainState, data: Arrays, rows: np.ndarray, batch_size: int) -> np.ndarray:
+    outs = []
+    for idx, w in padded_batches(rows, batch_size):
+        logits = np.asarray(eval_step(state, data, jnp.asarray(idx)))
+        outs.append(logits[w > 0])
+    return np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
+
+
+def _loss_and_acc(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    loss = float(optax.softmax_cross_entropy_with_integer_labels(jnp.asarray(logits), jnp.asarray(y)).mean())
+    return loss, float(np.mean(np.argmax(logits, -1) == y))
+
+
+# --------------------------------------------------------------------------------------------
+# One split: train with early stopping, restore the best epoch, evaluate.
+
+
+def _host(tree: Any) -> Any:
+    return jax.tree_util.tree_map(np.asarray, jax.device_get(tree))
+
+
+def fit_split(
+    cfg: ExperimentConfig,
+    data: Arrays,
+    y: np.ndarray,
+    label_names: Sequence[str],
+    split: splits_lib.Split,
+    run_dir: Path,
+    *,
+    paths: Sequence[str],
+    norm: dict,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Trains on split.train, stops early on split.val, evaluates the best epoch on split.test."""
+    from tensorboardX import SummaryWriter
+    from tqdm.auto import tqdm
+
+    tc = cfg.train
+    run_dir.mkdir(parents=True, exist_ok=True)
+    num_frames, num_features = int(data.x.shape[1]), int(data.x.shape[2])
+    model_cfg = dataclasses.replace(cfg.model, num_classes=len(label_names))
+    steps_per_epoch = math.ceil(len(split.train) / tc.batch_size)
+    base_rng = jax.random.PRNGKey(tc.seed)
+    state = create_train_state(jax.random.fold_in(base_rng, 0), model_cfg, cfg.optim, num_frames, num_features,
+                               total_steps=steps_per_epoch * tc.epochs)
+    inference_meta = {
+        "label_names": list(label_names),
+        "feature_config": cfg.features.to_dict(),
+        "groups": list(cfg.groups),
+        "model_config": dataclasses.asdict(model_cfg),
+        "num_frames": num_frames,
+        "protocol": cfg.split.protocol,
+        "leaky": split.leaky,
+    }
+    ckpts = ckpt_lib.RunCheckpoints(run_dir)
+    history: list[dict] = []
+    start_epoch, best_epoch, best_acc, wait = 0, -1, -np.inf, 0
+    best = {"params": _host(state.params), "batch_stats": _host(state.batch_stats)}
+    if resume and ckpts.has("last"):
+        target = {"params": state.params, "batch_stats": state.batch_stats, "opt_state": state.opt_state,
+                  "step": state.step, "best": best}
+        restored, meta = ckpts.restore("last", target)
+        state = state.replace(params=restored["params"], batch_stats=restored["batch_stats"],
+                              opt_state=restored["opt_state"], step=restored["step"])
+        best = _host(restored["best"])
+        start_epoch, best_epoch, best_acc, wait = meta["epoch"] + 1, meta["best_epoch"], meta["best_acc"], meta["wait"]
+        history = meta["history"]
+        with open(run_dir / "metrics.jsonl", "w") as f:  # drop epochs logged after the checkpoint
+            f.writelines(json.dumps(row) + "\n" for row in history)
+        if progress:
+            print(f"resuming {run_dir} after epoch {start_epoch}", flush=True)
+
+    writer = SummaryWriter(logdir=str(run_dir), purge_step=start_epoch + 1 if start_epoch else None)
+    if start_epoch == 0:
+        writer.add_text("config", "```\n" + json.dumps(cfg.to_dict(), indent=2) + "\n```", 0)
+        writer.add_text("split", ("LEAKY (early stopping on the test set): " if split.leaky else "")
+                        + split.description, 0)
+    val_name = "val (= TEST, leaky)" if split.leaky else "val"
+    t0 = time.perf_counter()
+    stopped = "max_epochs"
+    bar = tqdm(range(start_epoch, tc.epochs), desc=split.name, unit="epoch", disable=not progress,
+               dynamic_ncols=True, initial=start_epoch, total=tc.epochs)
+    try:
+        for epoch in bar:
+            perm = np.random.default_rng([tc.seed, epoch]).permutation(split.train)
+            epoch_rng = jax.random.fold_in(jax.random.fold_in(base_rng, 1), epoch)
+            sums = []
+            for b, (idx, w) in enumerate(padded_batches(perm, tc.batch_size)):
+                state, m = train_step(state, data, jnp.asarray(idx), jnp.asarray(w), jax.random.fold_in(epoch_rng, b))
+                sums.append(m)
+            sums = jax.device_get(sums)
+            count = sum(float(m["count"]) for m in sums)
+            train_loss = sum(float(m["loss_sum"]) for m in sums) / count
+            train_acc = sum(float(m["correct"]) for m in sums) / count
+            if not math.isfinite(train_loss):
+                raise TrainingDiverged(
+                    f"training loss became {train_loss} at epoch {epoch + 1} ({split.name}); the last good "
+                    f"checkpoint (epoch {epoch}) is kept in {run_dir / 'checkpoints'}; lower --learning_rate "
+                    "or set --clip_norm"
+                )
+            val_logits = predict_logits(state, data, split.val, tc.eval_batch_size)
+            val_loss, val_acc = _loss_and_acc(val_logits, y[split.val])
+            val_f1 = report_lib.compute_metrics(y[split.val], val_logits.argmax(-1), label_names)["macro_f1"]
+            lr = float(optim_lib.learning_rate_at(cfg.optim, int(state.step), steps_per_epoch * tc.epochs))
+            row = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": train_acc, "val_loss": val_loss,
+                   "val_accuracy": val_acc, "val_macro_f1": val_f1, "learning_rate": lr}
+            history.append(row)
+            for k in ("loss", "accuracy"):
+                writer.add_scalar(f"train/{k}", row[f"train_{k}"], epoch + 1)
+                writer.add_scalar(f"val/{k}", row[f"val_{k}"], epoch + 1)
+            writer.add_scalar("val/macro_f1", val_f1, epoch + 1)
+            writer.add_scalar("learning_rate", lr, epoch + 1)
+            with open(run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(row) + "\n")
+            if val_acc > best_acc:
+                best_acc, best_epoch, wait = val_acc, epoch, 0
+                best = {"params": _host(state.params), "batch_stats": _host(state.batch_stats)}
+                ckpts.save("best", epoch + 1, {**best, "norm": norm},
+                           {**inference_meta, "epoch": epoch + 1, "val_accuracy": val_acc})
+            else:
+                wait += 1
+            ckpts.save("last", epoch + 1,
+                       {"params": state.params, "batch_stats": state.batch_stats, "opt_state": state.opt_state,
+                        "step": state.step, "best": best},
+                       {"epoch": epoch, "best_epoch": best_epoch, "best_acc": best_acc, "wait": wait,
+                        "history": history})
+            bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}", val_acc=f"{val_acc:.3f}",
+                            best=f"{best_acc:.3f}@{best_epoch + 1}")
+            if tc.patience and wait >= tc.patience:
+                stopped = "early_stopping"
+                break
+    finally:
+        bar.close()
+        ckpts.close()
+    seconds = time.perf_counter() - t0
+
+    # Only now, with the epoch chosen on validation data, is the test set looked at.
+    best = jax.device_put(best)  # device arrays, as during training: no recompilation of eval_step
+    state = state.replace(params=best["params"], batch_stats=best["batch_stats"])
+    y_pred = predict_logits(state, data, split.test, tc.eval_batch_size).argmax(-1)
+    y_true = y[split.test]
+    title = f"{split.name} test"
+    metrics = report_lib.write_run_report(
+        run_dir, y_true, y_pred, label_names, leaky=split.leaky, protocol=cfg.split.protocol, title=title,
+        extra={
+            "split": split.name, "split_description": split.description, "channels": cfg.split.channels,
+            "n_train": int(len(split.train)), "n_val": int(len(split.val)), "n_test": int(len(split.test)),
+            "epochs_run": len(history), "best_epoch": best_epoch + 1, "stopped_by": stopped,
+            "best_val_accuracy": float(best_acc), "train_seconds": seconds, "history": history,
+            "test_predictions": {"paths": [paths[i] for i in split.test], "y_true": y_true.tolist(),
+                                 "y_pred": y_pred.tolist()},
+            "config": cfg.to_dict(),
+        })
+    image = report_lib.confusion_matrix_image(metrics["confusion_matrix"], label_names, title, leaky=split.leaky)
+    writer.add_image("test/confusion_matrix", image, len(history), dataformats="HWC")
+    writer.add_text("test/report", "```\n" + (run_dir / "report.txt").read_text() + "\n```", len(history))
+    writer.close()
+    return metrics
+
+
+# --------------------------------------------------------------------------------------------
+# A whole experiment: all splits of the protocol, aggregated.
+
+
+def load_features(cfg: ExperimentConfig, progress: bool = True) -> cache_lib.FeatureSet:
+    fs = cache_lib.ensure(cfg.data_dir, cfg.features, cfg.cache_dir, workers=cfg.workers, progress=progress)
+    return fs.select_groups(cfg.groups) if cfg.groups else fs
+
+
+def standardize_rows(fs: cache_lib.FeatureSet, train_rows: np.ndarray, enabled: bool) -> tuple[np.ndarray, dict]:
+    """Features standardised with statistics of the training rows only (padding stays zero)."""
+    F = fs.features.shape[-1]
+    if not enabled:
+        return fs.features, {"mean": np.zeros(F, np.float32), "std": np.ones(F, np.float32)}
+    mean, std = normalize_lib.fit_standardizer(fs.features, fs.lengths, train_rows)
+    x = normalize_lib.standardize(fs.features, mean, std, fs.lengths).astype(np.float32, copy=False)
+    return x, {"mean": np.asarray(mean, np.float32), "std": np.asarray(std, np.float32)}
+
+
+def train_and_evaluate(
+    cfg: ExperimentConfig, run_dir: str | os.PathLike, *, resume: bool = False, overwrite: bool = False,
+    progress: bool = True,
+) -> RunResult:
+    run_dir = Path(run_dir)
+    if (run_dir / "metrics.json").exists() and not (resume or overwrite):
+        raise FileExistsError(f"{run_dir} already holds a finished run; pass --overwrite to replace it "
+                              "or choose another --run_dir")
+    if run_dir.exists() and not resume:
+        if any(run_dir.iterdir()) and not overwrite:
+            raise FileExistsError(f"{run_dir} holds an unfinished run; pass --resume to continue it or "
+                                  "--overwrite to start again")
+        if overwrite:
+            shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+
+    fs = load_features(cfg, progress)
+    splits = splits_lib.make_splits(cfg.split, fs.meta["emotion"], fs.meta["channel"], fs.meta["actor"])
+    used = np.unique(np.concatenate([np.concatenate([s.train, s.val, s.test]) for s in splits]))
+    # Alphabetical, as the original's LabelEncoder; stored with every checkpoint.
+    label_names = sorted(set(fs.meta["emotion"][used]))
+    label_index = {name: i for i, name in enumerate(label_names)}
+    y = np.asarray([label_index.get(e, -1) for e in fs.meta["emotion"]], np.int32)
+    per_split = []
+    for split in splits:
+        sub = run_dir / f"fold_{split.fold}" if split.fold is not None and len(splits) > 1 else run_dir
+        if sub != run_dir and (sub / "metrics.json").exists():  # a finished fold of a resumed run
+            per_split.append(json.loads((sub / "metrics.json").read_text()))
+            continue
+        x, norm = standardize_rows(fs, split.train, cfg.train.standardize)
+        data = Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.asarray(np.maximum(y, 0)))
+        del x
+        metrics = fit_split(cfg, data, y, label_names, split, sub, paths=fs.paths, norm=norm, resume=resume,
+                            progress=progress)
+        if progress and len(splits) > 1:
+            print(report_lib.format_summary(metrics, leaky=split.leaky, protocol=split.name), flush=True)
+        per_split.append(metrics)
+        del data
+    if len(per_split) == 1:
+        metrics = per_split[0]
+    else:
+        metrics = report_lib.write_aggregate_report(
+            run_dir, per_split, leaky=False, protocol=cfg.split.protocol,
+            title=f"{cfg.split.protocol} ({cfg.split.channels}): {len(per_split)} folds")
+        metrics.update({"train_seconds": sum(m["train_seconds"] for m in per_split),
+                        "epochs_run": [m["epochs_run"] for m in per_split], "config": cfg.to_dict()})
+        report_lib.write_json(run_dir / "metrics.json", metrics)
+    return RunResult(str(run_dir), metrics, leaky=any(s.leaky for s in splits))
+
+
+def main(argv: list[str]) -> int:
+    from absl import flags
+
+    from ser_jax import cli
+
+    if len(argv) > 1:
+        raise cli.UsageError(f"unexpected arguments {argv[1:]}; pass everything as --flags")
+    FLAGS = flags.FLAGS
+    cfg = cli.experiment_config_from_flags()
+    run_dir = FLAGS.run_dir or os.path.join(
+        "runs", f"{cfg.split.protocol}-{cfg.features.recipe}-{time.strftime('%Y%m%d-%H%M%S')}")
+    result = train_and_evaluate(cfg, run_dir, resume=FLAGS.resume, overwrite=FLAGS.overwrite)
+    print(report_lib.format_summary(result.metrics, leaky=result.leaky, protocol=cfg.split.protocol))
+    print(f"run directory: {result.run_dir}  (report.txt, metrics.json, confusion_matrix.png)")
+    print(f"TensorBoard:   .venv/bin/tensorboard --logdir {os.path.dirname(os.path.abspath(result.run_dir))}")
+    return 0
+
+
+if __name__ == "__main__":
+    from ser_jax import cli
+    from ser_jax import train as _train  # the importable module, not this __main__ copy
+
+    cli.define_data_flags()
+    cli.define_feature_flags()
+    cli.define_train_flags()
+    cli.run(_train.main)

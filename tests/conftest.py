@@ -1,0 +1,29 @@
+"""Shared fixtures: one tiny synthetic corpus and its feature cache per test session."""
+
+from __future__ import annotations
+
+import pytest
+
+from ser_jax import features, model, synth
+
+# Small enough that a cache builds in seconds, the same code path as the defaults.
+TINY_FEATURES = features.FeatureConfig(recipe="fast", sample_rate=16000, duration=1.0, n_fft=512, hop_length=256,
+                                       n_mfcc=13, n_mels=16)
+TINY_MODEL = model.ModelConfig(conv_filters=(8,), conv_kernels=(3,), lstm_units=8, dense_units=(8,))
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory):
+    """3 actors, speech and song (312 files) at 16 kHz."""
+    root = tmp_path_factory.mktemp("tiny_corpus")
+    synth.synthesize(root, actors=3, seed=0, sample_rate=16000, workers=2)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_cache_dir(tiny_corpus, tmp_path_factory):
+    from ser_jax import cache, corpus
+
+    cache_dir = tmp_path_factory.mktemp("tiny_cache")
+    cache.build(corpus.discover(tiny_corpus), TINY_FEATURES, cache_dir, workers=2, progress=False)
+    return cache_dir

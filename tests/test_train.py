@@ -1,0 +1,176 @@
+"""The train loop: one compiled step, early stopping on validation, resume, NaN stop, outputs, flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ser_jax import checkpoint, optim, splits
+from ser_jax import train as train_lib
+
+from conftest import TINY_FEATURES, TINY_MODEL
+
+
+def tiny_config(corpus_root, cache_dir, **train_kw) -> train_lib.ExperimentConfig:
+    split = train_kw.pop("split", splits.SplitConfig(protocol="holdout"))
+    return train_lib.ExperimentConfig(
+        data_dir=str(corpus_root), cache_dir=str(cache_dir), features=TINY_FEATURES, split=split, model=TINY_MODEL,
+        optim=optim.OptimConfig(learning_rate=3e-3),
+        train=train_lib.TrainConfig(**{"epochs": 4, "patience": 0, "batch_size": 16, **train_kw}), workers=2)
+
+
+def test_padded_batches_have_one_shape_and_zero_weight_padding():
+    batches = train_lib.padded_batches(np.arange(10, 20), 4)
+    assert [b[0].shape for b in batches] == [(4,)] * 3
+    np.testing.assert_array_equal(np.concatenate([b[0][b[1] > 0] for b in batches]), np.arange(10, 20))
+    np.testing.assert_array_equal(batches[-1][1], [1, 1, 0, 0])
+
+
+def test_a_run_compiles_each_step_once_and_writes_a_self_explaining_directory(tiny_corpus, tiny_cache_dir, tmp_path):
+    train_lib.train_step.clear_cache()
+    train_lib.eval_step.clear_cache()
+    cfg = tiny_config(tiny_corpus, tiny_cache_dir, epochs=3)
+    result = train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False)
+    # 3 epochs of batches with a short last one, validation and test passes: one compilation each.
+    assert train_lib.train_step._cache_size() == 1
+    assert train_lib.eval_step._cache_size() == 1
+
+    run = tmp_path / "run"
+    for name in ("config.json", "metrics.json", "metrics.jsonl", "report.txt", "confusion_matrix.png"):
+        assert (run / name).is_file(), name
+    assert list(run.glob("events.out.tfevents.*"))
+    assert checkpoint.RunCheckpoints(run).has("best") and checkpoint.RunCheckpoints(run).has("last")
+    m = json.loads((run / "metrics.json").read_text())
+    assert m == json.loads(json.dumps(result.metrics, default=float))
+    assert m["epochs_run"] == 3 and len(m["history"]) == 3
+    assert {"accuracy", "macro_f1", "uar", "weighted_f1", "per_class", "confusion_matrix", "train_seconds",
+            "best_epoch", "config"} <= set(m)
+    assert m["n_train"] + m["n_val"] + m["n_test"] == 312
+    assert sum(map(sum, m["confusion_matrix"])) == m["n_test"]
+    assert m["config"]["model"]["lstm_units"] == TINY_MODEL.lstm_units
+    assert "angry" in (run / "report.txt").read_text() and "macro avg" in (run / "report.txt").read_text()
+    assert not m["leaky"] and "LEAKY" not in (run / "report.txt").read_text()
+
+
+def test_early_stopping_restores_the_best_validation_epoch(tiny_corpus, tiny_cache_dir, tmp_path):
+    cfg = tiny_config(tiny_corpus, tiny_cache_dir, epochs=40, patience=2)
+    m = train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False).metrics
+    val = [h["val_accuracy"] for h in m["history"]]
+    assert m["best_epoch"] == int(np.argmax(val)) + 1
+    assert m["epochs_run"] == m["best_epoch"] + 2 < 40 and m["stopped_by"] == "early_stopping"
+
+    # The test predictions are those of the best checkpoint, not of the last epoch.
+    tree, meta = checkpoint.load_best(tmp_path / "run")
+    assert meta["epoch"] == m["best_epoch"] and meta["val_accuracy"] == max(val)
+    fs = train_lib.load_features(cfg, progress=False)
+    x = (fs.features - tree["norm"]["mean"]) / tree["norm"]["std"]
+    x = np.where((np.arange(x.shape[1]) < fs.lengths[:, None])[..., None], x, 0).astype(np.float32)
+    state = train_lib.create_train_state(jax.random.PRNGKey(0), dataclasses.replace(TINY_MODEL, num_classes=8),
+                                         cfg.optim, x.shape[1], x.shape[2], 1)
+    state = state.replace(params=tree["params"], batch_stats=tree["batch_stats"])
+    rows = np.asarray([fs.paths.index(p) for p in m["test_predictions"]["paths"]])
+    data = train_lib.Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.zeros(len(x), jnp.int32))
+    pred = train_lib.predict_logits(state, data, rows, 64).argmax(-1)
+    np.testing.assert_array_equal(pred, m["test_predictions"]["y_pred"])
+
+
+class _Interrupt:
+    """Wraps train_step: raises KeyboardInterrupt on call `stop_at`, or makes the loss NaN from `nan_from`."""
+
+    def __init__(self, step_fn, stop_at=None, nan_from=None):
+        self.step_fn, self.stop_at, self.nan_from, self.calls = step_fn, stop_at, nan_from, 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        if self.calls == self.stop_at:
+            raise KeyboardInterrupt
+        state, m = self.step_fn(*args)
+        if self.nan_from is not None and self.calls >= self.nan_from:
+            m = {**m, "loss_sum": m["loss_sum"] * jnp.nan}
+        return state, m
+
+
+def test_resume_after_an_interruption_equals_an_uninterrupted_run(tiny_corpus, tiny_cache_dir, tmp_path, monkeypatch):
+    cfg = tiny_config(tiny_corpus, tiny_cache_dir, epochs=5)
+    full = train_lib.train_and_evaluate(cfg, tmp_path / "full", progress=False).metrics
+
+    steps_per_epoch = math.ceil(full["n_train"] / cfg.train.batch_size)
+    monkeypatch.setattr(train_lib, "train_step", _Interrupt(train_lib.train_step, stop_at=2 * steps_per_epoch + 3))
+    with pytest.raises(KeyboardInterrupt):
+        train_lib.train_and_evaluate(cfg, tmp_path / "cut", progress=False)
+    monkeypatch.undo()
+    assert not (tmp_path / "cut" / "metrics.json").exists()
+    with pytest.raises(FileExistsError, match="--resume"):
+        train_lib.train_and_evaluate(cfg, tmp_path / "cut", progress=False)
+
+    resumed = train_lib.train_and_evaluate(cfg, tmp_path / "cut", resume=True, progress=False).metrics
+    assert resumed["history"] == full["history"]
+    assert resumed["test_predictions"] == full["test_predictions"]
+    assert len((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()) == 5
+
+
+def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
+        tiny_corpus, tiny_cache_dir, tmp_path, monkeypatch):
+    cfg = tiny_config(tiny_corpus, tiny_cache_dir, epochs=6)
+    n_train = len(splits.make_splits(cfg.split, *_meta(cfg))[0].train)
+    steps_per_epoch = math.ceil(n_train / cfg.train.batch_size)
+    monkeypatch.setattr(train_lib, "train_step", _Interrupt(train_lib.train_step, nan_from=2 * steps_per_epoch + 1))
+    with pytest.raises(train_lib.TrainingDiverged, match=r"became nan at epoch 3 .*epoch 2\) is kept"):
+        train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False)
+    tree, meta = checkpoint.RunCheckpoints(tmp_path / "run").restore("last")
+    assert meta["epoch"] == 1  # 0-based: the second epoch, the last finite one
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree_util.tree_leaves(tree["params"]))
+
+
+def _meta(cfg):
+    fs = train_lib.load_features(cfg, progress=False)
+    return fs.meta["emotion"], fs.meta["channel"], fs.meta["actor"]
+
+
+def test_leaky_protocol_says_so_everywhere(tiny_corpus, tiny_cache_dir, tmp_path):
+    cfg = tiny_config(tiny_corpus, tiny_cache_dir, epochs=2, split=splits.SplitConfig(protocol="seed_leaky"))
+    result = train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False)
+    assert result.leaky and result.metrics["leaky"]
+    assert (tmp_path / "run" / "report.txt").read_text().startswith("LEAKY")
+    assert result.metrics["n_val"] == result.metrics["n_test"]
+
+
+def test_speaker_independent_folds_are_aggregated(tiny_corpus, tiny_cache_dir, tmp_path):
+    split = splits.SplitConfig(protocol="actor_kfold", folds=3, val_actors=1)
+    cfg = tiny_config(tiny_corpus, tiny_cache_dir, epochs=2, split=split)
+    m = train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False).metrics
+    assert m["n_folds"] == 3
+    folds = [json.loads((tmp_path / "run" / f"fold_{k}" / "metrics.json").read_text()) for k in range(3)]
+    assert sum(f["n_test"] for f in folds) == 312  # every clip is tested exactly once
+    assert m["accuracy"]["mean"] == pytest.approx(np.mean([f["accuracy"] for f in folds]))
+    np.testing.assert_array_equal(m["confusion_matrix"], np.sum([f["confusion_matrix"] for f in folds], 0))
+    assert (tmp_path / "run" / "confusion_matrix.png").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "flag,message",
+    [
+        ("--data_dir={missing}", "error: --data_dir={missing}: no such directory"),
+        ("--split=bogus", "flag --split=bogus"),
+        ("--fold=7", "fold"),
+        ("--learning_rate=-1", "error: --learning_rate=-1.0: must not be negative"),
+        ("--duration=soon", "error: --duration='soon'"),
+    ],
+)
+def test_bad_flags_are_one_line_errors_naming_the_flag(tiny_corpus, tmp_path, flag, message):
+    missing = tmp_path / "missing"
+    args = [f"--data_dir={tiny_corpus}", f"--run_dir={tmp_path / 'run'}", flag.format(missing=missing)]
+    out = subprocess.run([sys.executable, "-m", "ser_jax.train", *args], capture_output=True, text=True)
+    assert out.returncode != 0
+    err = [line for line in out.stderr.splitlines() if line.strip() and not line.startswith("Pass --help")]
+    assert len(err) == 1, out.stderr
+    assert message.format(missing=missing) in err[0]
