@@ -98,7 +98,8 @@ def spread(items: list, limit: int) -> list:
 
 
 def deviation_table(title: str, stats: RowStats, cfg: F.FeatureConfig) -> str:
-    lines = [f"**{title}**", "", "| group | rows | max abs diff | mean abs diff / seed std | r (pooled) | min row r |",
+    lines = [f"**{title}**", "",
+             "| group | rows | max abs diff | mean abs diff / seed std | r (pooled) | min row r |",
              "|---|---|---|---|---|---|"]
     for name, a, b in F.feature_layout(cfg):
         g = stats.group(a, b)

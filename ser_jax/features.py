@@ -24,7 +24,8 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-ALL_GROUPS = ("mfcc", "delta", "delta2", "chroma", "mel", "contrast", "tonnetz", "zcr", "rms")  # seed row order
+# The seed's row order.
+ALL_GROUPS = ("mfcc", "delta", "delta2", "chroma", "mel", "contrast", "tonnetz", "zcr", "rms")
 RECIPES = ("seed", "fast")
 # Bump when the numbers an unchanged FeatureConfig produces change, so old caches are not reused.
 FEATURES_VERSION = 1
