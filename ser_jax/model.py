@@ -1,0 +1,309 @@
+"""The network: CNN -> BiLSTM -> attention -> dense, as in the original notebook, every part optional.
+
+Default :class:`ModelConfig` is the original Keras model (FACTS.md): Conv1D(128, k5, same, ReLU) ->
+BatchNorm -> Dropout 0.3 -> MaxPool(2) -> BiLSTM(64+64, input and recurrent dropout 0.3, all steps)
+-> attention (Dense(1, tanh) per step, softmax over time, weighted sum) -> Dense(64, ReLU) ->
+Dropout 0.5 -> Dense(num_classes). The model returns logits; the softmax lives in the loss.
+
+Padded frames never matter. ``lengths`` gives each clip's true number of frames; frames past it are
+zeroed before every convolution (so a clip sees the same zero "same"-padding at its end whatever the
+batch's width), excluded from BatchNorm statistics, given exactly zero attention weight (or excluded
+from the mean), and the backward LSTM starts at each clip's true end. A clip padded to T or T+k, with
+any garbage in the padding, gives the same logits.
+
+The BiLSTM is a hand-written scan rather than ``nn.RNN`` for two reasons: Keras' recurrent dropout
+(one mask per sequence on h_{t-1}, shared over time) is not available in Flax cells, and running both
+directions in one scan (stacked on a leading axis, input projections hoisted out of the loop) halves
+the number of sequential steps, which is what dominates on a CPU.
+
+Parameter names are a contract with ``optim.l2_mask``: ``conv_<i>``/``dense_<i>`` kernels are the
+layers the original regularised with L2; ``bn_<i>``, ``bilstm_<i>``, ``attention`` and ``logits``
+are not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# Top-level module-name prefixes whose ``kernel`` the original put an L2 penalty on (see optim.l2_mask).
+L2_MODULE_PREFIXES = ("conv_", "dense_")
+
+Initializer = Callable[..., jax.Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Architecture and regularisation of :class:`SERModel`; the defaults are the original model."""
+
+    num_classes: int = 8
+    conv_filters: tuple[int, ...] = (128,)  # () = no CNN block (and no pooling)
+    conv_kernels: tuple[int, ...] = (5,)  # one per conv block
+    conv_dropout: float = 0.3
+    pool_size: int = 2  # MaxPool after the conv blocks ('valid', floor); 1 = none. Part of the CNN block.
+    lstm_units: int = 64  # per direction
+    lstm_layers: int = 1  # 0 = no BiLSTM
+    lstm_dropout: float = 0.3  # input dropout, one mask per sequence shared over time (Keras)
+    lstm_recurrent_dropout: float = 0.3  # dropout on h_{t-1}, one mask per sequence shared over time
+    attention: bool = True  # False = masked mean pooling over time
+    dense_units: tuple[int, ...] = (64,)
+    dense_dropout: float = 0.5
+    # Keras initialisers and BatchNorm epsilon (glorot_uniform kernels, orthogonal recurrent kernel,
+    # forget-gate bias 1, BN epsilon 1e-3); False = Flax defaults (lecun_normal, zero biases, 1e-5).
+    # True by default: it is the original's setting, and not yet measured against Flax's on real data.
+    keras_init: bool = True
+    # Time steps per LSTM scan iteration. 1 was fastest for forward+backward on the 2-core CPU
+    # (see the module report); larger values only grow compile time here.
+    unroll: int = 1
+
+    def __post_init__(self) -> None:
+        # Tuples may arrive as lists (from JSON or flags); store tuples so the config stays hashable.
+        for name in ("conv_filters", "conv_kernels", "dense_units"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple):
+                try:
+                    object.__setattr__(self, name, tuple(value))
+                except TypeError:
+                    raise ValueError(f"ModelConfig.{name}: expected a sequence of ints, got {value!r}") from None
+        _check_int("num_classes", self.num_classes, 2)
+        for name in ("conv_filters", "conv_kernels", "dense_units"):
+            for v in getattr(self, name):
+                _check_int(name, v, 1, each=True)
+        if len(self.conv_filters) != len(self.conv_kernels):
+            raise ValueError(
+                f"ModelConfig.conv_kernels: {len(self.conv_kernels)} kernel sizes for "
+                f"{len(self.conv_filters)} conv_filters; give one kernel size per conv block"
+            )
+        _check_int("pool_size", self.pool_size, 1)
+        _check_int("lstm_units", self.lstm_units, 1)
+        _check_int("lstm_layers", self.lstm_layers, 0)
+        _check_int("unroll", self.unroll, 1)
+        for name in ("conv_dropout", "lstm_dropout", "lstm_recurrent_dropout", "dense_dropout"):
+            rate = getattr(self, name)
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+                raise ValueError(f"ModelConfig.{name}: a dropout rate must be in [0, 1), got {rate!r}")
+        for name in ("attention", "keras_init"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"ModelConfig.{name}: expected True or False, got {getattr(self, name)!r}")
+
+
+def _check_int(name: str, value: Any, minimum: int, each: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        what = "every entry" if each else "it"
+        raise ValueError(f"ModelConfig.{name}: {what} must be an integer >= {minimum}, got {value!r}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Initialisers
+# ----------------------------------------------------------------------------------------------
+
+
+def _per_direction(init: Initializer) -> Initializer:
+    """Initialise a (2, ...) parameter as two independent draws, one per LSTM direction."""
+
+    def f(key, shape, dtype=jnp.float32):
+        keys = jax.random.split(key, shape[0])
+        return jnp.stack([init(k, shape[1:], dtype) for k in keys])
+
+    return f
+
+
+def _per_gate(init: Initializer, gates: int = 4) -> Initializer:
+    """Initialise an (H, 4H) recurrent kernel as 4 independent (H, H) blocks, as Flax's LSTMCell does."""
+
+    def f(key, shape, dtype=jnp.float32):
+        keys = jax.random.split(key, gates)
+        return jnp.concatenate([init(k, (shape[0], shape[1] // gates), dtype) for k in keys], axis=-1)
+
+    return f
+
+
+def _keras_lstm_bias(key, shape, dtype=jnp.float32):
+    """Keras ``unit_forget_bias=True``: zeros, except 1 for the forget gate (gate order i, f, c, o)."""
+    del key
+    units = shape[-1] // 4
+    row = jnp.concatenate([jnp.zeros(units), jnp.ones(units), jnp.zeros(2 * units)]).astype(dtype)
+    return jnp.broadcast_to(row, shape)
+
+
+def _kernel_init(keras: bool) -> Initializer:
+    return nn.initializers.glorot_uniform() if keras else nn.initializers.lecun_normal()
+
+
+# ----------------------------------------------------------------------------------------------
+# Layers
+# ----------------------------------------------------------------------------------------------
+
+
+def time_mask(lengths: jax.Array, steps: int) -> jax.Array:
+    """(B, steps) bool: True for the frames before each sequence's length."""
+    return jnp.arange(steps)[None, :] < lengths[:, None]
+
+
+def reverse_valid(x: jax.Array, lengths: jax.Array) -> jax.Array:
+    """Reverse each sequence within its own length, leaving the padding where it is.
+
+    This is its own inverse; it lets the backward LSTM start at each clip's true last frame.
+    """
+    steps = x.shape[1]
+    t = jnp.arange(steps)[None, :]
+    idx = jnp.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
+    return jnp.take_along_axis(x, idx[:, :, None], axis=1)
+
+
+class BiLSTM(nn.Module):
+    """Bidirectional LSTM (Keras gate order i, f, c, o; sigmoid gates; tanh cell), all steps returned.
+
+    Both directions run in one ``lax.scan`` with a leading direction axis of 2. Dropout follows
+    Keras: one input mask and one recurrent mask per sequence and direction, reused at every step.
+    Outputs at padded steps are zero. With ``intermediates`` mutable the dropout masks are sown as
+    ``input_mask`` (2, B, D) and ``recurrent_mask`` (2, B, H) so tests can check them.
+    """
+
+    units: int
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    keras_init: bool = True
+    unroll: int = 1
+
+    @nn.compact
+    def __call__(self, x: jax.Array, lengths: jax.Array, *, train: bool) -> jax.Array:
+        batch, steps, features = x.shape
+        units = self.units
+        if self.keras_init:
+            k_init = _per_direction(nn.initializers.glorot_uniform())
+            r_init = _per_direction(nn.initializers.orthogonal())
+            b_init = _keras_lstm_bias
+        else:  # flax.linen.LSTMCell's defaults
+            k_init = _per_direction(nn.initializers.lecun_normal())
+            r_init = _per_direction(_per_gate(nn.initializers.orthogonal()))
+            b_init = nn.initializers.zeros_init()
+        kernel = self.param("kernel", k_init, (2, features, 4 * units))
+        recurrent = self.param("recurrent_kernel", r_init, (2, units, 4 * units))
+        bias = self.param("bias", b_init, (2, 4 * units))
+
+        # Direction axis first: forward sequence, and each sequence reversed within its length.
+        xs = jnp.stack([x, reverse_valid(x, lengths)])  # (2, B, T, D)
+        if train and self.dropout > 0.0:
+            keep = 1.0 - self.dropout
+            in_mask = jax.random.bernoulli(self.make_rng("dropout"), keep, (2, batch, features)) / keep
+            self.sow("intermediates", "input_mask", in_mask)
+            xs = xs * in_mask[:, :, None, :]
+        if train and self.recurrent_dropout > 0.0:
+            keep = 1.0 - self.recurrent_dropout
+            rec_mask = jax.random.bernoulli(self.make_rng("dropout"), keep, (2, batch, units)) / keep
+            self.sow("intermediates", "recurrent_mask", rec_mask)
+        else:
+            rec_mask = None
+
+        # Input projection for all steps at once (one big matmul), time axis first for the scan.
+        proj = jnp.einsum("dbtf,dfg->tdbg", xs, kernel) + bias[None, :, None, :]
+
+        def step(carry, z_x):
+            c, h = carry
+            if rec_mask is not None:
+                h = h * rec_mask
+            z = z_x + jnp.einsum("dbh,dhg->dbg", h, recurrent)
+            i, f, g, o = jnp.split(z, 4, axis=-1)
+            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+            h = jax.nn.sigmoid(o) * jnp.tanh(c)
+            return (c, h), h
+
+        zeros = jnp.zeros((2, batch, units), x.dtype)
+        _, hs = jax.lax.scan(step, (zeros, zeros), proj, unroll=self.unroll)  # (T, 2, B, H)
+        hs = jnp.transpose(hs, (1, 2, 0, 3))  # (2, B, T, H)
+        out = jnp.concatenate([hs[0], reverse_valid(hs[1], lengths)], axis=-1)
+        return jnp.where(time_mask(lengths, steps)[:, :, None], out, 0.0)
+
+
+class SERModel(nn.Module):
+    """Speech emotion classifier over frame features; see the module docstring and :class:`ModelConfig`.
+
+    ``__call__(x, lengths, train=...)``: x (B, T, F) float32, lengths (B,) int true frame counts
+    (clipped to [1, T]); returns logits (B, num_classes). Training needs the ``dropout`` rng and a
+    mutable ``batch_stats`` collection (when there is a CNN block).
+    """
+
+    config: ModelConfig
+
+    @nn.compact
+    def __call__(self, x: jax.Array, lengths: jax.Array, *, train: bool) -> jax.Array:
+        cfg = self.config
+        if x.ndim != 3:
+            raise ValueError(f"SERModel: x must be (batch, frames, features), got shape {x.shape}")
+        if lengths.shape != x.shape[:1]:
+            raise ValueError(f"SERModel: lengths must be ({x.shape[0]},) to match x, got shape {lengths.shape}")
+        steps = x.shape[1]
+        lengths = jnp.clip(jnp.asarray(lengths, jnp.int32), 1, steps)
+        mask = time_mask(lengths, steps)[:, :, None]
+        kernel_init = _kernel_init(cfg.keras_init)
+        h = jnp.where(mask, x, 0.0)  # garbage (even NaN) in padding must not leak through the convs
+
+        for i, (filters, width) in enumerate(zip(cfg.conv_filters, cfg.conv_kernels)):
+            h = nn.Conv(filters, (width,), padding="SAME", kernel_init=kernel_init, name=f"conv_{i}")(h)
+            h = nn.relu(h)
+            h = nn.BatchNorm(
+                use_running_average=not train,
+                momentum=0.99,
+                epsilon=1e-3 if cfg.keras_init else 1e-5,
+                use_fast_variance=False,  # unscaled features: avoid E[x^2] - E[x]^2 cancellation
+                name=f"bn_{i}",
+            )(h, mask=mask)
+            h = nn.Dropout(cfg.conv_dropout, deterministic=not train)(h)
+            h = jnp.where(mask, h, 0.0)
+        if cfg.conv_filters and cfg.pool_size > 1:
+            pool = cfg.pool_size
+            if steps // pool < 1:
+                raise ValueError(f"SERModel: {steps} frames is fewer than ModelConfig.pool_size={pool}")
+            # Padding must not win a max: fill it with the lowest float, pool, then zero it again.
+            h = jnp.where(mask, h, jnp.finfo(h.dtype).min)
+            h = nn.max_pool(h, (pool,), strides=(pool,), padding="VALID")
+            steps = h.shape[1]
+            lengths = jnp.maximum(1, lengths // pool)
+            mask = time_mask(lengths, steps)[:, :, None]
+            h = jnp.where(mask, h, 0.0)
+
+        for i in range(cfg.lstm_layers):
+            h = BiLSTM(
+                cfg.lstm_units,
+                dropout=cfg.lstm_dropout,
+                recurrent_dropout=cfg.lstm_recurrent_dropout,
+                keras_init=cfg.keras_init,
+                unroll=cfg.unroll,
+                name=f"bilstm_{i}",
+            )(h, lengths, train=train)
+
+        if cfg.attention:
+            scores = nn.Dense(1, kernel_init=kernel_init, name="attention")(h)[..., 0]
+            weights = jax.nn.softmax(jnp.tanh(scores), axis=-1, where=mask[..., 0])
+            self.sow("intermediates", "attention_weights", weights)
+            h = jnp.einsum("bt,btd->bd", weights, h)
+        else:
+            h = jnp.sum(h * mask, axis=1) / lengths[:, None].astype(h.dtype)
+
+        for i, units in enumerate(cfg.dense_units):
+            h = nn.Dense(units, kernel_init=kernel_init, name=f"dense_{i}")(h)
+            h = nn.relu(h)
+            h = nn.Dropout(cfg.dense_dropout, deterministic=not train)(h)
+        return nn.Dense(cfg.num_classes, kernel_init=kernel_init, name="logits")(h)
+
+
+def count_params(variables: Any) -> dict[str, int]:
+    """Sizes of a model's variables: trainable ``params``, BatchNorm ``batch_stats``, and their sum.
+
+    ``total`` is what Keras calls "Total params" (its moving mean/variance are non-trainable params).
+    Works on arrays or on the shapes from ``jax.eval_shape(model.init, ...)``, which costs nothing.
+    """
+
+    def size(tree: Any) -> int:
+        return int(sum(math.prod(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(tree)))
+
+    trainable = size(variables.get("params", {}))
+    stats = size(variables.get("batch_stats", {}))
+    return {"trainable": trainable, "batch_stats": stats, "total": trainable + stats}
