@@ -1,0 +1,373 @@
+"""Emotion of new audio files from a trained run: ``python -m ser_jax.predict --checkpoint=RUN_DIR FILE_OR_DIR ...``.
+
+Everything that shapes the input comes from the checkpoint, never from flags: the label map, the
+feature config and feature groups, the model config and the training standardisation. So a
+prediction uses exactly the numbers the model was trained on and names classes with the map it
+was trained with.
+
+Clip length. Training cropped or zero-padded every clip to ``duration`` seconds from the start.
+Prediction does the same for a clip no longer than that. A longer clip is cut into windows of
+``duration`` seconds starting every ``duration / 2`` seconds, the last window ending exactly at
+the end of the clip (so every sample is heard); each window is predicted as a training clip and
+the class probabilities are averaged over windows. Runs trained on full-length clips
+(``--duration=full``) predict each clip whole, with its true number of frames.
+
+The forward pass is compiled once per input shape: windows of many files are stacked into
+batches of a fixed size (the short last batch padded), so one compilation serves every file of
+a fixed-duration model; full-length inputs are padded to a multiple of a frame bucket.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ser_jax import checkpoint as ckpt_lib
+from ser_jax import corpus as corpus_lib
+from ser_jax import features as features_lib
+from ser_jax import model as model_lib
+from ser_jax import normalize as normalize_lib
+
+FORMATS = ("table", "json", "csv")
+FRAME_BUCKET = 64  # full-length models: inputs padded to a multiple of this many frames
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """The predicted emotion of one file and the probability of every class of the label map."""
+
+    path: str
+    emotion: str
+    probabilities: dict[str, float]
+    windows: int  # how many windows of the training duration were averaged (1 for a short clip)
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictionError:
+    """A file that could not be predicted, with a one-line reason."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def window_starts(num_samples: int, window: int) -> list[int]:
+    """First samples of the windows a clip of num_samples is cut into (see the module docstring).
+
+    One window at 0 when the clip fits; otherwise windows every window // 2 samples, plus one
+    ending at the clip's end if the regular ones stop short of it.
+    """
+    if window < 1:
+        raise ValueError(f"window must be at least one sample, got {window}")
+    if num_samples <= window:
+        return [0]
+    hop = max(1, window // 2)
+    starts = list(range(0, num_samples - window + 1, hop))
+    if starts[-1] + window < num_samples:
+        starts.append(num_samples - window)
+    return starts
+
+
+class Predictor:
+    """A trained model with everything needed to turn audio files into emotions.
+
+    Build one with :func:`load_predictor`. ``batch_size`` windows go through the network at once.
+    """
+
+    def __init__(self, tree: dict, meta: dict, checkpoint_dir: str | os.PathLike, batch_size: int = 16):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.checkpoint_dir = str(checkpoint_dir)
+        self.meta = dict(meta)
+        self.label_names: tuple[str, ...] = tuple(str(n) for n in meta["label_names"])
+        self.feature_config = features_lib.FeatureConfig.from_dict(meta["feature_config"])
+        layout = features_lib.feature_layout(self.feature_config)
+        groups = tuple(meta.get("groups") or ()) or tuple(name for name, _, _ in layout)
+        unknown = sorted(set(groups) - {name for name, _, _ in layout})
+        if unknown:
+            raise ValueError(f"{checkpoint_dir}: checkpoint selects feature group(s) {unknown} that its "
+                             f"feature config does not compute")
+        # The cache's layout order, as FeatureSet.select_groups keeps it.
+        self.groups = tuple(name for name, _, _ in layout if name in groups)
+        self.columns = np.concatenate([np.arange(a, b) for name, a, b in layout if name in groups])
+        self.model_config = model_lib.ModelConfig(**meta["model_config"])
+        if self.model_config.num_classes != len(self.label_names):
+            raise ValueError(f"{checkpoint_dir}: model has {self.model_config.num_classes} outputs but the "
+                             f"label map has {len(self.label_names)} names")
+        self.num_frames = int(meta["num_frames"])
+        self.leaky = bool(meta.get("leaky", False))
+        self.protocol = str(meta.get("protocol", "?"))
+        self.epoch = meta.get("epoch")
+        self.val_accuracy = meta.get("val_accuracy")
+        self.mean = np.asarray(tree["norm"]["mean"], np.float32)
+        self.std = np.asarray(tree["norm"]["std"], np.float32)
+        if self.mean.shape != (len(self.columns),) or self.std.shape != (len(self.columns),):
+            raise ValueError(f"{checkpoint_dir}: normalisation has {self.mean.shape[0]} features but the "
+                             f"feature groups {list(self.groups)} give {len(self.columns)}")
+        self.batch_size = int(batch_size)
+        self._variables = jax.device_put({"params": tree["params"], "batch_stats": tree.get("batch_stats") or {}})
+        model = model_lib.SERModel(self.model_config)
+
+        def forward(variables, x, lengths):
+            return jax.nn.softmax(model.apply(variables, x, lengths, train=False), axis=-1)
+
+        self._forward = jax.jit(forward)
+
+    # ------------------------------------------------------------------------------------------
+    # Audio -> standardised model inputs
+
+    @property
+    def window_samples(self) -> int | None:
+        """Samples per window (the training crop), or None for a full-length model."""
+        cfg = self.feature_config
+        return None if cfg.duration is None else features_lib.clip_samples(0, cfg)
+
+    def inputs(self, path: str | os.PathLike) -> list[np.ndarray]:
+        """The standardised (T, F) inputs of one file, one per window; AudioError if unreadable."""
+        cfg = self.feature_config
+        full = dataclasses.replace(cfg, duration=None)
+        y = features_lib.load_audio(path, full)  # whole clip at the training sample rate
+        if self.window_samples is None:
+            clips = [y]
+        else:
+            n = self.window_samples
+            clips = [y[s : s + n] for s in window_starts(len(y), n)]
+        out = []
+        for clip in clips:
+            feats = features_lib.extract(clip, cfg)[:, self.columns]
+            z = normalize_lib.standardize(feats[None], self.mean, self.std, np.asarray([len(feats)]))[0]
+            out.append(np.ascontiguousarray(z, dtype=np.float32))
+        return out
+
+    def probabilities(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """(len(inputs), classes) softmax outputs for standardised (T_i, F) inputs.
+
+        Inputs are grouped by padded width and sent in batches of ``batch_size`` (the last one
+        padded), so the network is compiled once per width.
+        """
+        out = np.zeros((len(inputs), len(self.label_names)), np.float32)
+        by_width: dict[int, list[int]] = {}
+        for i, x in enumerate(inputs):
+            by_width.setdefault(self._width(len(x)), []).append(i)
+        for width, rows in sorted(by_width.items()):
+            for start in range(0, len(rows), self.batch_size):
+                chunk = rows[start : start + self.batch_size]
+                x = np.zeros((self.batch_size, width, len(self.columns)), np.float32)
+                lengths = np.full(self.batch_size, width, np.int32)
+                for j, i in enumerate(chunk):
+                    x[j, : len(inputs[i])] = inputs[i]
+                    lengths[j] = len(inputs[i])
+                probs = np.asarray(self._forward(self._variables, jnp.asarray(x), jnp.asarray(lengths)))
+                out[chunk] = probs[: len(chunk)]
+        return out
+
+    def _width(self, frames: int) -> int:
+        if frames <= self.num_frames:
+            return self.num_frames
+        return FRAME_BUCKET * math.ceil(frames / FRAME_BUCKET)
+
+    # ------------------------------------------------------------------------------------------
+    # Files -> predictions
+
+    def _prediction(self, path: str, probs: np.ndarray) -> Prediction:
+        mean = probs.mean(axis=0)
+        return Prediction(
+            path=path, emotion=self.label_names[int(np.argmax(mean))],
+            probabilities={name: float(p) for name, p in zip(self.label_names, mean)}, windows=len(probs))
+
+    def predict_file(self, path: str | os.PathLike) -> Prediction:
+        """The prediction for one file; raises features.AudioError naming the file if it is unreadable."""
+        result = self.predict_files([path])[0]
+        if isinstance(result, PredictionError):
+            raise features_lib.AudioError(str(result))
+        return result
+
+    def predict_files(self, paths: Iterable[str | os.PathLike]) -> list[Prediction | PredictionError]:
+        """Predictions in the order of paths; a file that cannot be read gives a PredictionError."""
+        return list(self.iter_predictions(paths))
+
+    def iter_predictions(
+        self, paths: Iterable[str | os.PathLike], chunk_windows: int | None = None
+    ) -> Iterator[Prediction | PredictionError]:
+        """predict_files as a stream: windows of consecutive files are batched together, results
+        come out in input order as soon as their batch is done."""
+        limit = chunk_windows or 4 * self.batch_size
+        pending: list[tuple[str, list[np.ndarray] | str]] = []
+
+        def flush() -> Iterator[Prediction | PredictionError]:
+            windows = [x for _, item in pending if not isinstance(item, str) for x in item]
+            probs = self.probabilities(windows)
+            k = 0
+            for path, item in pending:
+                if isinstance(item, str):
+                    yield PredictionError(path, item)
+                else:
+                    yield self._prediction(path, probs[k : k + len(item)])
+                    k += len(item)
+            pending.clear()
+
+        count = 0
+        for p in paths:
+            path = os.fspath(p)
+            try:
+                item: list[np.ndarray] | str = self.inputs(path)
+                count += len(item)
+            except features_lib.AudioError as e:
+                item = str(e).splitlines()[0]
+            except Exception as e:  # one bad file must not stop the others
+                item = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            pending.append((path, item))
+            if count >= limit:
+                yield from flush()
+                count = 0
+        if pending:
+            yield from flush()
+
+    def describe(self) -> str:
+        """One line about the checkpoint, for the console."""
+        cfg = self.feature_config
+        crop = "full-length clips" if cfg.duration is None else f"{cfg.duration:g} s windows"
+        acc = f", val accuracy {self.val_accuracy:.4f}" if isinstance(self.val_accuracy, (int, float)) else ""
+        return (f"checkpoint {self.checkpoint_dir} (epoch {self.epoch}{acc}; protocol {self.protocol}; "
+                f"{cfg.recipe} features at {cfg.sample_rate} Hz, {crop}; {len(self.label_names)} classes)")
+
+
+def load_predictor(run_dir: str | os.PathLike, batch_size: int = 16) -> Predictor:
+    """The Predictor of a run's best checkpoint (fold_0's for a k-fold run)."""
+    directory = ckpt_lib.find_run_checkpoint(run_dir)
+    tree, meta = ckpt_lib.load_best(directory)
+    missing = [k for k in ("label_names", "feature_config", "model_config", "num_frames") if k not in meta]
+    if missing or "norm" not in tree:
+        raise ckpt_lib.CheckpointError(f"{directory}: checkpoint lacks {missing or ['norm']}; it was not written "
+                                       "by python -m ser_jax.train")
+    return Predictor(tree, meta, directory, batch_size=batch_size)
+
+
+# ----------------------------------------------------------------------------------------------
+# Inputs and outputs of the command line
+
+
+def expand_inputs(paths: Sequence[str | os.PathLike]) -> tuple[list[str], list[PredictionError]]:
+    """Files to predict: files as given, folders searched recursively for audio by extension, sorted."""
+    files: list[str] = []
+    errors: list[PredictionError] = []
+    for p in paths:
+        path = os.fspath(p)
+        if os.path.isdir(path):
+            found = sorted(str(f) for f in Path(path).rglob("*")
+                           if f.is_file() and f.suffix.lower() in corpus_lib.AUDIO_EXTENSIONS)
+            if not found:
+                errors.append(PredictionError(path, "no audio files in this folder (searched recursively)"))
+            files.extend(found)
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            errors.append(PredictionError(path, "no such file or folder"))
+    return files, errors
+
+
+def format_table(predictions: Sequence[Prediction], label_names: Sequence[str]) -> str:
+    """Aligned columns: file, predicted emotion, one probability column per class, windows."""
+    header = ["file", "emotion", *label_names, "windows"]
+    rows = [[p.path, p.emotion, *(f"{p.probabilities[n]:.3f}" for n in label_names), str(p.windows)]
+            for p in predictions]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for r in [header, *rows]:
+        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
+        cells += [c.rjust(w) for c, w in zip(r[2:], widths[2:])]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def format_json(predictions: Sequence[Prediction]) -> str:
+    return json.dumps([dataclasses.asdict(p) for p in predictions], indent=2)
+
+
+def format_csv(predictions: Sequence[Prediction], label_names: Sequence[str]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["path", "emotion", "windows", *label_names])
+    for p in predictions:
+        w.writerow([p.path, p.emotion, p.windows, *(f"{p.probabilities[n]:.6f}" for n in label_names)])
+    return buf.getvalue().rstrip("\n")
+
+
+def render(predictions: Sequence[Prediction], label_names: Sequence[str], fmt: str) -> str:
+    if fmt == "json":
+        return format_json(predictions)
+    if fmt == "csv":
+        return format_csv(predictions, label_names)
+    if fmt == "table":
+        return format_table(predictions, label_names)
+    raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+
+
+def main(argv: list[str]) -> int:
+    from absl import flags
+
+    from ser_jax import cli
+
+    FLAGS = flags.FLAGS
+    if not FLAGS.checkpoint:
+        raise cli.UsageError("--checkpoint is required: the run directory python -m ser_jax.train wrote")
+    if len(argv) < 2:
+        raise cli.UsageError("give at least one audio file or folder after the flags")
+    run_dir = Path(FLAGS.checkpoint)
+    if not run_dir.is_dir():
+        raise cli.UsageError(f"--checkpoint={FLAGS.checkpoint}: no such directory")
+    predictor = load_predictor(run_dir, batch_size=FLAGS.batch_size)
+    if Path(predictor.checkpoint_dir).resolve() != run_dir.resolve():
+        print(f"{run_dir} is a k-fold run: predicting with the checkpoint of "
+              f"{Path(predictor.checkpoint_dir).name} ({predictor.checkpoint_dir})", file=sys.stderr)
+    print(predictor.describe(), file=sys.stderr)
+    if predictor.leaky:
+        print("warning: LEAKY checkpoint: this model was selected on its own test set "
+              f"(protocol {predictor.protocol}); its reported scores are optimistic", file=sys.stderr)
+
+    files, errors = expand_inputs(argv[1:])
+    n_inputs = len(files) + len(errors)
+    for e in errors:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+    predictions = []
+    for result in predictor.iter_predictions(files):
+        if isinstance(result, PredictionError):
+            errors.append(result)
+            print(f"error: {result}", file=sys.stderr, flush=True)
+        else:
+            predictions.append(result)
+    if predictions or FLAGS.format != "table":
+        print(render(predictions, predictor.label_names, FLAGS.format), flush=True)
+    if errors:
+        print(f"{len(errors)} of {n_inputs} input(s) failed", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def define_flags() -> None:
+    from absl import flags
+
+    flags.DEFINE_string("checkpoint", None, "Run directory written by python -m ser_jax.train (for a k-fold run, "
+                        "its fold_0 checkpoint is used).")
+    flags.DEFINE_enum("format", "table", list(FORMATS), "Output: an aligned table, JSON (a list of objects) or CSV.")
+    flags.DEFINE_integer("batch_size", 16, "Windows per forward pass.", lower_bound=1)
+
+
+if __name__ == "__main__":
+    from ser_jax import cli
+    from ser_jax import predict as _predict  # the importable module, not this __main__ copy
+
+    _predict.define_flags()
+    cli.run(_predict.main)

@@ -1,0 +1,241 @@
+"""Prediction from a checkpoint: the training label map, features and scaling, any audio format, long clips."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser_jax import checkpoint, features, optim, predict, splits
+from ser_jax import train as train_lib
+
+from conftest import TINY_FEATURES, TINY_MODEL
+
+SR = TINY_FEATURES.sample_rate
+CROP = int(TINY_FEATURES.duration * SR)  # samples per window
+
+
+@pytest.fixture(scope="module")
+def run(tiny_corpus, tiny_cache_dir, tmp_path_factory):
+    """A tiny holdout run and its metrics: no dropout and a high learning rate, so that after a few
+    epochs its probabilities differ clearly between clips (tolerances below mean something)."""
+    model = dataclasses.replace(TINY_MODEL, conv_dropout=0.0, lstm_dropout=0.0, lstm_recurrent_dropout=0.0,
+                                dense_dropout=0.0)
+    cfg = train_lib.ExperimentConfig(
+        data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES,
+        split=splits.SplitConfig(protocol="holdout"), model=model, optim=optim.OptimConfig(learning_rate=1e-2),
+        train=train_lib.TrainConfig(epochs=6, patience=0, batch_size=16), workers=2)
+    run_dir = tmp_path_factory.mktemp("predict") / "run"
+    result = train_lib.train_and_evaluate(cfg, run_dir, progress=False)
+    return cfg, run_dir, result.metrics
+
+
+@pytest.fixture(scope="module")
+def predictor(run):
+    return predict.load_predictor(run[1])
+
+
+def _pcm(path) -> np.ndarray:
+    """The file's samples as int16 (synthetic files are 16-bit PCM), so copies are bit-exact."""
+    data, sr = sf.read(path, dtype="int16")
+    assert sr == SR
+    return data
+
+
+def _test_clips(run, k):
+    cfg, _, metrics = run
+    return [os.path.join(cfg.data_dir, p) for p in metrics["test_predictions"]["paths"][:k]]
+
+
+def test_short_clips_get_the_probabilities_the_trained_model_gives_their_cached_features(run, predictor, tmp_path):
+    cfg, run_dir, metrics = run
+    tree, meta = checkpoint.load_best(run_dir)
+    assert predictor.label_names == tuple(meta["label_names"]) == tuple(metrics["label_names"])
+
+    # The first CROP samples of test clips, written bit-exactly: no longer than the crop, so the
+    # predictor must see exactly the features training cached for them.
+    clips = _test_clips(run, 6)
+    short = []
+    for i, path in enumerate(clips):
+        short.append(str(tmp_path / f"short_{i}.wav"))
+        sf.write(short[-1], _pcm(path)[:CROP], SR, subtype="PCM_16")
+    got = predictor.predict_files(short)
+
+    fs = train_lib.load_features(cfg, progress=False)
+    x = np.asarray((fs.features - tree["norm"]["mean"]) / tree["norm"]["std"], np.float32)
+    state = train_lib.create_train_state(jax.random.PRNGKey(0), dataclasses.replace(cfg.model, num_classes=8),
+                                         cfg.optim, x.shape[1], x.shape[2], 1)
+    state = state.replace(params=tree["params"], batch_stats=tree["batch_stats"])
+    rows = np.asarray([fs.paths.index(os.path.relpath(p, cfg.data_dir)) for p in clips])
+    data = train_lib.Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.zeros(len(x), jnp.int32))
+    want = np.asarray(jax.nn.softmax(train_lib.predict_logits(state, data, rows, 8), axis=-1))
+
+    for p, w, path in zip(got, want, short):
+        assert isinstance(p, predict.Prediction) and p.path == path and p.windows == 1
+        assert list(p.probabilities) == list(meta["label_names"])
+        np.testing.assert_allclose([p.probabilities[n] for n in meta["label_names"]], w, atol=1e-5)
+        assert p.emotion == meta["label_names"][int(np.argmax(w))]
+    # The run's own test predictions (on the same cropped features) name the same classes.
+    y_pred = metrics["test_predictions"]["y_pred"][: len(got)]
+    assert [p.emotion for p in got] == [meta["label_names"][k] for k in y_pred]
+
+
+def test_wav_flac_stereo_and_48khz_files_are_read_as_training_read_its_clips(run, predictor, tmp_path):
+    pcm = _pcm(_test_clips(run, 1)[0])[:CROP]
+    sf.write(tmp_path / "a.wav", pcm, SR, subtype="PCM_16")
+    sf.write(tmp_path / "a.flac", pcm, SR, subtype="PCM_16")
+    sf.write(tmp_path / "stereo.wav", np.stack([pcm, pcm], axis=1), SR, subtype="PCM_16")
+    # A 48 kHz file is resampled to the training rate as training resampled its corpus (soxr_hq), so
+    # it predicts exactly as its resampled copy written at the training rate.
+    y48 = librosa.resample(pcm.astype(np.float32) / 32768, orig_sr=SR, target_sr=48000, res_type="soxr_hq")
+    sf.write(tmp_path / "a48k.wav", y48, 48000, subtype="FLOAT")
+    back = librosa.resample(y48, orig_sr=48000, target_sr=SR, res_type="soxr_hq")
+    sf.write(tmp_path / "a48k_at_16k.wav", back, SR, subtype="FLOAT")
+    wav, flac, stereo, hi, hi_ref = predictor.predict_files(
+        [tmp_path / n for n in ("a.wav", "a.flac", "stereo.wav", "a48k.wav", "a48k_at_16k.wav")])
+    probs = lambda p: np.asarray(list(p.probabilities.values()))  # noqa: E731
+    np.testing.assert_allclose(probs(flac), probs(wav), atol=1e-6)  # lossless
+    np.testing.assert_allclose(probs(stereo), probs(wav), atol=1e-6)  # mean of two equal channels
+    np.testing.assert_allclose(probs(hi), probs(hi_ref), atol=1e-5)
+    assert wav.emotion == flac.emotion == stereo.emotion and hi.emotion == hi_ref.emotion
+    for p in (wav, flac, stereo, hi):
+        assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5) and p.windows == 1
+
+
+def test_window_starts_cover_the_clip_with_half_overlapping_windows():
+    assert predict.window_starts(500, 1000) == [0]
+    assert predict.window_starts(1000, 1000) == [0]
+    assert predict.window_starts(2000, 1000) == [0, 500, 1000]
+    assert predict.window_starts(2200, 1000) == [0, 500, 1000, 1200]  # the last one ends at the end
+
+
+def test_a_long_clip_averages_the_predictions_of_its_windows(run, predictor, tmp_path):
+    path = _test_clips(run, 1)[0]
+    pcm = _pcm(path)
+    starts = predict.window_starts(len(pcm), CROP)
+    assert len(starts) >= 4  # synthetic clips last 2.5-5.5 s, windows 1 s
+    long = predictor.predict_file(path)
+    assert long.windows == len(starts)
+    parts = []
+    for k, s in enumerate(starts):
+        parts.append(tmp_path / f"w{k}.wav")
+        sf.write(parts[-1], pcm[s : s + CROP], SR, subtype="PCM_16")
+    each = np.asarray([list(p.probabilities.values()) for p in predictor.predict_files(parts)])
+    np.testing.assert_allclose(list(long.probabilities.values()), each.mean(0), atol=1e-5)
+    assert long.emotion == predictor.label_names[int(np.argmax(each.mean(0)))]
+
+
+def test_unreadable_files_are_reported_and_the_others_predicted_with_one_compilation(run, predictor, tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF but not really a wave file")
+    clips = _test_clips(run, 3)
+    out = predictor.predict_files([clips[0], bad, clips[1], tmp_path / "missing.wav", clips[2]])
+    assert [type(r).__name__ for r in out] == ["Prediction", "PredictionError", "Prediction", "PredictionError",
+                                               "Prediction"]
+    assert out[1].path == str(bad) and "cannot decode" in out[1].message and "\n" not in out[1].message
+    with pytest.raises(features.AudioError, match="bad.wav: cannot decode"):
+        predictor.predict_file(bad)
+    # Files of different window counts share one compiled forward pass.
+    assert predictor._forward._cache_size() == 1
+
+
+def test_a_full_length_model_predicts_each_clip_whole(run, tmp_path):
+    cfg = dataclasses.replace(TINY_FEATURES, duration=None)
+    path = _test_clips(run, 1)[0]
+    feats = features.compute(path, cfg)
+    T, F = feats.shape
+    model_cfg = dataclasses.replace(TINY_MODEL, num_classes=3)
+    state = train_lib.create_train_state(jax.random.PRNGKey(1), model_cfg, optim.OptimConfig(), 40, F, 1)
+    rng = np.random.default_rng(0)
+    tree = {"params": state.params, "batch_stats": state.batch_stats,
+            "norm": {"mean": rng.normal(size=F).astype(np.float32), "std": rng.uniform(1, 2, F).astype(np.float32)}}
+    meta = {"label_names": ["a", "b", "c"], "feature_config": cfg.to_dict(), "groups": [],
+            "model_config": dataclasses.asdict(model_cfg), "num_frames": 40, "protocol": "holdout", "leaky": False}
+    pred = predict.Predictor(tree, meta, tmp_path).predict_file(path)
+    assert pred.windows == 1 and T > 40  # longer than the training width: padded to a bucket, not cut
+    x = np.zeros((1, 64 * -(-T // 64), F), np.float32)
+    x[0, :T] = (feats - tree["norm"]["mean"]) / tree["norm"]["std"]
+    logits = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats}, x, np.asarray([T]),
+                            train=False)
+    np.testing.assert_allclose(list(pred.probabilities.values()), jax.nn.softmax(logits[0]), atol=1e-5)
+
+
+def test_feature_groups_are_selected_by_name_in_cache_order(run, tmp_path):
+    _, run_dir, _ = run
+    tree, meta = checkpoint.load_best(run_dir)
+    layout = dict((n, (a, b)) for n, a, b in features.feature_layout(TINY_FEATURES))
+    groups = ["rms", "mfcc"]  # any order in the flag; the cache keeps ALL_GROUPS order
+    cols = np.r_[np.arange(*layout["mfcc"]), np.arange(*layout["rms"])]
+    p = predict.Predictor({**tree, "norm": {k: np.asarray(v)[cols] for k, v in tree["norm"].items()}},
+                          {**meta, "groups": groups}, run_dir)
+    np.testing.assert_array_equal(p.columns, cols)
+    assert p.groups == ("mfcc", "rms")
+
+
+def test_table_output_is_aligned_with_one_column_per_class():
+    names = ["angry", "calm"]
+    preds = [predict.Prediction("a.wav", "calm", {"angry": 0.25, "calm": 0.75}, 1),
+             predict.Prediction("long/name.flac", "angry", {"angry": 0.9, "calm": 0.1}, 3)]
+    lines = predict.format_table(preds, names).splitlines()
+    assert lines[0].split() == ["file", "emotion", "angry", "calm", "windows"]
+    assert lines[1].split() == ["a.wav", "calm", "0.250", "0.750", "1"]
+    assert lines[0].index("emotion") == lines[1].index("calm") == lines[2].index("angry")
+    assert len({len(line) for line in lines}) == 1
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "ser_jax.predict", *map(str, args)], capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_cli_json_warns_on_leaky_k_fold_checkpoints_and_exits_1_when_a_file_fails(run, tmp_path):
+    cfg, run_dir, _ = run
+    # A k-fold layout whose fold_0 holds this run's best checkpoint, marked as selected on its test set.
+    tree, meta = checkpoint.load_best(run_dir)
+    ckpts = checkpoint.RunCheckpoints(tmp_path / "kfold" / "fold_0")
+    ckpts.save("best", 1, tree, {**meta, "leaky": True, "protocol": "seed_leaky"})
+    ckpts.close()
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    clips = _test_clips(run, 2)
+    sf.write(folder / "sub" / "b.flac", _pcm(clips[1]), SR)
+    sf.write(folder / "a.wav", _pcm(clips[0]), SR)
+    (folder / "notes.txt").write_text("not audio: skipped by extension")
+    (folder / "broken.wav").write_bytes(b"\0" * 100)
+
+    out = _cli("--checkpoint", tmp_path / "kfold", "--format=json", folder)
+    assert out.returncode == 1, out.stderr
+    got = json.loads(out.stdout)
+    assert [os.path.relpath(p["path"], folder) for p in got] == ["a.wav", os.path.join("sub", "b.flac")]
+    assert all(list(p["probabilities"]) == meta["label_names"] and p["windows"] > 1 for p in got)
+    err = out.stderr.splitlines()
+    assert sum("fold_0" in line and "k-fold" in line for line in err) == 1
+    assert sum(line.startswith("warning: LEAKY") for line in err) == 1
+    failed = [line for line in err if line.startswith("error:")]
+    assert len(failed) == 1 and "broken.wav" in failed[0] and "cannot decode" in failed[0]
+
+
+@pytest.mark.slow
+def test_cli_csv_parses_and_exits_0_when_every_file_is_predicted(run, predictor):
+    clips = _test_clips(run, 2)
+    out = _cli(f"--checkpoint={run[1]}", "--format=csv", *clips)
+    assert out.returncode == 0, out.stderr
+    assert "LEAKY" not in out.stderr and "error" not in out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [r["path"] for r in rows] == clips
+    want = predictor.predict_files(clips)
+    for r, p in zip(rows, want):
+        assert r["emotion"] == p.emotion and int(r["windows"]) == p.windows
+        np.testing.assert_allclose([float(r[n]) for n in predictor.label_names],
+                                   list(p.probabilities.values()), atol=1e-5)
