@@ -399,7 +399,8 @@ def main(argv: list[str]) -> int:
     run_dir = FLAGS.run_dir or os.path.join(
         "runs", f"{cfg.split.protocol}-{cfg.features.recipe}-{time.strftime('%Y%m%d-%H%M%S')}")
     result = train_and_evaluate(cfg, run_dir, resume=FLAGS.resume, overwrite=FLAGS.overwrite)
-    print(report_lib.format_summary(result.metrics, leaky=result.leaky, protocol=cfg.split.protocol))
+    print()
+    print((Path(result.run_dir) / "report.txt").read_text())
     print(f"run directory: {result.run_dir}  (report.txt, metrics.json, confusion_matrix.png)")
     print(f"TensorBoard:   .venv/bin/tensorboard --logdir {os.path.dirname(os.path.abspath(result.run_dir))}")
     return 0
