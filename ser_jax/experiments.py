@@ -228,7 +228,8 @@ def find_specs(directory: str | os.PathLike = DEFAULT_SPEC_DIR) -> list[Path]:
 def check_flagfiles(spec: TableSpec) -> None:
     """Every --flagfile the spec names must exist (relative to the working directory, as absl reads it)."""
     groups = [("base_flags", spec.base_flags), ("fixed_flags", spec.fixed_flags)]
-    groups += [(f"rows[{r.name}]", r.flags) for r in spec.rows] + [(f"columns[{c.name}]", c.flags) for c in spec.columns]
+    groups += [(f"rows[{r.name}]", r.flags) for r in spec.rows]
+    groups += [(f"columns[{c.name}]", c.flags) for c in spec.columns]
     for where, flags in groups:
         for f in flags:
             if f.startswith("--flagfile="):

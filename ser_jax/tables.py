@@ -32,7 +32,7 @@ DAGGER_NOTE = ("LEAKY: early stopping chose the epoch on the test set itself (th
                "protocol), so these scores are optimistic; they are not eligible for best.")
 PROTOCOL_NOTES = {
     "seed_leaky": "the original stratified 80/20 split with early stopping on the test set (LEAKY)",
-    "holdout": "the original 80/20 test split, early stopping on a validation part of the training set",
+    "holdout": "the original 80/20 test split, the epoch chosen on a validation part of the training set",
     "actor_kfold": "speaker-independent k-fold over actors (test actors unseen in training and validation)",
     "actors": "explicit train/validation/test actor lists (speaker-independent)",
 }
@@ -122,7 +122,8 @@ def _caption(results: Results) -> list[str]:
     parts = [spec.caption.strip()] if spec.caption.strip() else []
     if spec.kind == "metrics":
         what = ", ".join(exp_lib.METRIC_TITLES[m] for m in spec.metrics)
-        parts.append(f"{what[0].upper()}{what[1:]} in %, mean ± sample std over {len(spec.seeds)} training seeds ({seeds}); a k-fold "
+        parts.append(f"{what[0].upper()}{what[1:]} in %, mean ± sample std over {len(spec.seeds)} training seeds "
+                     f"({seeds}); a k-fold "
                      "run counts as one sample (its mean over folds); (n=k): only k seeds finished; -: not run yet. "
                      "Bold: best of each column.")
     protos = {row.name: results.protocols(row) for row in spec.rows}
@@ -328,9 +329,10 @@ def render_per_emotion(results: Results, fmt: str, figure: str | os.PathLike | N
         body.append(["accuracy", "", "", ms(pe.accuracy), f"{total:.0f}"])
     seeds_done = 0 if pe is None else len(pe.accuracy)
     notes = list(_caption(results))
-    notes.append(f"Per-emotion precision, recall and F1 on the test set, mean ± sample std over {seeds_done} of "
-                 f"{len(spec.seeds)} training seeds; each seed's values come from its confusion matrix (summed over "
-                 "folds for a k-fold run)." if pe is not None else "No run has finished yet.")
+    if pe is not None:
+        notes.append(f"Per-emotion precision, recall and F1 on the test set, mean ± sample std over {seeds_done} of "
+                     f"{len(spec.seeds)} training seeds; each seed's values come from its confusion matrix (summed "
+                     "over folds for a k-fold run).")
     if figure and pe is not None:
         notes.append(f"Confusion matrix summed over seeds: {figure}.")
     title = spec.title + (" †" if pe is not None and pe.leaky else "")
@@ -344,7 +346,7 @@ def render_per_emotion(results: Results, fmt: str, figure: str | os.PathLike | N
     cap = latex_escape(" ".join([title + ".", *notes]) + (f" † {DAGGER_NOTE}" if pe is not None and pe.leaky else ""))
     lines = [r"\begin{table}[t]", r"  \centering", f"  \\caption{{{cap}}}", f"  \\label{{tab:{spec.name}}}",
              r"  \begin{tabular}{lcccr}", r"    \toprule", "    " + " & ".join(head) + r" \\", r"    \midrule"]
-    for r in body:
+    for r in body or [["-"] * len(head)]:
         if r[0] == "macro avg":
             lines.append(r"    \midrule")
         lines.append("    " + " & ".join([latex_escape(r[0]), *r[1:]]) + r" \\")

@@ -219,7 +219,8 @@ def test_dry_run_prints_the_commands_and_runs_nothing(tiny_corpus, tmp_path):
     assert out.returncode == 0, out.stderr
     commands = [line for line in out.stdout.splitlines() if not line.startswith("#")]
     assert len(commands) == 2 and all("-m ser_jax.train" in c and "--noattention" in c for c in commands)
-    assert "--seed=1" in commands[1] and f"--run_dir={tmp_path / 'runs' / 'tiny' / 'b' / 'both' / 'seed_1'}" in commands[1]
+    assert "--seed=1" in commands[1]
+    assert f"--run_dir={tmp_path / 'runs' / 'tiny' / 'b' / 'both' / 'seed_1'}" in commands[1]
     assert not (tmp_path / "runs").exists()
 
 
