@@ -229,6 +229,8 @@ def fit_split(
         if progress:
             print(f"resuming {run_dir} after epoch {start_epoch}", flush=True)
 
+    if start_epoch == 0:  # a fresh start, or --resume before any epoch was checkpointed
+        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
     writer = SummaryWriter(logdir=str(run_dir), purge_step=start_epoch + 1 if start_epoch else None)
     if start_epoch == 0:
         writer.add_text("config", "```\n" + json.dumps(cfg.to_dict(), indent=2) + "\n```", 0)
