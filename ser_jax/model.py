@@ -11,10 +11,10 @@ batch's width), excluded from BatchNorm statistics, given exactly zero attention
 from the mean), and the backward LSTM starts at each clip's true end. A clip padded to T or T+k, with
 any garbage in the padding, gives the same logits.
 
-The BiLSTM is a hand-written scan rather than ``nn.RNN`` for two reasons: Keras' recurrent dropout
+The BiLSTM is a hand-written loop rather than ``nn.RNN`` for two reasons: Keras' recurrent dropout
 (one mask per sequence on h_{t-1}, shared over time) is not available in Flax cells, and running both
-directions in one scan (stacked on a leading axis, input projections hoisted out of the loop) halves
-the number of sequential steps, which is what dominates on a CPU.
+directions in one loop (stacked on a leading axis, input projections hoisted out of the loop, a
+hand-written backward pass) halves the number of sequential steps, which is what dominates on a CPU.
 
 Parameter names are a contract with ``optim.l2_mask``: ``conv_<i>``/``dense_<i>`` kernels are the
 layers the original regularised with L2; ``bn_<i>``, ``bilstm_<i>``, ``attention`` and ``logits``
@@ -24,6 +24,7 @@ are not.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any, Callable
 
@@ -146,24 +147,127 @@ def time_mask(lengths: jax.Array, steps: int) -> jax.Array:
     return jnp.arange(steps)[None, :] < lengths[:, None]
 
 
-def reverse_valid(x: jax.Array, lengths: jax.Array) -> jax.Array:
-    """Reverse each sequence within its own length, leaving the padding where it is.
-
-    This is its own inverse; it lets the backward LSTM start at each clip's true last frame.
-    """
-    steps = x.shape[1]
+def _reversal_index(lengths: jax.Array, steps: int) -> jax.Array:
     t = jnp.arange(steps)[None, :]
-    idx = jnp.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
-    return jnp.take_along_axis(x, idx[:, :, None], axis=1)
+    return jnp.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # (B, T)
+
+
+@jax.custom_vjp
+def reverse_valid(x: jax.Array, lengths: jax.Array) -> jax.Array:
+    """Reverse each sequence of ``x`` (B, T, ...) within its own length; padding stays where it is.
+
+    This lets the backward LSTM start at each clip's true last frame. It is its own inverse, and so
+    its own gradient (a gather instead of the scatter autodiff would produce, slow on a CPU).
+    """
+    idx = _reversal_index(lengths, x.shape[1])
+    return jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - 2)), axis=1)
+
+
+def _reverse_valid_fwd(x, lengths):
+    return reverse_valid(x, lengths), lengths
+
+
+def _reverse_valid_bwd(lengths, ct):
+    return reverse_valid(ct, lengths), None
+
+
+reverse_valid.defvjp(_reverse_valid_fwd, _reverse_valid_bwd)
+
+
+def _lstm_gates(z: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """One LSTM step from pre-activations z (..., 4H), Keras gate order i, f, c, o: (c, h, gates)."""
+    i, f, g, o = jnp.split(z, 4, axis=-1)
+    i, f, g, o = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
+    c = f * c + i * g
+    h = o * jnp.tanh(c)
+    return c, h, jnp.concatenate([i, f, g, o], axis=-1)
+
+
+def _lstm_forward(proj, recurrent, rec_mask, unroll):
+    """The recurrence over time for both directions at once.
+
+    proj (2, B, T, 4H) holds x_t @ W + b for every step; recurrent (2, H, 4H); rec_mask (2, B, H)
+    or None. Returns hs (2, B, T, H) and the residuals the backward pass needs (hs, cells, gates).
+    Per-step slices are read and written in place in (2, B, T, .) buffers, so the big matmuls before
+    and after the loop see contiguous per-direction data (no time-major transposes).
+    """
+    dirs, batch, steps, gates = proj.shape
+    units = gates // 4
+    zeros = jnp.zeros((dirs, batch, units), proj.dtype)
+
+    def body(t, carry):
+        c, h, acts_buf, c_buf = carry
+        z_x = jax.lax.dynamic_index_in_dim(proj, t, axis=2, keepdims=False)
+        if rec_mask is not None:
+            h = h * rec_mask
+        c, h, acts = _lstm_gates(z_x + jnp.einsum("dbh,dhg->dbg", h, recurrent), c)
+        acts_buf = jax.lax.dynamic_update_index_in_dim(acts_buf, acts, t, axis=2)
+        c_buf = jax.lax.dynamic_update_index_in_dim(c_buf, c, t, axis=2)
+        return c, h, acts_buf, c_buf
+
+    init = (zeros, zeros, jnp.zeros_like(proj), jnp.zeros((dirs, batch, steps, units), proj.dtype))
+    _, _, acts, cs = jax.lax.fori_loop(0, steps, body, init, unroll=unroll)
+    hs = acts[..., 3 * units:] * jnp.tanh(cs)
+    return hs, (hs, cs, acts)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _lstm_scan(proj, recurrent, rec_mask, unroll):
+    return _lstm_forward(proj, recurrent, rec_mask, unroll)[0]
+
+
+def _lstm_scan_fwd(proj, recurrent, rec_mask, unroll):
+    hs, saved = _lstm_forward(proj, recurrent, rec_mask, unroll)
+    return hs, (saved, recurrent, rec_mask)
+
+
+def _lstm_scan_bwd(unroll, residuals, d_hs):
+    """Backward recurrence by hand: only dz_t and dh_{t-1} are computed inside the loop; the
+    recurrent kernel's gradient is one matmul over all steps afterwards. Checked against autodiff
+    of ``_lstm_forward`` in tests/test_model.py."""
+    (hs, cs, acts), recurrent, rec_mask = residuals
+    dirs, batch, steps, units = hs.shape
+    zeros = jnp.zeros((dirs, batch, units), hs.dtype)
+    recurrent_t = jnp.swapaxes(recurrent, 1, 2)
+
+    def body(k, carry):
+        dh_next, dc_next, dz_buf = carry
+        t = steps - 1 - k
+        a = jax.lax.dynamic_index_in_dim(acts, t, axis=2, keepdims=False)
+        c = jax.lax.dynamic_index_in_dim(cs, t, axis=2, keepdims=False)
+        cp = jnp.where(t > 0, jax.lax.dynamic_index_in_dim(cs, jnp.maximum(t - 1, 0), axis=2, keepdims=False), 0.0)
+        dh = dh_next + jax.lax.dynamic_index_in_dim(d_hs, t, axis=2, keepdims=False)
+        i, f, g, o = jnp.split(a, 4, axis=-1)
+        tc = jnp.tanh(c)
+        dc = dc_next + dh * o * (1.0 - tc * tc)
+        dz = jnp.concatenate(
+            [dc * g * i * (1.0 - i), dc * cp * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tc * o * (1.0 - o)],
+            axis=-1,
+        )
+        dh_prev = jnp.einsum("dbg,dgh->dbh", dz, recurrent_t)
+        if rec_mask is not None:
+            dh_prev = dh_prev * rec_mask
+        dz_buf = jax.lax.dynamic_update_index_in_dim(dz_buf, dz, t, axis=2)
+        return dh_prev, dc * f, dz_buf
+
+    _, _, dz = jax.lax.fori_loop(0, steps, body, (zeros, zeros, jnp.zeros_like(acts)), unroll=unroll)
+    h_prev = jnp.pad(hs[:, :, :-1], ((0, 0), (0, 0), (1, 0), (0, 0)))
+    if rec_mask is not None:
+        h_prev = h_prev * rec_mask[:, :, None, :]
+    d_recurrent = jnp.einsum("dbth,dbtg->dhg", h_prev, dz)
+    return dz, d_recurrent, None if rec_mask is None else jnp.zeros_like(rec_mask)
+
+
+_lstm_scan.defvjp(_lstm_scan_fwd, _lstm_scan_bwd)
 
 
 class BiLSTM(nn.Module):
     """Bidirectional LSTM (Keras gate order i, f, c, o; sigmoid gates; tanh cell), all steps returned.
 
-    Both directions run in one ``lax.scan`` with a leading direction axis of 2. Dropout follows
-    Keras: one input mask and one recurrent mask per sequence and direction, reused at every step.
-    Outputs at padded steps are zero. With ``intermediates`` mutable the dropout masks are sown as
-    ``input_mask`` (2, B, D) and ``recurrent_mask`` (2, B, H) so tests can check them.
+    Both directions run in one loop with a leading direction axis of 2; the input projections of all
+    steps are one matmul before the loop, and the backward pass is hand-written (``_lstm_scan_bwd``). Dropout follows Keras: one input mask and one recurrent mask per sequence
+    and direction, reused at every step. Outputs at padded steps are zero. With ``intermediates``
+    mutable the masks are sown as ``input_mask`` (2, B, D) and ``recurrent_mask`` (2, B, H).
     """
 
     units: int
@@ -188,37 +292,21 @@ class BiLSTM(nn.Module):
         recurrent = self.param("recurrent_kernel", r_init, (2, units, 4 * units))
         bias = self.param("bias", b_init, (2, 4 * units))
 
-        # Direction axis first: forward sequence, and each sequence reversed within its length.
+        # Direction axis first: the forward sequences, and each sequence reversed within its length.
         xs = jnp.stack([x, reverse_valid(x, lengths)])  # (2, B, T, D)
         if train and self.dropout > 0.0:
             keep = 1.0 - self.dropout
             in_mask = jax.random.bernoulli(self.make_rng("dropout"), keep, (2, batch, features)) / keep
             self.sow("intermediates", "input_mask", in_mask)
             xs = xs * in_mask[:, :, None, :]
+        rec_mask = None
         if train and self.recurrent_dropout > 0.0:
             keep = 1.0 - self.recurrent_dropout
             rec_mask = jax.random.bernoulli(self.make_rng("dropout"), keep, (2, batch, units)) / keep
             self.sow("intermediates", "recurrent_mask", rec_mask)
-        else:
-            rec_mask = None
-
-        # Input projection for all steps at once (one big matmul), time axis first for the scan.
-        proj = jnp.einsum("dbtf,dfg->tdbg", xs, kernel) + bias[None, :, None, :]
-
-        def step(carry, z_x):
-            c, h = carry
-            if rec_mask is not None:
-                h = h * rec_mask
-            z = z_x + jnp.einsum("dbh,dhg->dbg", h, recurrent)
-            i, f, g, o = jnp.split(z, 4, axis=-1)
-            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-            h = jax.nn.sigmoid(o) * jnp.tanh(c)
-            return (c, h), h
-
-        zeros = jnp.zeros((2, batch, units), x.dtype)
-        _, hs = jax.lax.scan(step, (zeros, zeros), proj, unroll=self.unroll)  # (T, 2, B, H)
-        hs = jnp.transpose(hs, (1, 2, 0, 3))  # (2, B, T, H)
-        out = jnp.concatenate([hs[0], reverse_valid(hs[1], lengths)], axis=-1)
+        proj = jnp.einsum("dbtf,dfg->dbtg", xs, kernel) + bias[:, None, None, :]
+        hs = _lstm_scan(proj, recurrent, rec_mask, self.unroll)  # (2, B, T, H)
+        out = jnp.concatenate([hs[0], reverse_valid(hs[1], lengths)], axis=-1)  # back in time order
         return jnp.where(time_mask(lengths, steps)[:, :, None], out, 0.0)
 
 
@@ -237,6 +325,7 @@ class SERModel(nn.Module):
         cfg = self.config
         if x.ndim != 3:
             raise ValueError(f"SERModel: x must be (batch, frames, features), got shape {x.shape}")
+        lengths = jnp.asarray(lengths)
         if lengths.shape != x.shape[:1]:
             raise ValueError(f"SERModel: lengths must be ({x.shape[0]},) to match x, got shape {lengths.shape}")
         steps = x.shape[1]
@@ -263,8 +352,10 @@ class SERModel(nn.Module):
                 raise ValueError(f"SERModel: {steps} frames is fewer than ModelConfig.pool_size={pool}")
             # Padding must not win a max: fill it with the lowest float, pool, then zero it again.
             h = jnp.where(mask, h, jnp.finfo(h.dtype).min)
-            h = nn.max_pool(h, (pool,), strides=(pool,), padding="VALID")
-            steps = h.shape[1]
+            steps = steps // pool  # 'valid' pooling drops the remainder, as Keras does
+            # max over a reshape: same result as nn.max_pool, but its gradient is a cheap select on
+            # the CPU instead of reduce-window bookkeeping.
+            h = h[:, : steps * pool].reshape(h.shape[0], steps, pool, h.shape[2]).max(axis=2)
             lengths = jnp.maximum(1, lengths // pool)
             mask = time_mask(lengths, steps)[:, :, None]
             h = jnp.where(mask, h, 0.0)
