@@ -214,7 +214,9 @@ KILL_CMD = [sys.executable, "-m", "ser_jax.precompute", "--recipe=seed", "--samp
 def test_killed_precompute_resumes_to_the_same_result(tmp_path, sig):
     make_corpus(tmp_path / "data", n=40)
     cmd = KILL_CMD + [f"--data_dir={tmp_path / 'data'}", f"--cache_dir={tmp_path / 'cache'}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # A shell's background jobs inherit SIGINT ignored (as under `make test &`); a user's Ctrl-C is not.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     path = cache.cache_path(tmp_path / "data", KILL_CFG, tmp_path / "cache")
     journal = path.with_name(path.name + ".journal")
     deadline = time.time() + 60
