@@ -206,10 +206,9 @@ def _read_journal(journal: Path) -> dict[str, dict]:
 
 
 def _init_worker() -> None:
-    # One BLAS/numba thread per process: the pool itself is the parallelism.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = "1"
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
+    # The parent decides what Ctrl-C means. (BLAS threads: features.extract limits them itself;
+    # setting OMP_NUM_THREADS here would be too late, numpy is already imported.)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _work(path: str, cfg_dict: dict) -> tuple[np.ndarray | None, str, str]:
