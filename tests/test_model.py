@@ -301,6 +301,17 @@ def test_each_variant_builds_trains_and_evaluates(name):
     assert ("batch_stats" in variables) == bool(cfg.conv_filters)
 
 
+def test_unroll_changes_speed_not_results():
+    variables = init(TINY)
+    lengths = [12, 5]
+    x = batch(lengths, 12)
+    unrolled = dataclasses.replace(TINY, unroll=3)
+    np.testing.assert_allclose(apply(unrolled, variables, x, lengths), apply(TINY, variables, x, lengths), rtol=1e-5)
+    a, _ = apply(TINY, variables, x, lengths, train=True)
+    b, _ = apply(unrolled, variables, x, lengths, train=True)
+    np.testing.assert_allclose(b, a, rtol=1e-5)
+
+
 def test_stacked_bilstm_feeds_both_directions_to_the_next_layer():
     variables = init(dataclasses.replace(TINY, lstm_layers=2))
     assert variables["params"]["bilstm_1"]["kernel"].shape == (2, 2 * TINY.lstm_units, 4 * TINY.lstm_units)
