@@ -14,9 +14,7 @@ ratio is against the figure FACTS.md records for the original on a machine of th
 
 from __future__ import annotations
 
-import dataclasses
 import resource
-import sys
 import tempfile
 import time
 

@@ -236,7 +236,6 @@ def fit_split(
         writer.add_text("config", "```\n" + json.dumps(cfg.to_dict(), indent=2) + "\n```", 0)
         writer.add_text("split", ("LEAKY (early stopping on the test set): " if split.leaky else "")
                         + split.description, 0)
-    val_name = "val (= TEST, leaky)" if split.leaky else "val"
     t0 = time.perf_counter()
     stopped = "max_epochs"
     bar = tqdm(range(start_epoch, tc.epochs), desc=split.name, unit="epoch", disable=not progress,
