@@ -160,7 +160,10 @@ def test_one_compiled_function_serves_batches_of_any_lengths():
 
 def numpy_bilstm(x, lengths, params, in_mask, rec_mask):
     """Reference BiLSTM (Keras gate order i, f, c, o) applying ONE mask per sequence at every step."""
-    sig = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+
+    def sig(z):
+        return 1.0 / (1.0 + np.exp(-z))
+
     W, U, b = (np.asarray(params[k], np.float64) for k in ("kernel", "recurrent_kernel", "bias"))
     units = U.shape[1]
     out = np.zeros(x.shape[:2] + (2 * units,))
@@ -290,7 +293,7 @@ def test_each_variant_builds_trains_and_evaluates(name):
     variables = init(cfg)
     lengths = [12, 5]
     x = batch(lengths, 12)
-    logits, updates = apply(cfg, variables, x, lengths, train=True)
+    logits, _ = apply(cfg, variables, x, lengths, train=True)
     assert logits.shape == (2, 3) and np.all(np.isfinite(logits))
     assert np.all(np.isfinite(apply(cfg, variables, x, lengths)))
     modules = set(variables["params"])
