@@ -118,12 +118,14 @@ def run(main: Callable[[list[str]], int | None]) -> None:
 
 def define_train_flags() -> None:
     """Flags of python -m ser_jax.train; defaults are the original notebook's values."""
+    from ser_jax import augment as augment_lib
     from ser_jax import model as model_lib
     from ser_jax import optim as optim_lib
     from ser_jax import splits as splits_lib
     from ser_jax import train as train_lib
 
     s, m, o, t = splits_lib.SplitConfig(), model_lib.ModelConfig(), optim_lib.OptimConfig(), train_lib.TrainConfig()
+    a = augment_lib.AugmentConfig()
     flags.DEFINE_string("run_dir", None, "Where this run writes config, metrics, report, TensorBoard events and "
                         "checkpoints (default runs/<protocol>-<recipe>-<time>).")
     flags.DEFINE_boolean("resume", False, "Continue the interrupted run in --run_dir from its last checkpoint.")
@@ -172,6 +174,11 @@ def define_train_flags() -> None:
     flags.DEFINE_integer("seed", t.seed, "Seed of initialisation, shuffling and dropout.")
     flags.DEFINE_boolean("standardize", t.standardize, "Per-feature standardisation fitted on training rows "
                          "(off to replicate the original exactly).")
+    flags.DEFINE_integer("time_masks", a.time_masks, "SpecAugment: spans of frames zeroed per training clip (0 = off).")
+    flags.DEFINE_integer("time_mask_width", a.time_mask_width, "SpecAugment: maximum frames per time mask.")
+    flags.DEFINE_integer("feature_masks", a.feature_masks, "SpecAugment: bands of feature rows zeroed per training "
+                         "clip (0 = off).")
+    flags.DEFINE_integer("feature_mask_width", a.feature_mask_width, "SpecAugment: maximum rows per feature mask.")
 
 
 def _ints(flag: str) -> tuple[int, ...]:
@@ -183,6 +190,7 @@ def _ints(flag: str) -> tuple[int, ...]:
 
 def experiment_config_from_flags():
     """The ExperimentConfig the train flags describe; bad values are one-line UsageErrors naming the flag."""
+    from ser_jax import augment as augment_lib
     from ser_jax import model as model_lib
     from ser_jax import optim as optim_lib
     from ser_jax import splits as splits_lib
@@ -216,6 +224,9 @@ def experiment_config_from_flags():
             warmup_steps=FLAGS.warmup_steps, clip_norm=FLAGS.clip_norm)
         train = train_lib.TrainConfig(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, patience=FLAGS.patience,
                                       seed=FLAGS.seed, standardize=FLAGS.standardize)
+        augment = augment_lib.AugmentConfig(
+            time_masks=FLAGS.time_masks, time_mask_width=FLAGS.time_mask_width, feature_masks=FLAGS.feature_masks,
+            feature_mask_width=FLAGS.feature_mask_width)
     except UsageError:
         raise
     except ValueError as e:
@@ -224,4 +235,4 @@ def experiment_config_from_flags():
     return train_lib.ExperimentConfig(
         data_dir=data_dir, cache_dir=FLAGS.cache_dir, features=features,
         groups=() if set(groups) == set(features_lib.ALL_GROUPS) else groups,
-        split=split, model=model, optim=optim, train=train, workers=FLAGS.workers)
+        split=split, model=model, optim=optim, train=train, augment=augment, workers=FLAGS.workers)

@@ -24,6 +24,7 @@ import numpy as np
 import optax
 from flax.training import train_state
 
+from ser_jax import augment as augment_lib
 from ser_jax import cache as cache_lib
 from ser_jax import checkpoint as ckpt_lib
 from ser_jax import features as features_lib
@@ -67,6 +68,7 @@ class ExperimentConfig:
     model: model_lib.ModelConfig = model_lib.ModelConfig()
     optim: optim_lib.OptimConfig = optim_lib.OptimConfig()
     train: TrainConfig = TrainConfig()
+    augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig()
     workers: int | None = None  # feature extraction processes when the cache must be built
 
     def to_dict(self) -> dict:
@@ -113,12 +115,15 @@ def create_train_state(
     return state.replace(step=jnp.zeros((), jnp.int32))
 
 
-@functools.partial(jax.jit, donate_argnums=(0,))
+@functools.partial(jax.jit, donate_argnums=(0,), static_argnames=("augment",))
 def train_step(
-    state: TrainState, data: Arrays, idx: jax.Array, weights: jax.Array, rng: jax.Array
+    state: TrainState, data: Arrays, idx: jax.Array, weights: jax.Array, rng: jax.Array,
+    augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig(),
 ) -> tuple[TrainState, dict]:
     """One optimiser step on the rows idx; weights are 0 for the padding of a short last batch."""
     x, lengths, y = data.x[idx], data.lengths[idx], data.y[idx]
+    # Its own stream, so turning masks on leaves the dropout masks of a seed unchanged.
+    x = augment_lib.mask(jax.random.fold_in(rng, 1), x, lengths, augment)
 
     def loss_fn(params):
         logits, updates = state.apply_fn(
@@ -246,7 +251,8 @@ def fit_split(
             epoch_rng = jax.random.fold_in(jax.random.fold_in(base_rng, 1), epoch)
             sums = []
             for b, (idx, w) in enumerate(padded_batches(perm, tc.batch_size)):
-                state, m = train_step(state, data, jnp.asarray(idx), jnp.asarray(w), jax.random.fold_in(epoch_rng, b))
+                state, m = train_step(state, data, jnp.asarray(idx), jnp.asarray(w), jax.random.fold_in(epoch_rng, b),
+                                      augment=cfg.augment)
                 sums.append(m)
             sums = jax.device_get(sums)
             count = sum(float(m["count"]) for m in sums)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ser_jax import checkpoint, optim, splits
+from ser_jax import augment, checkpoint, optim, splits
 from ser_jax import train as train_lib
 
 from conftest import TINY_FEATURES, TINY_MODEL
@@ -82,17 +82,32 @@ def test_early_stopping_restores_the_best_validation_epoch(tiny_corpus, tiny_cac
     np.testing.assert_array_equal(pred, m["test_predictions"]["y_pred"])
 
 
+def test_specaugment_masks_change_training_but_keep_one_compilation_and_determinism(
+        tiny_corpus, tiny_cache_dir, tmp_path):
+    plain = train_lib.train_and_evaluate(tiny_config(tiny_corpus, tiny_cache_dir, epochs=2), tmp_path / "plain",
+                                         progress=False).metrics
+    train_lib.train_step.clear_cache()
+    cfg = dataclasses.replace(tiny_config(tiny_corpus, tiny_cache_dir, epochs=2),
+                              augment=augment.AugmentConfig(time_masks=2, time_mask_width=4, feature_masks=1))
+    a = train_lib.train_and_evaluate(cfg, tmp_path / "a", progress=False).metrics
+    assert train_lib.train_step._cache_size() == 1
+    b = train_lib.train_and_evaluate(cfg, tmp_path / "b", progress=False).metrics
+    assert a["history"] == b["history"]
+    assert a["history"][0]["train_loss"] != plain["history"][0]["train_loss"]
+    assert a["config"]["augment"]["time_masks"] == 2
+
+
 class _Interrupt:
     """Wraps train_step: raises KeyboardInterrupt on call `stop_at`, or makes the loss NaN from `nan_from`."""
 
     def __init__(self, step_fn, stop_at=None, nan_from=None):
         self.step_fn, self.stop_at, self.nan_from, self.calls = step_fn, stop_at, nan_from, 0
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         self.calls += 1
         if self.calls == self.stop_at:
             raise KeyboardInterrupt
-        state, m = self.step_fn(*args)
+        state, m = self.step_fn(*args, **kwargs)
         if self.nan_from is not None and self.calls >= self.nan_from:
             m = {**m, "loss_sum": m["loss_sum"] * jnp.nan}
         return state, m
@@ -164,6 +179,7 @@ def test_speaker_independent_folds_are_aggregated(tiny_corpus, tiny_cache_dir, t
         ("--fold=7", "fold"),
         ("--learning_rate=-1", "error: --learning_rate=-1.0: must not be negative"),
         ("--duration=soon", "error: --duration='soon'"),
+        ("--time_masks=-2", "error: --time_masks=-2: must be >= 0"),
     ],
 )
 def test_bad_flags_are_one_line_errors_naming_the_flag(tiny_corpus, tmp_path, flag, message):
