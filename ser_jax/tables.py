@@ -19,8 +19,8 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -148,6 +148,43 @@ def _md_escape(text: str) -> str:
     return text.replace("|", r"\|")
 
 
+def _body_rows(results: Results, cols, best, label: Callable[[str, bool], str],
+               cell_text: Callable[..., str]) -> Iterator[tuple[bool, list[str]]]:
+    """(leaky, cells) for each row of a metrics table; the formats differ only in label and cell_text
+    (mean, std or None, whether best, n when fewer seeds finished than requested)."""
+    for row in results.spec.rows:
+        leaky = results.leaky(row)
+        cells = [label(row.label, leaky)]
+        for c, _, m in cols:
+            cell = results.cells[row.name, c]
+            if not cell.n:
+                cells.append("-")
+                continue
+            mean, std = cell.mean_std(m)
+            cells.append(cell_text(mean, std, row.name in best[c, m], cell.n if cell.n < cell.requested else None))
+        yield leaky, cells
+
+
+def _md_label(label: str, leaky: bool) -> str:
+    return _md_escape(label) + (" †" if leaky else "")
+
+
+def _md_cell(mean: float, std: float | None, is_best: bool, n: int | None) -> str:
+    text = _pct(mean) + (f" ± {_pct(std)}" if std is not None else "")
+    text = f"**{text}**" if is_best else text
+    return text + (f" (n={n})" if n is not None else "")
+
+
+def _latex_label(label: str, leaky: bool) -> str:
+    return latex_escape(label) + (r"$^\dagger$" if leaky else "")
+
+
+def _latex_cell(mean: float, std: float | None, is_best: bool, n: int | None) -> str:
+    body = _pct(mean) + (f" \\pm {_pct(std)}" if std is not None else "")
+    text = f"$\\mathbf{{{body}}}$" if is_best else f"${body}$"
+    return text + (f"\\,{{\\scriptsize (n={n})}}" if n is not None else "")
+
+
 def render_markdown(results: Results) -> str:
     spec = results.spec
     if spec.kind == "per_emotion":
@@ -160,22 +197,8 @@ def render_markdown(results: Results) -> str:
     lines = [f"**{_md_escape(spec.title)}**", "", "| " + " | ".join(_md_escape(h) for h in head) + " |",
              "|" + "---|" + "---:|" * len(cols)]
     any_leaky = False
-    for row in spec.rows:
-        leaky = results.leaky(row)
+    for leaky, cells in _body_rows(results, cols, best, _md_label, _md_cell):
         any_leaky |= leaky
-        cells = [_md_escape(row.label) + (" †" if leaky else "")]
-        for c, _, m in cols:
-            cell = results.cells[row.name, c]
-            if not cell.n:
-                cells.append("-")
-                continue
-            mean, std = cell.mean_std(m)
-            text = _pct(mean) + (f" ± {_pct(std)}" if std is not None else "")
-            if row.name in best[c, m]:
-                text = f"**{text}**"
-            if cell.n < cell.requested:
-                text += f" (n={cell.n})"
-            cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", " ".join(_caption(results))]
     if any_leaky:
@@ -213,21 +236,8 @@ def render_latex(results: Results) -> str:
     lines.append("    Configuration & " + " & ".join(SHORT_METRICS[m] for _, _, m in cols) + r" \\")
     lines.append(r"    \midrule")
     any_leaky = False
-    for row in spec.rows:
-        leaky = results.leaky(row)
+    for leaky, cells in _body_rows(results, cols, best, _latex_label, _latex_cell):
         any_leaky |= leaky
-        cells = [latex_escape(row.label) + (r"$^\dagger$" if leaky else "")]
-        for c, _, m in cols:
-            cell = results.cells[row.name, c]
-            if not cell.n:
-                cells.append("-")
-                continue
-            mean, std = cell.mean_std(m)
-            body = _pct(mean) + (f" \\pm {_pct(std)}" if std is not None else "")
-            text = f"$\\mathbf{{{body}}}$" if row.name in best[c, m] else f"${body}$"
-            if cell.n < cell.requested:
-                text += f"\\,{{\\scriptsize (n={cell.n})}}"
-            cells.append(text)
         lines.append("    " + " & ".join(cells) + r" \\")
     lines += [r"    \bottomrule", r"  \end{tabular}"]
     if any_leaky:
