@@ -32,9 +32,16 @@ class AugmentConfig:
                 raise ValueError(f"--{name}={getattr(self, name)}: must be >= 0")
 
     @property
+    def masks_time(self) -> bool:
+        return self.time_masks > 0 and self.time_mask_width > 0
+
+    @property
+    def masks_features(self) -> bool:
+        return self.feature_masks > 0 and self.feature_mask_width > 0
+
+    @property
     def enabled(self) -> bool:
-        return (self.time_masks > 0 and self.time_mask_width > 0) or (
-            self.feature_masks > 0 and self.feature_mask_width > 0)
+        return self.masks_time or self.masks_features
 
 
 def _spans(rng: jax.Array, count: int, max_width: int, limit: jax.Array, size: int) -> jax.Array:
@@ -58,10 +65,10 @@ def mask(rng: jax.Array, x: jax.Array, lengths: jax.Array, cfg: AugmentConfig) -
         return x
     batch, frames, feats = x.shape
     k_time, k_feat = jax.random.split(rng)
-    if cfg.time_masks and cfg.time_mask_width:
+    if cfg.masks_time:
         t = _spans(k_time, cfg.time_masks, cfg.time_mask_width, jnp.minimum(lengths, frames).astype(jnp.int32), frames)
         x = jnp.where(t[:, :, None], 0.0, x)
-    if cfg.feature_masks and cfg.feature_mask_width:
+    if cfg.masks_features:
         f = _spans(k_feat, cfg.feature_masks, cfg.feature_mask_width, jnp.full((batch,), feats, jnp.int32), feats)
         x = jnp.where(f[:, None, :], 0.0, x)
     return x
