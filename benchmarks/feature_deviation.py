@@ -24,7 +24,7 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from ser_jax import corpus as corpus_lib  # noqa: E402
+from ser_jax import corpora  # noqa: E402
 from ser_jax import features as F  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -136,8 +136,8 @@ def main(argv: list[str]) -> int:
 
 
 def run() -> int:
-    corpus = corpus_lib.discover(FLAGS.data_dir)
-    paths = [u.path for u in spread(list(corpus.utterances), FLAGS.limit)]
+    corpus = corpora.discover(FLAGS.data_dir)
+    paths = [u.path for u in spread(list(corpus.records), FLAGS.limit)]
     seed_cfg = F.FeatureConfig()
     methods: dict[str, object] = {}
     if FLAGS.reference:

@@ -18,7 +18,9 @@ import time
 
 from absl import app, flags
 
-from ser_jax import cache, corpus, features
+import dataclasses
+
+from ser_jax import cache, corpora, features
 
 flags.DEFINE_string("data_dir", None, "Corpus root.", required=True)
 flags.DEFINE_integer("limit", 0, "Use every k-th file so that about this many remain (0 = all).")
@@ -28,11 +30,11 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    found = corpus.discover(FLAGS.data_dir)
-    utts = found.utterances
+    found = corpora.discover(FLAGS.data_dir)
+    utts = found.records
     if FLAGS.limit and FLAGS.limit < len(utts):
         utts = utts[:: max(1, len(utts) // FLAGS.limit)][: FLAGS.limit]
-    sub = corpus.Corpus(found.root, found.layout, tuple(utts), ())
+    sub = dataclasses.replace(found, records=tuple(utts), skipped=())
     n = len(utts)
     print(f"{n} files from {found.root}, {FLAGS.workers} workers, {os.cpu_count()} cores")
 

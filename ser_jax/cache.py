@@ -2,7 +2,10 @@
 
 One file per (corpus, feature config): ``<cache_dir>/<corpus>-<recipe>-<config key>.h5``. The key
 hashes the config and the library versions, so a cache made any other way is never read for this
-config.
+config. Several corpora in one experiment keep one cache each (:func:`concat` joins them in memory),
+so adding a corpus never recomputes another. Besides the features, a cache holds the metadata
+columns its corpus reader gives (``corpus``, ``speaker``, ``emotion``, ``gender`` and the reader's
+own), so nothing downstream needs to know the corpus' naming scheme.
 
 Safety rests on three rules:
 - the final file is only ever produced by writing a temporary file and ``os.replace``-ing it, and its
@@ -35,15 +38,13 @@ from typing import Iterator, Sequence
 import h5py
 import numpy as np
 
-from ser_jax import corpus as corpus_lib
+from ser_jax import corpora
 from ser_jax import features as features_lib
 
-FORMAT_VERSION = 1
-META_FIELDS = (
-    "modality", "channel", "emotion_code", "emotion", "intensity", "statement", "repetition",
-    "actor", "gender",
-)
-_STR_FIELDS = {"channel", "emotion", "gender"}
+# 2: metadata columns come from the corpus reader (format 1 had RAVDESS' columns only). A format-1
+# cache of the same feature config lends its feature rows to a rebuild, so nothing is recomputed.
+FORMAT_VERSION = 2
+READABLE_FEATURE_FORMATS = (1, 2)
 
 
 class CacheError(RuntimeError):
@@ -60,7 +61,7 @@ class FeatureSet:
 
     features: np.ndarray  # (N, T, F) float32, zero beyond each row's length
     lengths: np.ndarray  # (N,) int32 true frame counts
-    meta: dict[str, np.ndarray]  # one column per META_FIELDS entry, row-aligned
+    meta: dict[str, np.ndarray]  # metadata columns (corpus, speaker, emotion, gender, the reader's own)
     paths: tuple[str, ...]  # source files, relative to corpus_root
     layout: tuple[tuple[str, int, int], ...]  # feature group, first row, end row
     config: features_lib.FeatureConfig
@@ -74,6 +75,13 @@ class FeatureSet:
     @property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(name for name, _, _ in self.layout)
+
+    def select_rows(self, rows: np.ndarray) -> "FeatureSet":
+        """The given rows only (e.g. the emotions an experiment keeps), in the given order."""
+        rows = np.asarray(rows, np.int64)
+        return dataclasses.replace(
+            self, features=self.features[rows], lengths=self.lengths[rows],
+            meta={k: v[rows] for k, v in self.meta.items()}, paths=tuple(self.paths[i] for i in rows))
 
     def select_groups(self, groups: Sequence[str]) -> "FeatureSet":
         """The same rows with only the named feature groups, for ablations without recomputing."""
@@ -121,6 +129,46 @@ class BuildSummary:
 
 # --------------------------------------------------------------------------------------------
 # Naming
+
+
+def concat(sets: Sequence[FeatureSet]) -> FeatureSet:
+    """Several corpora as one FeatureSet: rows in the given order, frames padded to the longest.
+
+    Their feature configs must be equal (one model input). A column one corpus lacks is filled with
+    "" (strings) or -1 (integers) for its rows; paths become relative to the corpora's common folder.
+    """
+    if len(sets) == 1:
+        return sets[0]
+    first = sets[0]
+    for other in sets[1:]:
+        if other.config.key() != first.config.key() or other.layout != first.layout:
+            raise CacheError(
+                f"corpora with different feature configs cannot be mixed: {first.path} was made with "
+                f"{_config_line(first.config)} and {other.path} with {_config_line(other.config)}; build both "
+                "caches with the same feature flags")
+    t_max = max(s.features.shape[1] for s in sets)
+    feats = np.zeros((sum(len(s) for s in sets), t_max, first.features.shape[2]), np.float32)
+    start = 0
+    for s in sets:
+        feats[start : start + len(s), : s.features.shape[1]] = s.features
+        start += len(s)
+    columns: dict[str, np.dtype] = {}
+    for s in sets:
+        for k, v in s.meta.items():
+            columns.setdefault(k, v.dtype)
+    meta = {}
+    for k, dtype in columns.items():
+        fill = "" if dtype == object else -1
+        meta[k] = np.concatenate([s.meta[k] if k in s.meta else np.full(len(s), fill, dtype) for s in sets])
+    base = os.path.commonpath([s.corpus_root for s in sets])
+    paths = tuple(os.path.relpath(os.path.join(s.corpus_root, p), base) for s in sets for p in s.paths)
+    failed = tuple((os.path.relpath(os.path.join(s.corpus_root, p), base), r) for s in sets for p, r in s.failed)
+    return FeatureSet(feats, np.concatenate([s.lengths for s in sets]), meta, paths, first.layout, first.config,
+                      base, failed, ",".join(s.path for s in sets))
+
+
+def _config_line(cfg: features_lib.FeatureConfig) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(cfg.to_dict().items()))
 
 
 def corpus_name(root: str | os.PathLike) -> str:
@@ -233,7 +281,7 @@ def _work(path: str, cfg_dict: dict) -> tuple[np.ndarray | None, str, str]:
 # Reading
 
 
-def _open_checked(path: Path) -> h5py.File:
+def _open_checked(path: Path, formats: Sequence[int] = (FORMAT_VERSION,)) -> h5py.File:
     if not path.exists():
         raise CacheError(f"no feature cache at {path}; build it with python -m ser_jax.precompute")
     try:
@@ -244,11 +292,11 @@ def _open_checked(path: Path) -> h5py.File:
             "delete it and run python -m ser_jax.precompute again"
         ) from None
     fmt = f.attrs.get("format_version")
-    if fmt != FORMAT_VERSION or not bool(f.attrs.get("complete", False)):
+    if fmt not in formats or not bool(f.attrs.get("complete", False)):
         f.close()
         what = (
             f"has format version {fmt}, expected {FORMAT_VERSION}"
-            if fmt != FORMAT_VERSION
+            if fmt not in formats
             else "is unfinished (no 'complete' mark)"
         )
         raise CacheError(f"{path} {what}; delete it and run python -m ser_jax.precompute again")
@@ -276,9 +324,9 @@ def load(
         feats = f["features"][()]
         lengths = f["lengths"][()].astype(np.int32)
         meta = {}
-        for name in META_FIELDS:
+        for name, kind in _columns(f):
             ds = f["meta"][name]
-            meta[name] = _strings(ds) if name in _STR_FIELDS else ds[()]
+            meta[name] = _strings(ds) if kind == "str" else ds[()]
         paths = tuple(_strings(f["files/rel"]))
         layout = tuple(
             (str(n), int(a), int(b))
@@ -301,12 +349,30 @@ def load(
     return FeatureSet(feats, lengths, meta, paths, layout, cfg, root, failed, str(path))
 
 
-def _read_index(path: Path, key: str) -> dict[str, dict] | None:
-    """What an existing cache holds (without feature data), keyed by relative path; None if unusable."""
+def _columns(f: h5py.File) -> list[tuple[str, str]]:
+    return [(str(n), str(k)) for n, k in json.loads(f.attrs["columns"])]
+
+
+def _meta_signature(corpus: corpora.Corpus) -> str:
+    """What the cache's metadata depends on besides the files: format, reader, corpus name, columns."""
+    return json.dumps([FORMAT_VERSION, corpus.reader, corpus.name, _all_columns(corpus)])
+
+
+def _all_columns(corpus: corpora.Corpus) -> list[tuple[str, str]]:
+    return [(c, "str") for c in corpora.GENERIC_COLUMNS] + [list(c) for c in corpus.columns]
+
+
+def _read_index(path: Path, key: str, signature: str | None = None) -> dict[str, dict] | None:
+    """What an existing cache holds (without feature data), keyed by relative path; None if unusable.
+
+    With ``signature``, a cache whose metadata was written differently (an older format, another
+    reader) still lends its feature rows; its index then carries ``"stale_meta": True`` rows.
+    """
     try:
-        with _open_checked(path) as f:
+        with _open_checked(path, READABLE_FEATURE_FORMATS) as f:
             if f.attrs["config_key"] != key:
                 return None
+            stale = signature is not None and str(f.attrs.get("meta_signature", "")) != signature
             index = {
                 r: {"size": int(s), "mtime_ns": int(m), "sha1": h, "error": "", "row": i}
                 for i, (r, s, m, h) in enumerate(zip(
@@ -318,6 +384,8 @@ def _read_index(path: Path, key: str) -> dict[str, dict] | None:
                 f["failed/mtime_ns"][()],
             ):
                 index[r] = {"size": int(s), "mtime_ns": int(m), "sha1": "", "error": reason, "row": None}
+            if stale:
+                index[_STALE] = {}
             return index
     except (CacheError, OSError, KeyError, ValueError):
         return None
@@ -334,10 +402,13 @@ def _fill_features(path: Path, entries: list[dict]) -> None:
         e["features"] = feats[e["row"], : lengths[e["row"]]]
 
 
-def is_up_to_date(path: Path, corpus: corpus_lib.Corpus, cfg: features_lib.FeatureConfig) -> bool:
-    """True when the cache is complete, made for cfg and matches every file's size and mtime."""
-    index = _read_index(path, cfg.key()) if path.exists() else None
-    if index is None or _journal_dir(path).exists():
+_STALE = "\0stale-metadata"  # a key no relative path can be
+
+
+def is_up_to_date(path: Path, corpus: corpora.Corpus, cfg: features_lib.FeatureConfig) -> bool:
+    """True when the cache is complete, made for cfg and this reader, and matches every file's size and mtime."""
+    index = _read_index(path, cfg.key(), _meta_signature(corpus)) if path.exists() else None
+    if index is None or _STALE in index or _journal_dir(path).exists():
         return False
     return {r: (e["size"], e["mtime_ns"]) for r, e in index.items()} == {
         r: (s, m) for r, (_, s, m) in _stat_all(corpus).items()
@@ -348,9 +419,9 @@ def is_up_to_date(path: Path, corpus: corpus_lib.Corpus, cfg: features_lib.Featu
 # Writing
 
 
-def _stat_all(corpus: corpus_lib.Corpus) -> dict[str, tuple[corpus_lib.Utterance, int, int]]:
+def _stat_all(corpus: corpora.Corpus) -> dict[str, tuple[corpora.Record, int, int]]:
     out = {}
-    for u in corpus.utterances:
+    for u in corpus.records:
         st = os.stat(u.path)
         out[os.path.relpath(u.path, corpus.root)] = (u, st.st_size, st.st_mtime_ns)
     return out
@@ -362,9 +433,9 @@ def _str_dataset(group: h5py.Group, name: str, values: Sequence[str]) -> None:
 
 def _write_cache(
     dest: Path,
-    corpus_root: str,
+    corpus: corpora.Corpus,
     cfg: features_lib.FeatureConfig,
-    rows: list[tuple[str, corpus_lib.Utterance, int, int, str, np.ndarray]],
+    rows: list[tuple[str, corpora.Record, int, int, str, np.ndarray]],
     failed: list[tuple[str, str, int, int]],
 ) -> None:
     """Writes a complete cache to a temporary file and renames it over dest."""
@@ -377,7 +448,10 @@ def _write_cache(
             f.attrs["config"] = json.dumps(cfg.to_dict(), sort_keys=True)
             f.attrs["config_key"] = cfg.key()
             f.attrs["versions"] = json.dumps(_versions(), sort_keys=True)
-            f.attrs["corpus_root"] = corpus_root
+            f.attrs["corpus_root"] = corpus.root
+            f.attrs["corpus_source"] = corpus.source
+            f.attrs["columns"] = json.dumps(_all_columns(corpus))
+            f.attrs["meta_signature"] = _meta_signature(corpus)
             f.attrs["created"] = datetime.datetime.now().isoformat(timespec="seconds")
             ds = f.create_dataset(
                 "features", shape=(len(rows), t_max, n_feat), dtype=np.float32,
@@ -394,9 +468,9 @@ def _write_cache(
                 ds[start : start + len(chunk)] = block[: len(chunk)]
             f.create_dataset("lengths", data=lengths)
             meta = f.create_group("meta")
-            for name in META_FIELDS:
-                values = [getattr(r[1], name) for r in rows]
-                if name in _STR_FIELDS:
+            for name, kind in _all_columns(corpus):
+                values = [r[1][name] for r in rows]
+                if kind == "str":
                     _str_dataset(meta, name, values)
                 else:
                     meta.create_dataset(name, data=np.asarray(values, np.int32))
@@ -433,7 +507,7 @@ def _versions() -> dict[str, str]:
 
 
 def build(
-    corpus: corpus_lib.Corpus,
+    corpus: corpora.Corpus,
     cfg: features_lib.FeatureConfig,
     cache_dir: str | os.PathLike = "cache",
     *,
@@ -445,10 +519,11 @@ def build(
     t0 = time.perf_counter()
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path = cache_path(corpus.root, cfg, cache_dir)
+    path = cache_path(corpus.source, cfg, cache_dir)
     with _lock(path, wait):
         current = _stat_all(corpus)
-        old = _read_index(path, cfg.key()) if path.exists() else None
+        old = _read_index(path, cfg.key(), _meta_signature(corpus)) if path.exists() else None
+        stale_meta = old is not None and old.pop(_STALE, None) is not None
         journal = _journal_dir(path)
         pending = _read_journal(journal)
 
@@ -465,7 +540,7 @@ def build(
             else:
                 todo.append(rel)
         removed = len(set(old or {}) - set(current))
-        if old is not None and not todo and not removed and not pending:
+        if old is not None and not todo and not removed and not pending and not stale_meta:
             failed = tuple((r, e["error"]) for r, e in sorted(done.items()) if e["error"])
             return BuildSummary(str(path), len(current), 0, len(current), 0, failed,
                                 len(corpus.skipped), time.perf_counter() - t0, wrote=False)
@@ -482,7 +557,7 @@ def build(
                 failed.append((rel, e["error"], size, mtime))
             else:
                 rows.append((rel, u, size, mtime, e["sha1"], e["features"]))
-        _write_cache(path, corpus.root, cfg, rows, failed)
+        _write_cache(path, corpus, cfg, rows, failed)
         shutil.rmtree(journal, ignore_errors=True)
     return BuildSummary(str(path), len(current), len(todo), cached, removed,
                         tuple((r, e) for r, e, _, _ in failed), len(corpus.skipped),
@@ -491,7 +566,7 @@ def build(
 
 def _compute(
     todo: list[str],
-    current: dict[str, tuple[corpus_lib.Utterance, int, int]],
+    current: dict[str, tuple[corpora.Record, int, int]],
     cfg: features_lib.FeatureConfig,
     journal: Path,
     done: dict[str, dict],
@@ -545,12 +620,15 @@ def ensure(
     cfg: features_lib.FeatureConfig,
     cache_dir: str | os.PathLike = "cache",
     *,
+    reader: str = "auto",
     workers: int | None = None,
     progress: bool = True,
 ) -> FeatureSet:
     """The FeatureSet of a corpus, building or updating its cache first when needed."""
-    corpus = corpus_lib.discover(corpus_root)
-    path = cache_path(corpus.root, cfg, cache_dir)
+    corpus = corpora.read(corpus_root, reader)
+    if progress:
+        print(f"{corpus.source}: {corpus.note}; {len(corpus)} files, {len(corpus.skipped)} skipped", flush=True)
+    path = cache_path(corpus.source, cfg, cache_dir)
     if not is_up_to_date(path, corpus, cfg):
         summary = build(corpus, cfg, cache_dir, workers=workers, progress=progress, wait=True)
         if progress:

@@ -19,8 +19,12 @@ FLAGS = flags.FLAGS
 
 
 def define_data_flags() -> None:
-    flags.DEFINE_string("data_dir", None, "Root of a RAVDESS-layout corpus (the two Audio_*_Actors_01-24 "
-                        "folders, or any tree of RAVDESS-named audio files).")
+    from ser_jax import corpora
+
+    flags.DEFINE_string("data_dir", None, "Corpus folder or manifest (.csv/.tsv); several corpora as A,B. Each "
+                        "keeps its own feature cache.")
+    flags.DEFINE_list("corpus", ["auto"], f"Reader of each --data_dir entry (one for all, or one each): auto "
+                      f"(detected from the file names), {', '.join(corpora.READERS)}.")
     flags.DEFINE_string("cache_dir", "cache", "Where HDF5 feature caches live.")
     flags.DEFINE_integer("workers", os.cpu_count() or 1, "Processes for feature extraction.", lower_bound=1)
 
@@ -75,14 +79,34 @@ def feature_config_from_flags() -> features_lib.FeatureConfig:
         raise UsageError(str(e) if str(e).startswith("--") else f"feature flags: {e}") from None
 
 
-def require_dir(flag: str) -> str:
+def require_data(flag: str = "data_dir") -> tuple[str, ...]:
+    """The corpus folders / manifest files of a --data_dir=A,B flag; each must exist."""
     value = getattr(FLAGS, flag)
     if not value:
-        raise UsageError(f"--{flag} is required: give the root of a RAVDESS-layout corpus "
-                         "(make one with python -m ser_jax.synth --out DIR)")
-    if not os.path.isdir(os.path.expanduser(value)):
-        raise UsageError(f"--{flag}={value}: no such directory")
-    return os.path.expanduser(value)
+        raise UsageError(f"--{flag} is required: give a corpus folder or a manifest file, several as A,B "
+                         "(make a synthetic corpus with python -m ser_jax.synth --out DIR)")
+    out = []
+    for entry in (v.strip() for v in value.split(",") if v.strip()):
+        path = os.path.expanduser(entry)
+        if not os.path.exists(path):
+            which = "" if entry == value.strip() else f"{entry}: "
+            raise UsageError(f"--{flag}={value}: {which}no such folder or file")
+        out.append(path)
+    return tuple(out)
+
+
+def corpus_readers(n: int) -> tuple[str, ...]:
+    """--corpus for n data_dir entries (one name applies to all); unknown names are one-line errors."""
+    from ser_jax import corpora
+
+    names = tuple(FLAGS.corpus) or ("auto",)
+    for name in names:
+        if name != "auto" and name not in corpora.READERS:
+            raise UsageError(f"--corpus={','.join(names)}: unknown reader '{name}'; choose from auto, "
+                             f"{', '.join(corpora.READERS)}")
+    if len(names) not in (1, n):
+        raise UsageError(f"--corpus={','.join(names)}: give one reader per --data_dir entry ({n}), or one for all")
+    return names * n if len(names) == 1 else names
 
 
 class UsageError(ValueError):
@@ -131,20 +155,28 @@ def define_train_flags() -> None:
     flags.DEFINE_boolean("resume", False, "Continue the interrupted run in --run_dir from its last checkpoint.")
     flags.DEFINE_boolean("overwrite", False, "Replace whatever --run_dir holds.")
     # split
-    flags.DEFINE_enum("split", s.protocol, list(splits_lib.PROTOCOLS),
+    flags.DEFINE_enum("split", s.protocol, [*splits_lib.PROTOCOLS, *splits_lib.ALIASES],
                       "seed_leaky: the original (early stopping on the TEST set); holdout: same test split, "
-                      "validation carved from training; actor_kfold: speaker-independent k-fold; actors: "
-                      "explicit actor lists.")
+                      "validation carved from training; speaker_kfold: k-fold over speakers; speakers: explicit "
+                      "speaker lists; loso: leave one speaker out; emobox: EmoBox's RAVDESS folds; cross_corpus: "
+                      "test on every file of --test_corpus, train on the others. actor_kfold/actors: old names.")
     flags.DEFINE_enum("channels", s.channels, ["speech", "song", "both"], "Which vocal channels to use.")
     flags.DEFINE_float("test_size", s.test_size, "Test fraction (seed_leaky, holdout).")
     flags.DEFINE_float("val_size", s.val_size, "Validation fraction of the training part (holdout).")
     flags.DEFINE_integer("split_seed", s.random_state, "random_state of the stratified splits.")
-    flags.DEFINE_integer("folds", s.folds, "Folds over actors (actor_kfold).")
-    flags.DEFINE_integer("fold", None, "Run one fold only (0-based); default all folds.")
-    flags.DEFINE_integer("val_actors", s.val_actors, "Validation actors per fold (actor_kfold).")
-    flags.DEFINE_list("train_actors", [], "Training actors (split=actors).")
-    flags.DEFINE_list("val_actor_ids", [], "Validation actors (split=actors).")
-    flags.DEFINE_list("test_actors", [], "Test actors (split=actors).")
+    flags.DEFINE_integer("folds", s.folds, "Folds over speakers (speaker_kfold).")
+    flags.DEFINE_integer("fold", None, "Run one fold only (0-based; speaker_kfold, loso, emobox); default all.")
+    flags.DEFINE_integer("val_speakers", s.val_speakers, "Validation speakers per fold and corpus "
+                         "(speaker-independent protocols); never test speakers.")
+    flags.DEFINE_list("train_speakers", [], "Training speakers (split=speakers), e.g. ravdess:01 or 1.")
+    flags.DEFINE_list("val_speaker_ids", [], "Validation speakers (split=speakers).")
+    flags.DEFINE_list("test_speakers", [], "Test speakers (split=speakers).")
+    flags.DEFINE_string("test_corpus", "", "split=cross_corpus: the corpus to test on (e.g. emodb, ravdess).")
+    flags.DEFINE_list("emotions", [], "Keep only these emotions (after --merge_emotions); empty = all.")
+    flags.DEFINE_list("merge_emotions", [], "FROM:TO pairs mapping one emotion onto another, e.g. calm:neutral.")
+    for old, new in (("val_actors", "val_speakers"), ("train_actors", "train_speakers"),
+                     ("val_actor_ids", "val_speaker_ids"), ("test_actors", "test_speakers")):
+        flags.DEFINE_alias(old, new)
     # model
     flags.DEFINE_list("conv_filters", [str(v) for v in m.conv_filters], "Filters per conv block; empty = no CNN.")
     flags.DEFINE_list("conv_kernels", [str(v) for v in m.conv_kernels], "Kernel size per conv block.")
@@ -196,7 +228,8 @@ def experiment_config_from_flags():
     from ser_jax import splits as splits_lib
     from ser_jax import train as train_lib
 
-    data_dir = require_dir("data_dir")
+    data_dir = require_data("data_dir")
+    readers = corpus_readers(len(data_dir))
     for name in ("learning_rate", "l2", "conv_dropout", "lstm_dropout", "recurrent_dropout", "dense_dropout",
                  "test_size", "val_size"):
         if getattr(FLAGS, name) < 0:
@@ -210,9 +243,9 @@ def experiment_config_from_flags():
     try:
         split = splits_lib.SplitConfig(
             protocol=FLAGS.split, channels=FLAGS.channels, test_size=FLAGS.test_size, val_size=FLAGS.val_size,
-            random_state=FLAGS.split_seed, folds=FLAGS.folds, fold=FLAGS.fold, val_actors=FLAGS.val_actors,
-            train_actors=_ints("train_actors"), val_actors_list=_ints("val_actor_ids"),
-            test_actors=_ints("test_actors"))
+            random_state=FLAGS.split_seed, folds=FLAGS.folds, fold=FLAGS.fold, val_speakers=FLAGS.val_speakers,
+            train_speakers=tuple(FLAGS.train_speakers), val_speaker_ids=tuple(FLAGS.val_speaker_ids),
+            test_speakers=tuple(FLAGS.test_speakers), test_corpus=FLAGS.test_corpus)
         model = model_lib.ModelConfig(
             conv_filters=_ints("conv_filters"), conv_kernels=_ints("conv_kernels"), conv_dropout=FLAGS.conv_dropout,
             pool_size=FLAGS.pool_size, lstm_units=FLAGS.lstm_units, lstm_layers=FLAGS.lstm_layers,
@@ -227,12 +260,13 @@ def experiment_config_from_flags():
         augment = augment_lib.AugmentConfig(
             time_masks=FLAGS.time_masks, time_mask_width=FLAGS.time_mask_width, feature_masks=FLAGS.feature_masks,
             feature_mask_width=FLAGS.feature_mask_width)
+        return train_lib.ExperimentConfig(
+            data_dir=data_dir, corpus=readers, emotions=tuple(FLAGS.emotions),
+            merge_emotions=tuple(FLAGS.merge_emotions), cache_dir=FLAGS.cache_dir, features=features,
+            groups=() if set(groups) == set(features_lib.ALL_GROUPS) else groups,
+            split=split, model=model, optim=optim, train=train, augment=augment, workers=FLAGS.workers)
     except UsageError:
         raise
     except ValueError as e:
         msg = str(e)
         raise UsageError(msg if msg.startswith("--") else f"bad flag value: {msg}") from None
-    return train_lib.ExperimentConfig(
-        data_dir=data_dir, cache_dir=FLAGS.cache_dir, features=features,
-        groups=() if set(groups) == set(features_lib.ALL_GROUPS) else groups,
-        split=split, model=model, optim=optim, train=train, augment=augment, workers=FLAGS.workers)

@@ -21,7 +21,9 @@ Spec format (JSON; unknown keys are an error)::
       "kind": "metrics",                         # or "per_emotion" (one row, one column)
       "base_flags": ["--flagfile=experiments/holdout.flags"],   # first (optional)
       "rows": [{"name": "full", "label": "CNN-BiLSTM-attention", "flags": ["--attention"],
-                "flagfile": "experiments/x.flags" (optional, goes first), "leaky": false (optional)}],
+                "flagfile": "experiments/x.flags" (optional, goes first), "leaky": false (optional),
+                "corpora": ["emodb"] (optional: which of the --data_dir corpora this row uses; default all),
+                "per_corpus": true (optional: add a sub-row per tested corpus)}],
       "columns": [{"name": "both", "label": "speech + song", "flags": ["--channels=both"]}],  # optional
       "fixed_flags": ["--epochs=50"],            # last: they hold in every run (optional)
       "metrics": ["accuracy", "macro_f1", "uar"],
@@ -55,7 +57,7 @@ DEFAULT_RUNS_DIR = "runs/tables"
 RESERVED_FLAGS = ("data_dir", "run_dir", "seed", "resume", "overwrite")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SPEC_KEYS = {"title", "caption", "kind", "base_flags", "rows", "columns", "fixed_flags", "metrics", "seeds"}
-_ROW_KEYS = {"name", "label", "flags", "flagfile", "leaky"}
+_ROW_KEYS = {"name", "label", "flags", "flagfile", "leaky", "corpora", "per_corpus"}
 _COLUMN_KEYS = {"name", "label", "flags"}
 METRIC_TITLES = {"accuracy": "accuracy", "macro_f1": "macro F1", "weighted_f1": "weighted F1", "uar": "UAR"}
 FAILED_MARKER = "FAILED"
@@ -73,6 +75,8 @@ class Row:
     label: str
     flags: tuple[str, ...] = ()
     leaky: bool = False  # expected to early-stop on its test set (the renderer also reads the runs)
+    corpora: tuple[str, ...] = ()  # corpus names (e.g. ravdess, emodb) of --data_dir this row trains on; () = all
+    per_corpus: bool = False  # also show each tested corpus alone, as sub-rows (from metrics.json "per_corpus")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,6 +190,15 @@ def parse_spec(data: Any, path: str | os.PathLike) -> TableSpec:
                 if not isinstance(item["leaky"], bool):
                     raise SpecError(f"{where}.leaky: expected true or false")
                 kw["leaky"] = item["leaky"]
+            if "corpora" in item:
+                if (not isinstance(item["corpora"], list) or not item["corpora"]
+                        or not all(isinstance(c, str) and c for c in item["corpora"])):
+                    raise SpecError(f"{where}.corpora: expected a non-empty list of corpus names, e.g. [\"emodb\"]")
+                kw["corpora"] = tuple(item["corpora"])
+            if "per_corpus" in item:
+                if not isinstance(item["per_corpus"], bool):
+                    raise SpecError(f"{where}.per_corpus: expected true or false")
+                kw["per_corpus"] = item["per_corpus"]
             out.append(cls(name=name, label=label, flags=flags, **kw))
         return tuple(out)
 
@@ -280,7 +293,22 @@ def _has_checkpoints(run_dir: Path) -> bool:
 def train_flags(spec: TableSpec, run: Run, data_dir: str, extra_flags: Sequence[str] = ()) -> list[str]:
     """The flags of one run, in override order (later wins)."""
     return [*spec.base_flags, *run.row.flags, *run.column.flags, *spec.fixed_flags, *extra_flags,
-            f"--data_dir={data_dir}", f"--run_dir={run.run_dir}", f"--seed={run.seed}"]
+            f"--data_dir={row_data_dir(run.row, data_dir)}", f"--run_dir={run.run_dir}", f"--seed={run.seed}"]
+
+
+def row_data_dir(row: Row, data_dir: str) -> str:
+    """The entries of a --data_dir=A,B list that a row names in its ``corpora`` (all when it names none)."""
+    if not row.corpora:
+        return data_dir
+    from ser_jax import corpora
+
+    entries = [d for d in data_dir.split(",") if d]
+    names = {corpora.name_of(d): d for d in entries}
+    missing = [c for c in row.corpora if c not in names]
+    if missing:
+        raise SpecError(f"row {row.name} uses corpora {missing} but --data_dir holds {', '.join(names) or 'none'} "
+                        f"({data_dir}); add them to --data_dir")
+    return ",".join(names[c] for c in row.corpora)
 
 
 def train_command(spec: TableSpec, run: Run, data_dir: str, extra_flags: Sequence[str] = ()) -> list[str]:
@@ -489,10 +517,10 @@ def main(argv: list[str]) -> int:
 
     if not paths:
         raise cli.UsageError("run: give the table spec(s), e.g. experiments/tables/protocols.json")
-    if not FLAGS.data_dir:
-        raise cli.UsageError("--data_dir is required: the root of the RAVDESS-layout corpus to train on")
-    if not FLAGS.dry_run and not os.path.isdir(os.path.expanduser(FLAGS.data_dir)):
-        raise cli.UsageError(f"--data_dir={FLAGS.data_dir}: no such directory")
+    if FLAGS.dry_run and FLAGS.data_dir:
+        data_dir = ",".join(os.path.expanduser(d) for d in FLAGS.data_dir.split(","))
+    else:
+        data_dir = ",".join(cli.require_data("data_dir"))
     seeds = [int(s) for s in FLAGS.seeds] if FLAGS.seeds else None
     specs = [load_spec(p) for p in paths]
     for s in specs:  # every problem before the first hour of training
@@ -501,7 +529,7 @@ def main(argv: list[str]) -> int:
     failed = 0
     t0 = time.perf_counter()
     for s in specs:
-        summary = run_table(s, data_dir=os.path.expanduser(FLAGS.data_dir), runs_dir=FLAGS.runs_dir,
+        summary = run_table(s, data_dir=data_dir, runs_dir=FLAGS.runs_dir,
                             only_rows=FLAGS.only, seeds=seeds, extra_flags=FLAGS.train_flag or (),
                             dry_run=FLAGS.dry_run, progress=not FLAGS.dry_run)
         if not FLAGS.dry_run:
@@ -516,7 +544,8 @@ def main(argv: list[str]) -> int:
 def define_flags() -> None:
     from absl import flags
 
-    flags.DEFINE_string("data_dir", None, "Corpus root passed to every run as --data_dir.")
+    flags.DEFINE_string("data_dir", None, "Corpus folder(s) or manifest(s), A,B; every run gets them (or the "
+                        "ones its row's \"corpora\" names) as --data_dir.")
     flags.DEFINE_string("runs_dir", DEFAULT_RUNS_DIR, "Runs go to RUNS_DIR/<table>/<row>/<column>/seed_<s>/.")
     flags.DEFINE_string("specs_dir", DEFAULT_SPEC_DIR, "Where `list` looks for table specs.")
     flags.DEFINE_boolean("dry_run", False, "Print the training commands instead of running them.")

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ser_jax import checkpoint as ckpt_lib
-from ser_jax import corpus as corpus_lib
+from ser_jax import corpora
 from ser_jax import features as features_lib
 from ser_jax import model as model_lib
 from ser_jax import normalize as normalize_lib
@@ -268,7 +268,7 @@ def expand_inputs(paths: Sequence[str | os.PathLike]) -> tuple[list[str], list[P
         path = os.fspath(p)
         if os.path.isdir(path):
             found = sorted(str(f) for f in Path(path).rglob("*")
-                           if f.is_file() and f.suffix.lower() in corpus_lib.AUDIO_EXTENSIONS)
+                           if f.is_file() and f.suffix.lower() in corpora.AUDIO_EXTENSIONS)
             if not found:
                 errors.append(PredictionError(path, "no audio files in this folder (searched recursively)"))
             files.extend(found)

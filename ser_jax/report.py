@@ -201,6 +201,13 @@ def aggregate_metrics(per_fold: list[dict]) -> dict:
         "uar": float(recall[support > 0].mean()) if (support > 0).any() else 0.0,
     }
     out["per_fold"] = [{k: m[k] for k in SCALAR_METRICS} for m in per_fold]
+    if all("per_corpus" in m for m in per_fold):  # several corpora tested: mean +- std per corpus too
+        names_c = sorted(set.intersection(*(set(m["per_corpus"]) for m in per_fold)))
+        out["per_corpus"] = {c: {k: _mean_std([m["per_corpus"][c][k] for m in per_fold]) for k in SCALAR_METRICS}
+                             for c in names_c}
+    skipped = [m.get("skipped_folds") for m in per_fold if m.get("skipped_folds")]
+    if skipped:
+        out["skipped_folds"] = skipped[0]
     out["label_names"] = list(names)
     out["n_folds"] = len(per_fold)
     out["std_ddof"] = 1
@@ -220,6 +227,12 @@ def format_summary(metrics: dict, *, leaky: bool, protocol: str) -> str:
         head = f"protocol {protocol}{n}:"
         scores = [f"{_SCALAR_TITLES[k]} {100 * metrics[k]:.2f}%" for k in SCALAR_METRICS]
     lines = [head, "  " + "  ".join(scores)]
+    for name, per in metrics.get("per_corpus", {}).items():  # several corpora in the test set: each alone
+        fold_mean = {k: v["mean"] if isinstance(v, dict) else v for k, v in per.items()}
+        lines.append(f"  {name} alone: " + "  ".join(f"{_SCALAR_TITLES[k]} {100 * fold_mean[k]:.2f}%"
+                                                   for k in SCALAR_METRICS))
+    for note in metrics.get("skipped_folds", []):
+        lines.append(f"  skipped {note}")
     if leaky:
         lines.insert(0, f"{LEAKY_PREFIX}: the test set chose the stopping epoch, so these scores are optimistic.")
     return "\n".join(lines)

@@ -28,7 +28,7 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from ser_jax.corpus import CHANNELS, EMOTIONS, SONG_EMOTIONS, STANDARD_FOLDERS, format_name
+from ser_jax.corpora.ravdess import CHANNELS, EMOTIONS, SONG_EMOTIONS, STANDARD_FOLDERS, format_name
 
 CHANNEL_FOLDERS = {"speech": STANDARD_FOLDERS[0], "song": STANDARD_FOLDERS[1]}
 CHANNEL_CODE = {v: k for k, v in CHANNELS.items()}

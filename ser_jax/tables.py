@@ -33,8 +33,11 @@ DAGGER_NOTE = ("LEAKY: early stopping chose the epoch on the test set itself (th
 PROTOCOL_NOTES = {
     "seed_leaky": "the original stratified 80/20 split with early stopping on the test set (LEAKY)",
     "holdout": "the original 80/20 test split, the epoch chosen on a validation part of the training set",
-    "actor_kfold": "speaker-independent k-fold over actors (test actors unseen in training and validation)",
-    "actors": "explicit train/validation/test actor lists (speaker-independent)",
+    "speaker_kfold": "speaker-independent k-fold over speakers (test speakers unseen in training and validation)",
+    "speakers": "explicit train/validation/test speaker lists (speaker-independent)",
+    "loso": "leave-one-speaker-out (each speaker tested once, unseen in training and validation)",
+    "emobox": "EmoBox's fixed RAVDESS speech folds (the folds whose test actors the data has)",
+    "cross_corpus": "train and validate on the other corpora, test on every file of one corpus (shared emotions)",
 }
 SHORT_METRICS = {"accuracy": "Acc.", "macro_f1": "Macro F1", "weighted_f1": "Weighted F1", "uar": "UAR"}
 
@@ -90,7 +93,28 @@ def collect(spec: exp_lib.TableSpec, runs_dir: str | os.PathLike = exp_lib.DEFAU
         for k in spec.metrics:
             cell.values[k].append(exp_lib.scalar(m[k]))
         cell.runs.append(m)
-    return Results(spec, cells)
+    return Results(_with_corpus_rows(spec, cells), cells)
+
+
+def _with_corpus_rows(spec: exp_lib.TableSpec, cells: dict[tuple[str, str], Cell]) -> exp_lib.TableSpec:
+    """The spec with a sub-row per tested corpus after each ``per_corpus`` row, its cells filled from
+    the runs' ``per_corpus`` metrics (each corpus' test speakers alone)."""
+    rows = []
+    for row in spec.rows:
+        rows.append(row)
+        if not row.per_corpus:
+            continue
+        names = sorted({c for col in spec.columns for m in cells[row.name, col.name].runs
+                        for c in m.get("per_corpus", {})})
+        for name in names:
+            sub = dataclasses.replace(row, name=f"{row.name}@{name}", label=f"{row.label}: {name} test speakers",
+                                      per_corpus=False)
+            rows.append(sub)
+            for col in spec.columns:
+                runs = [m for m in cells[row.name, col.name].runs if name in m.get("per_corpus", {})]
+                values = {k: [exp_lib.scalar(m["per_corpus"][name][k]) for m in runs] for k in spec.metrics}
+                cells[sub.name, col.name] = Cell(values, runs, len(spec.seeds))
+    return dataclasses.replace(spec, rows=tuple(rows))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from flax.training import train_state
 from ser_jax import augment as augment_lib
 from ser_jax import cache as cache_lib
 from ser_jax import checkpoint as ckpt_lib
+from ser_jax import corpora
 from ser_jax import features as features_lib
 from ser_jax import model as model_lib
 from ser_jax import normalize as normalize_lib
@@ -56,11 +57,20 @@ class TrainConfig:
             raise ValueError(f"--patience={self.patience}: must be >= 0 (0 disables early stopping)")
 
 
+def _names(value: str | Sequence[str]) -> tuple[str, ...]:
+    """'a,b' or ['a', 'b'] -> ('a', 'b'), blanks dropped."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(str(v).strip() for v in items if str(v).strip())
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """Every setting of a run; written to config.json, so a run directory explains itself."""
 
-    data_dir: str
+    data_dir: tuple[str, ...]  # one or more corpora (folders or manifest files); "A,B" is accepted
+    corpus: tuple[str, ...] = ("auto",)  # the reader of each data_dir (one name applies to all)
+    emotions: tuple[str, ...] = ()  # keep only these emotions (after merging); () = all
+    merge_emotions: tuple[tuple[str, str], ...] = ()  # (from, to): e.g. (("calm", "neutral"),)
     cache_dir: str = "cache"
     features: features_lib.FeatureConfig = features_lib.FeatureConfig()
     groups: tuple[str, ...] = ()  # feature groups to train on (ablations); () = all in the cache
@@ -70,6 +80,24 @@ class ExperimentConfig:
     train: TrainConfig = TrainConfig()
     augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig()
     workers: int | None = None  # feature extraction processes when the cache must be built
+
+    def __post_init__(self):
+        data_dirs, readers = _names(self.data_dir), _names(self.corpus) or ("auto",)
+        if not data_dirs:
+            raise ValueError("--data_dir is empty: give a corpus folder or manifest file (several: A,B)")
+        if len(readers) == 1:
+            readers = readers * len(data_dirs)
+        if len(readers) != len(data_dirs):
+            raise ValueError(f"--corpus={','.join(readers)}: give one reader per --data_dir entry "
+                             f"({len(data_dirs)}), or one for all")
+        for r in readers:
+            if r != "auto":
+                corpora.reader(r)  # a one-line error listing the readers
+        emotions = tuple(corpora.canonical_emotion(e) for e in _names(self.emotions))
+        object.__setattr__(self, "data_dir", data_dirs)
+        object.__setattr__(self, "corpus", readers)
+        object.__setattr__(self, "emotions", emotions)
+        object.__setattr__(self, "merge_emotions", corpora.parse_merges(self.merge_emotions))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -192,6 +220,7 @@ def fit_split(
     *,
     paths: Sequence[str],
     norm: dict,
+    corpus: np.ndarray | None = None,
     resume: bool = False,
     progress: bool = True,
 ) -> dict:
@@ -215,6 +244,7 @@ def fit_split(
         "num_frames": num_frames,
         "protocol": cfg.split.protocol,
         "leaky": split.leaky,
+        "corpora": sorted(set(np.asarray(corpus).tolist())) if corpus is not None else [],
     }
     ckpts = ckpt_lib.RunCheckpoints(run_dir)
     history: list[dict] = []
@@ -306,6 +336,12 @@ def fit_split(
     y_pred = predict_logits(state, data, split.test, tc.eval_batch_size).argmax(-1)
     y_true = y[split.test]
     title = f"{split.name} test"
+    per_corpus = {}
+    if corpus is not None and len(set(corpus[split.test].tolist())) > 1:  # several corpora tested: each alone too
+        for name in sorted(set(corpus[split.test].tolist())):
+            mask = corpus[split.test] == name
+            m = report_lib.compute_metrics(y_true[mask], y_pred[mask], label_names)
+            per_corpus[str(name)] = {k: m[k] for k in (*report_lib.SCALAR_METRICS, "n")}
     metrics = report_lib.write_run_report(
         run_dir, y_true, y_pred, label_names, leaky=split.leaky, protocol=cfg.split.protocol, title=title,
         extra={
@@ -313,6 +349,8 @@ def fit_split(
             "n_train": int(len(split.train)), "n_val": int(len(split.val)), "n_test": int(len(split.test)),
             "epochs_run": len(history), "best_epoch": best_epoch + 1, "stopped_by": stopped,
             "best_val_accuracy": float(best_acc), "train_seconds": seconds, "history": history,
+            **({"per_corpus": per_corpus} if per_corpus else {}),
+            **({"skipped_folds": list(split.skipped_folds)} if split.skipped_folds else {}),
             "test_predictions": {"paths": [paths[i] for i in split.test], "y_true": y_true.tolist(),
                                  "y_pred": y_pred.tolist()},
             "config": cfg.to_dict(),
@@ -329,8 +367,29 @@ def fit_split(
 
 
 def load_features(cfg: ExperimentConfig, progress: bool = True) -> cache_lib.FeatureSet:
-    fs = cache_lib.ensure(cfg.data_dir, cfg.features, cfg.cache_dir, workers=cfg.workers, progress=progress)
-    return fs.select_groups(cfg.groups) if cfg.groups else fs
+    """The experiment's corpora (each from its own cache), its feature groups and its emotion labels.
+
+    Emotions are merged and filtered here; a dropped row keeps its place with emotion "", which no
+    split uses, so row indices (and the seed split) do not move when nothing is dropped.
+    """
+    sets = [cache_lib.ensure(d, cfg.features, cfg.cache_dir, reader=r, workers=cfg.workers, progress=progress)
+            for d, r in zip(cfg.data_dir, cfg.corpus)]
+    names = [str(s.meta["corpus"][0]) if len(s) else "" for s in sets]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"--data_dir: corpus {repeated[0]} is given twice ({', '.join(cfg.data_dir)}); speakers "
+                         "of two copies would be mixed up")
+    fs = cache_lib.concat(sets)
+    if cfg.groups:
+        fs = fs.select_groups(cfg.groups)
+    if cfg.emotions or cfg.merge_emotions:
+        missing = sorted(set(cfg.emotions) - set(corpora.relabel(fs.meta["emotion"], (), cfg.merge_emotions)))
+        if missing:
+            raise ValueError(f"--emotions: {', '.join(missing)} not in the data (it has "
+                             f"{', '.join(sorted(set(fs.meta['emotion'])))})")
+        meta = dict(fs.meta, emotion=corpora.relabel(fs.meta["emotion"], cfg.emotions, cfg.merge_emotions))
+        fs = dataclasses.replace(fs, meta=meta)
+    return fs
 
 
 def standardize_rows(fs: cache_lib.FeatureSet, train_rows: np.ndarray, enabled: bool) -> tuple[np.ndarray, dict]:
@@ -361,7 +420,9 @@ def train_and_evaluate(
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
 
     fs = load_features(cfg, progress)
-    splits = splits_lib.make_splits(cfg.split, fs.meta["emotion"], fs.meta["channel"], fs.meta["actor"])
+    splits = splits_lib.make_splits(cfg.split, fs.meta)
+    for note in splits[0].skipped_folds:
+        print(f"note: {cfg.split.protocol} {note}; skipped", flush=True)
     used = np.unique(np.concatenate([np.concatenate([s.train, s.val, s.test]) for s in splits]))
     # Alphabetical, as the original's LabelEncoder; stored with every checkpoint.
     label_names = sorted(set(fs.meta["emotion"][used]))
@@ -376,7 +437,7 @@ def train_and_evaluate(
         x, norm = standardize_rows(fs, split.train, cfg.train.standardize)
         data = Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.asarray(np.maximum(y, 0)))
         del x
-        metrics = fit_split(cfg, data, y, label_names, split, sub, paths=fs.paths, norm=norm, resume=resume,
+        metrics = fit_split(cfg, data, y, label_names, split, sub, paths=fs.paths, norm=norm, corpus=fs.meta.get("corpus"), resume=resume,
                             progress=progress)
         if progress and len(splits) > 1:
             print(report_lib.format_summary(metrics, leaky=split.leaky, protocol=split.name), flush=True)

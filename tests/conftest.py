@@ -22,8 +22,8 @@ def tiny_corpus(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_cache_dir(tiny_corpus, tmp_path_factory):
-    from ser_jax import cache, corpus
+    from ser_jax import cache, corpora
 
     cache_dir = tmp_path_factory.mktemp("tiny_cache")
-    cache.build(corpus.discover(tiny_corpus), TINY_FEATURES, cache_dir, workers=2, progress=False)
+    cache.build(corpora.discover(tiny_corpus), TINY_FEATURES, cache_dir, workers=2, progress=False)
     return cache_dir

@@ -1,5 +1,6 @@
 """The HDF5 feature cache: incremental, safe against kills and corruption, honest about bad files."""
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -12,7 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_jax import cache, corpus, features
+from ser_jax import cache, corpora, features
+from ser_jax.corpora import ravdess
 
 # Small and fast, but the same code path as the defaults.
 CFG = features.FeatureConfig(recipe="fast", sample_rate=16000, duration=0.5, n_fft=256, hop_length=128,
@@ -31,7 +33,7 @@ def make_corpus(root: Path, n: int = 6) -> list[Path]:
     paths = []
     for i in range(n):
         actor, emotion = 1 + i % 2, 1 + (i // 2) % 8  # unique names up to n = 64
-        name = corpus.format_name(channel="speech", emotion_code=emotion, intensity=1, statement=1 + (i // 16) % 2,
+        name = ravdess.format_name(channel="speech", emotion_code=emotion, intensity=1, statement=1 + (i // 16) % 2,
                                   repetition=1 + (i // 32) % 2, actor=actor)
         p = root / "Audio_Speech_Actors_01-24" / f"Actor_{actor:02d}" / name
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -41,7 +43,7 @@ def make_corpus(root: Path, n: int = 6) -> list[Path]:
 
 
 def build(root: Path, cache_dir: Path, cfg=CFG, **kw) -> cache.BuildSummary:
-    return cache.build(corpus.discover(root), cfg, cache_dir, workers=1, progress=False, **kw)
+    return cache.build(corpora.discover(root), cfg, cache_dir, workers=1, progress=False, **kw)
 
 
 def test_build_then_load_round_trip(tmp_path):
@@ -54,7 +56,7 @@ def test_build_then_load_round_trip(tmp_path):
     assert list(fs.lengths) == [fs.features.shape[1]] * 6
     assert fs.paths == tuple(sorted(os.path.relpath(p, tmp_path / "data") for p in paths))
     assert list(fs.meta["actor"]) == [1, 1, 1, 2, 2, 2]
-    assert set(fs.meta["emotion"]) <= set(corpus.EMOTIONS.values())
+    assert set(fs.meta["emotion"]) <= set(ravdess.EMOTIONS.values())
     assert fs.layout == features.feature_layout(CFG)
     assert fs.config == CFG
     # Each row is exactly what the feature function computes for that file.
@@ -69,7 +71,7 @@ def test_unchanged_rerun_computes_nothing_and_writes_nothing(tmp_path):
     again = build(tmp_path / "data", tmp_path / "cache")
     assert (again.computed, again.cached, again.wrote) == (0, 6, False)
     assert os.stat(s.path).st_mtime_ns == mtime
-    assert cache.is_up_to_date(Path(s.path), corpus.discover(tmp_path / "data"), CFG)
+    assert cache.is_up_to_date(Path(s.path), corpora.discover(tmp_path / "data"), CFG)
 
 
 def test_added_removed_and_changed_files(tmp_path):
@@ -77,7 +79,7 @@ def test_added_removed_and_changed_files(tmp_path):
     s = build(tmp_path / "data", tmp_path / "cache")
     before = cache.load(s.path)
 
-    new = paths[0].with_name(corpus.format_name(channel="speech", emotion_code=8, intensity=2, statement=2,
+    new = paths[0].with_name(ravdess.format_name(channel="speech", emotion_code=8, intensity=2, statement=2,
                                                 repetition=2, actor=1))
     sf.write(new, tone(99), SR)
     s = build(tmp_path / "data", tmp_path / "cache")
@@ -137,7 +139,7 @@ def test_bad_audio_is_recorded_and_the_rest_processed(tmp_path):
     root.mkdir()
     names = {}
     for i, (kind, write) in enumerate({**BAD_AUDIO, **ODD_AUDIO}.items()):
-        p = root / corpus.format_name(channel="speech", emotion_code=1 + i % 8, intensity=1 + (i % 8 > 0),
+        p = root / ravdess.format_name(channel="speech", emotion_code=1 + i % 8, intensity=1 + (i % 8 > 0),
                                       statement=1, repetition=1, actor=1 + i)
         write(p)
         names[kind] = p.name
@@ -191,7 +193,7 @@ def test_corrupted_or_unfinished_cache_is_detected_with_a_fix(tmp_path):
 
 def test_a_second_writer_stops_with_a_clear_message(tmp_path):
     make_corpus(tmp_path / "data", n=2)
-    path = cache.cache_path(corpus.discover(tmp_path / "data").root, CFG, tmp_path / "cache")
+    path = cache.cache_path(corpora.discover(tmp_path / "data").root, CFG, tmp_path / "cache")
     path.parent.mkdir(parents=True)
     with cache._lock(path, wait=False):
         with pytest.raises(cache.CacheLockedError, match=f"being written by another precompute .pid {os.getpid()}"):
@@ -247,7 +249,50 @@ def test_killed_precompute_resumes_to_the_same_result(tmp_path, sig):
 def test_precompute_cli_errors_are_one_line(tmp_path):
     out = subprocess.run(PRECOMPUTE + [f"--data_dir={tmp_path / 'nowhere'}"], capture_output=True, text=True)
     assert out.returncode == 2
-    assert out.stderr.strip() == f"error: --data_dir={tmp_path / 'nowhere'}: no such directory"
+    assert out.stderr.strip() == f"error: --data_dir={tmp_path / 'nowhere'}: no such folder or file"
     out = subprocess.run(PRECOMPUTE[:3] + [f"--data_dir={tmp_path}", "--duration=-1"], capture_output=True,
                          text=True)
     assert out.returncode == 2 and out.stderr.strip().startswith("error: --duration")
+
+
+def test_a_cache_of_the_previous_format_lends_its_features_and_is_rewritten(tmp_path):
+    """Format 1 (RAVDESS columns only) is rewritten with the reader's columns; no file is recomputed."""
+    make_corpus(tmp_path / "data")
+    s = build(tmp_path / "data", tmp_path / "cache")
+    before = cache.load(s.path)
+    with h5py.File(s.path, "r+") as f:  # what a format-1 cache looks like to the reader
+        f.attrs["format_version"] = 1
+        del f.attrs["meta_signature"]
+    assert not cache.is_up_to_date(Path(s.path), corpora.discover(tmp_path / "data"), CFG)
+    again = build(tmp_path / "data", tmp_path / "cache")
+    assert (again.computed, again.cached, again.wrote) == (0, 6, True)
+    after = cache.load(s.path)
+    np.testing.assert_array_equal(after.features, before.features)
+    assert list(after.meta["speaker"]) == ["ravdess:01"] * 3 + ["ravdess:02"] * 3
+    assert set(after.meta) >= {"corpus", "speaker", "emotion", "gender", "channel", "actor"}
+
+
+def test_another_reader_of_the_same_files_rewrites_the_metadata_only(tmp_path):
+    make_corpus(tmp_path / "data")
+    s = build(tmp_path / "data", tmp_path / "cache")
+    corpus = corpora.discover(tmp_path / "data")
+    renamed = dataclasses.replace(corpus, name="other")  # e.g. a reader change: the metadata must follow
+    assert not cache.is_up_to_date(Path(s.path), renamed, CFG)
+    again = cache.build(renamed, CFG, tmp_path / "cache", workers=1, progress=False)
+    assert (again.computed, again.wrote) == (0, True)
+    assert cache.is_up_to_date(Path(s.path), renamed, CFG)
+
+
+def test_concat_joins_corpora_and_refuses_different_feature_configs(tmp_path):
+    make_corpus(tmp_path / "a", n=4)
+    make_corpus(tmp_path / "b", n=2)
+    a = cache.load(build(tmp_path / "a", tmp_path / "cache").path)
+    b = cache.load(build(tmp_path / "b", tmp_path / "cache").path)
+    both = cache.concat([a, b])
+    assert len(both) == 6 and both.corpus_root == str(tmp_path)
+    assert both.paths[0].startswith("a/") and both.paths[-1].startswith("b/")
+    np.testing.assert_array_equal(both.features[4:], b.features)
+    other = dataclasses.replace(CFG, n_mfcc=12)
+    c = cache.load(build(tmp_path / "b", tmp_path / "cache", cfg=other).path)
+    with pytest.raises(cache.CacheError, match="different feature configs.*n_mfcc=13.*n_mfcc=12"):
+        cache.concat([a, c])

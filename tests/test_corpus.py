@@ -1,4 +1,4 @@
-"""The RAVDESS naming scheme and corpus discovery."""
+"""The RAVDESS reader: its naming scheme and its discovery of a corpus folder."""
 
 import subprocess
 import sys
@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_jax import corpus
+from ser_jax import corpora
+from ser_jax.corpora import ravdess
 
 
 def test_parse_name_reads_every_field():
-    u = corpus.parse_name("/data/Actor_07/03-01-05-02-01-02-07.wav")
+    u = ravdess.parse("/data/Actor_07/03-01-05-02-01-02-07.wav")
     assert u.path == "/data/Actor_07/03-01-05-02-01-02-07.wav"
     assert u.modality == 3
     assert u.channel == "speech"
@@ -32,17 +33,17 @@ def test_parse_name_reads_every_field():
 )
 def test_parse_name_maps_each_emotion_code(code, name):
     intensity = 1 if code == 1 else 2
-    u = corpus.parse_name(f"03-01-{code:02d}-{intensity:02d}-02-01-12.flac")
+    u = ravdess.parse(f"03-01-{code:02d}-{intensity:02d}-02-01-12.flac")
     assert u.emotion == name and u.emotion_code == code
     assert u.statement == 2 and u.repetition == 1
     assert u.gender == "female"  # even actor
 
 
 def test_song_channel_and_format_name_round_trip():
-    name = corpus.format_name(channel="song", emotion_code=3, intensity=1, statement=2, repetition=1, actor=18,
+    name = ravdess.format_name(channel="song", emotion_code=3, intensity=1, statement=2, repetition=1, actor=18,
                               ext=".flac")
     assert name == "03-02-03-01-02-01-18.flac"
-    u = corpus.parse_name(name)
+    u = ravdess.parse(name)
     assert (u.channel, u.emotion, u.actor, u.gender) == ("song", "happy", 18, "female")
 
 
@@ -68,7 +69,7 @@ def test_song_channel_and_format_name_round_trip():
 )
 def test_bad_names_raise_value_error_naming_file_and_field(name, field):
     with pytest.raises(ValueError) as e:
-        corpus.parse_name(f"/x/{name}")
+        ravdess.parse(f"/x/{name}")
     assert f"/x/{name}" in str(e.value)
     assert field in str(e.value)
 
@@ -93,9 +94,9 @@ def test_discover_standard_layout_with_junk_flac_and_stereo(tmp_path):
     _write(song / "Actor_01" / "03-02-07-01-01-01-01.wav")  # song has no disgust
     (tmp_path / "notes.txt").write_text("outside the standard folders: not even looked at")
 
-    c = corpus.discover(tmp_path)
-    assert c.layout == "standard"
-    assert [Path(u.path).name for u in c.utterances] == [
+    c = corpora.discover(tmp_path)
+    assert c.reader == "ravdess" and c.name == "ravdess"
+    assert [Path(u.path).name for u in c.records] == [
         "03-01-03-01-01-01-01.wav",
         "03-01-05-02-02-01-01.flac",
         "03-01-04-01-01-01-02.wav",
@@ -118,35 +119,36 @@ def test_discover_any_tree_and_deterministic_order(tmp_path):
     names = ["03-01-02-01-01-01-03.wav", "03-02-01-01-02-02-04.flac", "03-01-08-02-02-02-03.wav"]
     for i, n in enumerate(reversed(names)):
         _write(tmp_path / f"batch{i}" / "nested" / n, fmt="FLAC" if n.endswith("flac") else "WAV")
-    first = corpus.discover(tmp_path)
-    second = corpus.discover(str(tmp_path))
-    assert first.layout == "tree"
+    first = corpora.discover(tmp_path)
+    second = corpora.discover(str(tmp_path))
     assert first == second
-    assert [u.path for u in first.utterances] == sorted(u.path for u in first.utterances)
-    assert {Path(u.path).name for u in first.utterances} == set(names)
+    assert [u.path for u in first.records] == sorted(u.path for u in first.records)
+    assert {Path(u.path).name for u in first.records} == set(names)
 
 
 def test_duplicate_recordings_are_skipped_not_counted_twice(tmp_path):
     _write(tmp_path / "a" / "03-01-02-01-01-01-03.wav")
     _write(tmp_path / "b" / "03-01-02-01-01-01-03.flac", fmt="FLAC")
-    c = corpus.discover(tmp_path)
+    c = corpora.discover(tmp_path)
     assert len(c) == 1
     assert "duplicate recording" in c.skipped[0].reason
 
 
 def test_missing_root_and_empty_root_are_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist.*Audio_Speech_Actors_01-24"):
-        corpus.discover(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="does not exist.*MM-VV-EE-II-SS-RR-AA"):
+        corpora.read(tmp_path / "nowhere", "ravdess")
     (tmp_path / "readme.txt").write_text("no audio here")
     with pytest.raises(ValueError, match=r"no usable audio file .*\(1 skipped\).*MM-VV-EE-II-SS-RR-AA"):
-        corpus.discover(tmp_path)
+        corpora.read(tmp_path, "ravdess")
 
 
 def test_command_line_summary(tmp_path):
     _write(tmp_path / "03-01-02-01-01-01-03.wav")
     out = subprocess.run([sys.executable, "-m", "ser_jax.corpus", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 0
-    assert "1 files = 1 speech + 0 song" in out.stdout
+    assert "reader ravdess (auto" in out.stdout
+    assert "1 files = 1 speech" in out.stdout
+    assert "speakers: 1 (ravdess:03 1)" in out.stdout
     bad = subprocess.run([sys.executable, "-m", "ser_jax.corpus", str(tmp_path / "no")], capture_output=True,
                          text=True)
     assert bad.returncode == 1

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_jax import corpus, synth
+from ser_jax import corpora, synth
+from ser_jax.corpora import ravdess
 
 SR = 8000  # low rate keeps the tests fast; the code path is the same as at 48 kHz
 
@@ -47,15 +48,15 @@ def test_plan_follows_the_ravdess_design():
 
 def test_discover_reads_the_corpus_back_with_ravdess_counts(tiny):
     root, paths = tiny
-    found = corpus.discover(root)
+    found = corpora.discover(root)
     assert found.layout == "standard" and not found.skipped
-    assert sorted(u.path for u in found.utterances) == sorted(str(p) for p in paths)
-    utts = found.utterances
+    assert sorted(u.path for u in found.records) == sorted(str(p) for p in paths)
+    utts = found.records
     assert collections.Counter(u.channel for u in utts) == {"speech": 120, "song": 88}
     assert collections.Counter(u.actor for u in utts) == {1: 104, 2: 104}
     assert {u.gender for u in utts if u.actor == 1} == {"male"}
     speech = collections.Counter(u.emotion for u in utts if u.channel == "speech")
-    assert speech == {e: (8 if e == "neutral" else 16) for e in corpus.EMOTIONS.values()}
+    assert speech == {e: (8 if e == "neutral" else 16) for e in ravdess.EMOTIONS.values()}
     song = collections.Counter(u.emotion for u in utts if u.channel == "song")
     assert "disgust" not in song and "surprised" not in song
     song_emotions = ("neutral", "calm", "happy", "sad", "angry", "fearful")
@@ -130,7 +131,7 @@ def test_emotion_is_carried_by_loudness_and_pitch(tiny):
     """Angry is louder than sad, and fearful higher-pitched than calm, for each actor."""
     import librosa
 
-    found = corpus.discover(tiny[0]).utterances
+    found = corpora.discover(tiny[0]).records
 
     def files(actor: int, emotion: str) -> list[Path]:
         return [
@@ -174,7 +175,7 @@ def test_writes_into_a_folder_that_holds_other_things(tmp_path):
     (tmp_path / "notes.txt").write_text("keep me")
     paths = synth.synthesize(tmp_path, actors=1, sample_rate=SR, emotions=["neutral"], channels=["speech"])
     assert len(paths) == 4 and (tmp_path / "notes.txt").read_text() == "keep me"
-    assert len(corpus.discover(tmp_path)) == 4
+    assert len(corpora.discover(tmp_path)) == 4
 
 
 @pytest.mark.parametrize(
@@ -213,7 +214,7 @@ def test_cli_writes_a_corpus_and_rejects_bad_flags(tmp_path):
              "--channels", "song")
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip().count("\n") == 0 and ok.stdout.startswith("wrote 8 files (0 speech + 8 song")
-    assert len(corpus.discover(tmp_path)) == 8  # angry: 2 intensities x 2 statements x 2 repetitions
+    assert len(corpora.discover(tmp_path)) == 8  # angry: 2 intensities x 2 statements x 2 repetitions
     bad = run("--out", str(tmp_path), "--actors", "0")
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines()[-1].startswith("error: --actors=0")

@@ -135,7 +135,7 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tiny_corpus, t
 def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
         tiny_corpus, tiny_cache_dir, tmp_path, monkeypatch):
     cfg = tiny_config(tiny_corpus, tiny_cache_dir, epochs=6)
-    n_train = len(splits.make_splits(cfg.split, *_meta(cfg))[0].train)
+    n_train = len(splits.make_splits(cfg.split, train_lib.load_features(cfg, progress=False).meta)[0].train)
     steps_per_epoch = math.ceil(n_train / cfg.train.batch_size)
     monkeypatch.setattr(train_lib, "train_step", _Interrupt(train_lib.train_step, nan_from=2 * steps_per_epoch + 1))
     with pytest.raises(train_lib.TrainingDiverged, match=r"became nan at epoch 3 .*epoch 2\) is kept"):
@@ -143,11 +143,6 @@ def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoin
     tree, meta = checkpoint.RunCheckpoints(tmp_path / "run").restore("last")
     assert meta["epoch"] == 1  # 0-based: the second epoch, the last finite one
     assert all(np.isfinite(leaf).all() for leaf in jax.tree_util.tree_leaves(tree["params"]))
-
-
-def _meta(cfg):
-    fs = train_lib.load_features(cfg, progress=False)
-    return fs.meta["emotion"], fs.meta["channel"], fs.meta["actor"]
 
 
 def test_leaky_protocol_says_so_everywhere(tiny_corpus, tiny_cache_dir, tmp_path):
@@ -174,7 +169,7 @@ def test_speaker_independent_folds_are_aggregated(tiny_corpus, tiny_cache_dir, t
 @pytest.mark.parametrize(
     "flag,message",
     [
-        ("--data_dir={missing}", "error: --data_dir={missing}: no such directory"),
+        ("--data_dir={missing}", "error: --data_dir={missing}: no such folder or file"),
         ("--split=bogus", "flag --split=bogus"),
         ("--fold=7", "fold"),
         ("--learning_rate=-1", "error: --learning_rate=-1.0: must not be negative"),
