@@ -39,6 +39,7 @@ PROTOCOL_NOTES = {
     "emobox": "EmoBox's fixed RAVDESS speech folds (the folds whose test actors the data has)",
     "cross_corpus": "train and validate on the other corpora, test on every file of one corpus (shared emotions)",
 }
+SUB_ROW = "@"  # joins a per_corpus row's name and a corpus name: the name of its sub-row
 SHORT_METRICS = {"accuracy": "Acc.", "macro_f1": "Macro F1", "weighted_f1": "Weighted F1", "uar": "UAR"}
 
 
@@ -107,7 +108,7 @@ def _with_corpus_rows(spec: exp_lib.TableSpec, cells: dict[tuple[str, str], Cell
         names = sorted({c for col in spec.columns for m in cells[row.name, col.name].runs
                         for c in m.get("per_corpus", {})})
         for name in names:
-            sub = dataclasses.replace(row, name=f"{row.name}@{name}", label=f"{row.label}: {name} test speakers",
+            sub = dataclasses.replace(row, name=f"{row.name}{SUB_ROW}{name}", label=f"{row.label}: {name} test speakers",
                                       per_corpus=False)
             rows.append(sub)
             for col in spec.columns:
@@ -126,11 +127,12 @@ def _pct(x: float) -> str:
 
 
 def _best(results: Results, col: str, metric: str) -> set[str]:
-    """Rows holding the best displayed mean of one column (ties all best); leaky rows excluded."""
+    """Rows holding the best displayed mean of one column (ties all best); leaky rows and per-corpus
+    sub-rows (another test set) excluded."""
     shown = {}
     for row in results.spec.rows:
         cell = results.cells[row.name, col]
-        if cell.n and not results.leaky(row):
+        if cell.n and not results.leaky(row) and SUB_ROW not in row.name:
             shown[row.name] = round(100 * cell.mean_std(metric)[0], 1)
     if not shown:
         return set()

@@ -153,6 +153,39 @@ def test_markdown_shows_mean_and_sample_std_marks_the_best_and_flags_leaky_rows(
     assert "not run: not run yet" in caption
 
 
+def test_a_per_corpus_row_gains_a_sub_row_for_each_tested_corpus(tmp_path):
+    spec = experiments.load_spec(write_spec(tmp_path / "pc.json", seeds=[0, 1], metrics=["accuracy"], rows=[
+        {"name": "both", "label": "both corpora", "per_corpus": True, "corpora": ["ravdess", "emodb"]}]))
+    assert spec.rows[0].corpora == ("ravdess", "emodb")
+    for seed, (r, e) in enumerate(((0.6, 0.5), (0.7, 0.7))):
+        m = _metrics(0.65, 0.6, protocol="speaker_kfold", folds=True)
+        m["per_corpus"] = {"ravdess": {"accuracy": {"mean": r, "std": 0.0}},
+                           "emodb": {"accuracy": {"mean": e, "std": 0.0}}}
+        report.write_json(tmp_path / "runs" / "pc" / "both" / "all" / f"seed_{seed}" / "metrics.json", m)
+    md = tables.render_markdown(tables.collect(spec, tmp_path / "runs"))
+    rows = {c[0]: c[1] for c in ([x.strip() for x in line.strip().strip("|").split(" | ")]
+                                 for line in md.splitlines() if line.startswith("| both"))}
+    assert rows["both corpora"] == "**65.0 ± 0.0**"
+    # a sub-row scores another test set: it never competes for bold
+    assert rows["both corpora: ravdess test speakers"] == f"65.0 ± {100 * np.std([.6, .7], ddof=1):.1f}"
+    assert rows["both corpora: emodb test speakers"].startswith("60.0 ± 14.1")
+
+
+def test_a_row_names_the_corpora_of_data_dir_it_trains_on(tiny_corpus, tmp_path):
+    emodb = tmp_path / "emodb"
+    from ser_jax.testing import corpora as synthetic
+
+    synthetic.write("emodb", emodb, speakers=1, per_emotion=1)
+    spec = experiments.load_spec(write_spec(tmp_path / "t.json", rows=[
+        {"name": "e", "corpora": ["emodb"]}, {"name": "both"}, {"name": "x", "corpora": ["savee"]}]))
+    runs = {r.row.name: r for r in experiments.expand_runs(spec, tmp_path / "runs", seeds=[0])}
+    data = f"{tiny_corpus},{emodb}"
+    assert f"--data_dir={emodb}" in experiments.train_flags(spec, runs["e"], data)
+    assert f"--data_dir={data}" in experiments.train_flags(spec, runs["both"], data)
+    with pytest.raises(experiments.SpecError, match=r"row x uses corpora \['savee'\] but --data_dir holds ravdess, emodb"):
+        experiments.train_flags(spec, runs["x"], data)
+
+
 def test_latex_is_a_booktabs_table_with_escaped_labels(tmp_path):
     tex = tables.render_latex(_fake_table(tmp_path))
     assert tex.startswith(r"\begin{table}[t]") and tex.rstrip().endswith(r"\end{table}")

@@ -175,6 +175,9 @@ def test_speaker_independent_folds_are_aggregated(tiny_corpus, tiny_cache_dir, t
         ("--learning_rate=-1", "error: --learning_rate=-1.0: must not be negative"),
         ("--duration=soon", "error: --duration='soon'"),
         ("--time_masks=-2", "error: --time_masks=-2: must be >= 0"),
+        ("--corpus=bogus", "error: --corpus=bogus: unknown reader 'bogus'"),
+        ("--split=cross_corpus", "test_corpus"),
+        ("--emotions=joyful", "unknown emotion 'joyful'"),
     ],
 )
 def test_bad_flags_are_one_line_errors_naming_the_flag(tiny_corpus, tmp_path, flag, message):

@@ -1,0 +1,120 @@
+"""Corpora as plug-ins, end to end: the RAVDESS split is unchanged, several corpora train together,
+cross-corpus runs use the shared emotions, and emotion filters relabel before splitting."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ser_jax import splits
+from ser_jax import train as train_lib
+from ser_jax.testing import corpora as synthetic
+
+from test_train import tiny_config
+
+# sha1 of the (train, val, test) relative paths of each split of the session's tiny synthetic RAVDESS
+# corpus (3 actors, 16 kHz, seed 0), computed by the code before corpora were plug-ins (commit b91fd0d,
+# splits.make_splits(cfg, emotions, channels, actors) over corpus.discover). A RAVDESS user's splits,
+# and hence results, must not move.
+BEFORE_PLUGINS = {
+    "seed_leaky": "5a69bd5f3e867aaa069322f9407fe1e4a2d993d2",
+    "holdout": "7866be257d397b34a346781cf07e2348b8221b14",
+    "actor_kfold/fold_0": "cc977b7e91c674fe0751ec3534b63fb6f0193b63",
+    "actor_kfold/fold_1": "18058e2eb00f00ef139bfcd72228a7052e2f7d97",
+    "actor_kfold/fold_2": "f2a17c0bfe0c78adc6f82b283ecec0d9669e9dfb",
+}
+
+
+def _fingerprint(split: splits.Split, paths) -> str:
+    parts = [[paths[i] for i in getattr(split, p)] for p in ("train", "val", "test")]
+    return hashlib.sha1(json.dumps(parts).encode()).hexdigest()
+
+
+def test_ravdess_splits_are_those_from_before_corpora_were_plugins(tiny_corpus, tiny_cache_dir):
+    fs = train_lib.load_features(tiny_config(tiny_corpus, tiny_cache_dir), progress=False)
+    got = {}
+    for cfg in (splits.SplitConfig(protocol="seed_leaky"), splits.SplitConfig(protocol="holdout"),
+                splits.SplitConfig(protocol="actor_kfold", folds=3, val_speakers=1)):
+        for s in splits.make_splits(cfg, fs.meta):
+            got[s.name.replace("speaker_kfold", "actor_kfold")] = _fingerprint(s, fs.paths)
+    assert got == BEFORE_PLUGINS
+
+
+@pytest.fixture(scope="module")
+def emodb_corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("emodb")
+    synthetic.write("emodb", root, speakers=3, per_emotion=2, sample_rate=16000)
+    return root
+
+
+def two_corpora(tiny_corpus, emodb_corpus, cache_dir, **kw) -> train_lib.ExperimentConfig:
+    cfg = tiny_config(tiny_corpus, cache_dir, epochs=2, **kw)
+    return dataclasses.replace(cfg, data_dir=f"{tiny_corpus},{emodb_corpus}")
+
+
+@pytest.mark.slow
+def test_two_corpora_train_together_each_from_its_own_cache(tiny_corpus, tiny_cache_dir, emodb_corpus, tmp_path):
+    cfg = two_corpora(tiny_corpus, emodb_corpus, tiny_cache_dir,
+                      split=splits.SplitConfig(protocol="speaker_kfold", folds=3, val_speakers=1))
+    assert cfg.data_dir == (str(tiny_corpus), str(emodb_corpus)) and cfg.corpus == ("auto", "auto")
+    result = train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False)
+    m = result.metrics
+    # the union of both vocabularies: RAVDESS' 8 emotions and EmoDB's boredom
+    assert m["label_names"] == sorted({*synthetic.emotions("emodb"), "calm", "surprised"})
+    assert set(m["per_corpus"]) == {"ravdess", "emodb"}  # every fold tests speakers of both
+    assert len(list(Path(tiny_cache_dir).glob("emodb*.h5"))) == 1  # a cache of its own beside RAVDESS'
+    fold = json.loads((tmp_path / "run" / "fold_0" / "metrics.json").read_text())
+    tested = {p.split("/")[0] for p in fold["test_predictions"]["paths"]}
+    assert tested == {Path(tiny_corpus).name, Path(emodb_corpus).name}
+    assert "emodb alone" in (tmp_path / "run" / "report.txt").read_text()
+
+
+@pytest.mark.slow
+def test_cross_corpus_trains_on_one_corpus_and_tests_the_other_on_shared_emotions(
+        tiny_corpus, tiny_cache_dir, emodb_corpus, tmp_path):
+    cfg = two_corpora(tiny_corpus, emodb_corpus, tiny_cache_dir,
+                      split=splits.SplitConfig(protocol="cross_corpus", test_corpus="emodb", val_speakers=1))
+    m = train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False).metrics
+    shared = sorted(set(synthetic.emotions("emodb")) - {"boredom"})
+    assert m["label_names"] == shared  # no class the test set has and training never saw, nor the reverse
+    assert m["n_test"] == sum(1 for p in synthetic.plan("emodb", speakers=3) if p.emotion in shared)
+    assert all(p.startswith(Path(emodb_corpus).name) for p in m["test_predictions"]["paths"])
+    assert "left out: calm (train only), surprised (train only), boredom (test only)" in m["split_description"]
+
+
+def test_emotions_are_merged_then_filtered_before_splitting(tiny_corpus, tiny_cache_dir):
+    cfg = dataclasses.replace(tiny_config(tiny_corpus, tiny_cache_dir), emotions=("neutral", "angry", "sad"),
+                              merge_emotions=("calm:neutral",))
+    assert cfg.merge_emotions == (("calm", "neutral"),)
+    fs = train_lib.load_features(cfg, progress=False)
+    assert set(fs.meta["emotion"]) == {"neutral", "angry", "sad", ""}
+    assert np.sum(fs.meta["emotion"] == "neutral") == np.sum(np.isin(fs.meta["emotion_code"], [1, 2]))
+    [split] = splits.make_splits(cfg.split, fs.meta)
+    used = np.concatenate([split.train, split.val, split.test])
+    assert "" not in set(fs.meta["emotion"][used])
+
+
+@pytest.mark.parametrize(
+    "kw,message",
+    [
+        (dict(corpus="bogus"), "--corpus=bogus: unknown corpus reader"),
+        (dict(corpus=("auto", "auto", "auto")), "one reader per --data_dir entry"),
+        (dict(emotions=("joyful",)), "unknown emotion 'joyful'"),
+        (dict(merge_emotions=("calm",)), "not FROM:TO"),
+        (dict(merge_emotions=("calm:neutral", "neutral:sad")), "merge target is itself merged"),
+    ],
+)
+def test_bad_corpus_settings_fail_on_construction(kw, message):
+    with pytest.raises(ValueError, match=message):
+        train_lib.ExperimentConfig(data_dir="a,b", **kw)
+
+
+def test_the_same_corpus_twice_is_refused(tiny_corpus, tiny_cache_dir):
+    cfg = dataclasses.replace(tiny_config(tiny_corpus, tiny_cache_dir), data_dir=f"{tiny_corpus},{tiny_corpus}")
+    with pytest.raises(ValueError, match="corpus ravdess is given twice"):
+        train_lib.load_features(cfg, progress=False)
