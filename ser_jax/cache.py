@@ -76,13 +76,6 @@ class FeatureSet:
     def feature_names(self) -> tuple[str, ...]:
         return tuple(name for name, _, _ in self.layout)
 
-    def select_rows(self, rows: np.ndarray) -> "FeatureSet":
-        """The given rows only (e.g. the emotions an experiment keeps), in the given order."""
-        rows = np.asarray(rows, np.int64)
-        return dataclasses.replace(
-            self, features=self.features[rows], lengths=self.lengths[rows],
-            meta={k: v[rows] for k, v in self.meta.items()}, paths=tuple(self.paths[i] for i in rows))
-
     def select_groups(self, groups: Sequence[str]) -> "FeatureSet":
         """The same rows with only the named feature groups, for ablations without recomputing."""
         unknown = sorted(set(groups) - set(self.feature_names))
@@ -158,7 +151,7 @@ def concat(sets: Sequence[FeatureSet]) -> FeatureSet:
             columns.setdefault(k, v.dtype)
     meta = {}
     for k, dtype in columns.items():
-        fill = "" if dtype == object else -1
+        fill = "" if dtype.kind == "O" else -1
         meta[k] = np.concatenate([s.meta[k] if k in s.meta else np.full(len(s), fill, dtype) for s in sets])
     base = os.path.commonpath([s.corpus_root for s in sets])
     paths = tuple(os.path.relpath(os.path.join(s.corpus_root, p), base) for s in sets for p in s.paths)

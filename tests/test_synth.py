@@ -49,7 +49,7 @@ def test_plan_follows_the_ravdess_design():
 def test_discover_reads_the_corpus_back_with_ravdess_counts(tiny):
     root, paths = tiny
     found = corpora.discover(root)
-    assert found.layout == "standard" and not found.skipped
+    assert found.reader == "ravdess" and not found.skipped
     assert sorted(u.path for u in found.records) == sorted(str(p) for p in paths)
     utts = found.records
     assert collections.Counter(u.channel for u in utts) == {"speech": 120, "song": 88}

@@ -154,7 +154,7 @@ def test_leaky_protocol_says_so_everywhere(tiny_corpus, tiny_cache_dir, tmp_path
 
 
 def test_speaker_independent_folds_are_aggregated(tiny_corpus, tiny_cache_dir, tmp_path):
-    split = splits.SplitConfig(protocol="actor_kfold", folds=3, val_actors=1)
+    split = splits.SplitConfig(protocol="speaker_kfold", folds=3, val_speakers=1)
     cfg = tiny_config(tiny_corpus, tiny_cache_dir, epochs=2, split=split)
     m = train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False).metrics
     assert m["n_folds"] == 3
