@@ -206,6 +206,11 @@ def define_train_flags() -> None:
     flags.DEFINE_integer("seed", t.seed, "Seed of initialisation, shuffling and dropout.")
     flags.DEFINE_boolean("standardize", t.standardize, "Per-feature standardisation fitted on training rows "
                          "(off to replicate the original exactly).")
+    flags.DEFINE_boolean("speaker_norm", t.speaker_norm, "Standardise every speaker (training and test alike) by "
+                         "the statistics of its own clips instead of the training set's; uses no labels, assumes "
+                         "several clips per test speaker.")
+    flags.DEFINE_boolean("class_weights", t.class_weights, "Weight the loss by n / (classes * class count) of "
+                         "the training rows, so rare classes count as much as frequent ones.")
     flags.DEFINE_integer("time_masks", a.time_masks, "SpecAugment: spans of frames zeroed per training clip (0 = off).")
     flags.DEFINE_integer("time_mask_width", a.time_mask_width, "SpecAugment: maximum frames per time mask.")
     flags.DEFINE_integer("feature_masks", a.feature_masks, "SpecAugment: bands of feature rows zeroed per training "
@@ -256,7 +261,8 @@ def experiment_config_from_flags():
             learning_rate=FLAGS.learning_rate, l2=FLAGS.l2, decay=FLAGS.decay, schedule=FLAGS.schedule,
             warmup_steps=FLAGS.warmup_steps, clip_norm=FLAGS.clip_norm)
         train = train_lib.TrainConfig(epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, patience=FLAGS.patience,
-                                      seed=FLAGS.seed, standardize=FLAGS.standardize)
+                                      seed=FLAGS.seed, standardize=FLAGS.standardize,
+                                      speaker_norm=FLAGS.speaker_norm, class_weights=FLAGS.class_weights)
         augment = augment_lib.AugmentConfig(
             time_masks=FLAGS.time_masks, time_mask_width=FLAGS.time_mask_width, feature_masks=FLAGS.feature_masks,
             feature_mask_width=FLAGS.feature_mask_width)

@@ -1,4 +1,5 @@
-"""Per-feature standardisation fitted on training rows only, over valid (unpadded) frames.
+"""Per-feature standardisation over valid (unpadded) frames: global (fitted on training rows only)
+or per speaker (each speaker by the statistics of its own clips, labels unused).
 
 Features of different groups differ by orders of magnitude (mel power vs. zero-crossing
 rate), so the network sees z-scores. The statistics come from the training rows alone (so
@@ -80,3 +81,30 @@ def standardize(x, mean, std, lengths=None):
         import jax.numpy as xp  # only when given jax arrays (also works under jit)
     valid = xp.arange(z.shape[1])[None, :] < xp.asarray(lengths)[:, None]
     return xp.where(valid[..., None], z, 0.0).astype(np.float32)
+
+
+def fit_per_speaker(features, lengths: np.ndarray, rows: np.ndarray, speakers: np.ndarray,
+                    min_std: float = 1e-8) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Mean and std per feature of each speaker, over the valid frames of that speaker's own rows.
+
+    Takes no labels, so it may be fitted on a test speaker's clips (its unlabelled recordings) as
+    well as on training speakers'; and each speaker's statistics come from its rows only, never
+    from another speaker's. This assumes several clips per speaker at test time.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    speakers = np.asarray(speakers)
+    return {str(s): fit_standardizer(features, lengths, rows[speakers[rows] == s], min_std)
+            for s in sorted(set(speakers[rows].tolist()))}
+
+
+def standardize_per_speaker(features, lengths: np.ndarray, rows: np.ndarray, speakers: np.ndarray,
+                            stats: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Features with each row of ``rows`` standardised by its speaker's statistics; other rows are 0."""
+    rows = np.asarray(rows, dtype=np.int64)
+    speakers = np.asarray(speakers)
+    lengths = np.asarray(lengths)
+    out = np.zeros(features.shape, np.float32)
+    for s, (mean, std) in stats.items():
+        r = rows[speakers[rows] == s]
+        out[r] = standardize(np.asarray(features[r]), mean, std, lengths[r])
+    return out

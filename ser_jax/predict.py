@@ -40,6 +40,7 @@ from ser_jax import model as model_lib
 from ser_jax import normalize as normalize_lib
 
 FORMATS = ("table", "json", "csv")
+SPEAKER_GROUPS = ("files", "folder")  # speaker-normalised models: who counts as one speaker
 FRAME_BUCKET = 64  # full-length models: inputs padded to a multiple of this many frames
 
 
@@ -51,6 +52,7 @@ class Prediction:
     emotion: str
     probabilities: dict[str, float]
     windows: int  # how many windows of the training duration were averaged (1 for a short clip)
+    note: str = ""  # e.g. that a speaker-normalised model saw this clip's speaker in this clip alone
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,9 +89,17 @@ class Predictor:
     Build one with :func:`load_predictor`. ``batch_size`` windows go through the network at once.
     """
 
-    def __init__(self, tree: dict, meta: dict, checkpoint_dir: str | os.PathLike, batch_size: int = 16):
+    def __init__(self, tree: dict, meta: dict, checkpoint_dir: str | os.PathLike, batch_size: int = 16,
+                 speaker_groups: str = "files"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if speaker_groups not in SPEAKER_GROUPS:
+            raise ValueError(f"--speaker_groups={speaker_groups}: expected one of {', '.join(SPEAKER_GROUPS)}")
+        # "speaker": the model was trained on per-speaker standardised features, so the files given
+        # are standardised by their own statistics: all of them as one speaker ("files"), or one
+        # speaker per folder ("folder").
+        self.normalization = str(meta.get("normalization", "global"))
+        self.speaker_groups = speaker_groups
         self.checkpoint_dir = str(checkpoint_dir)
         self.meta = dict(meta)
         self.label_names: tuple[str, ...] = tuple(str(n) for n in meta["label_names"])
@@ -136,7 +146,16 @@ class Predictor:
         return None if cfg.duration is None else features_lib.clip_samples(0, cfg)
 
     def inputs(self, path: str | os.PathLike) -> list[np.ndarray]:
-        """The standardised (T, F) inputs of one file, one per window; AudioError if unreadable."""
+        """The standardised (T, F) inputs of one file, one per window; AudioError if unreadable.
+
+        With the training statistics; a speaker-normalised model needs its speaker's other clips
+        instead (see :meth:`iter_predictions`).
+        """
+        return [normalize_lib.standardize(f[None], self.mean, self.std, np.asarray([len(f)]))[0]
+                for f in self.raw_inputs(path)]
+
+    def raw_inputs(self, path: str | os.PathLike) -> list[np.ndarray]:
+        """The unscaled (T, F) features of one file's windows; AudioError if unreadable."""
         cfg = self.feature_config
         full = dataclasses.replace(cfg, duration=None)
         y = features_lib.load_audio(path, full)  # whole clip at the training sample rate
@@ -148,8 +167,7 @@ class Predictor:
         out = []
         for clip in clips:
             feats = features_lib.extract(clip, cfg)[:, self.columns]
-            z = normalize_lib.standardize(feats[None], self.mean, self.std, np.asarray([len(feats)]))[0]
-            out.append(np.ascontiguousarray(z, dtype=np.float32))
+            out.append(np.ascontiguousarray(feats, dtype=np.float32))
         return out
 
     def probabilities(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
@@ -182,11 +200,54 @@ class Predictor:
     # ------------------------------------------------------------------------------------------
     # Files -> predictions
 
-    def _prediction(self, path: str, probs: np.ndarray) -> Prediction:
+    def _prediction(self, path: str, probs: np.ndarray, note: str = "") -> Prediction:
         mean = probs.mean(axis=0)
         return Prediction(
             path=path, emotion=self.label_names[int(np.argmax(mean))],
-            probabilities={name: float(p) for name, p in zip(self.label_names, mean)}, windows=len(probs))
+            probabilities={name: float(p) for name, p in zip(self.label_names, mean)}, windows=len(probs),
+            note=note)
+
+    def speaker_of(self, path: str) -> str:
+        """The group a file's statistics come from, for a speaker-normalised model."""
+        return str(Path(path).resolve().parent) if self.speaker_groups == "folder" else "all files"
+
+    def _iter_speaker_normalised(self, paths: Iterable[str | os.PathLike]) -> Iterator[Prediction | PredictionError]:
+        """Every file's features first, then each speaker group standardised by its own statistics."""
+        items: list[tuple[str, list[np.ndarray] | str]] = []
+        for p in paths:
+            path = os.fspath(p)
+            try:
+                items.append((path, self.raw_inputs(path)))
+            except Exception as e:  # one bad file must not stop the others
+                items.append((path, str(e).splitlines()[0] if str(e) else type(e).__name__))
+        groups: dict[str, list[int]] = {}
+        for i, (path, item) in enumerate(items):
+            if not isinstance(item, str):
+                groups.setdefault(self.speaker_of(path), []).append(i)
+        scaled: dict[int, list[np.ndarray]] = {}
+        notes: dict[int, str] = {}
+        for members in groups.values():
+            windows = [w for i in members for w in items[i][1]]
+            lengths = np.asarray([len(w) for w in windows])
+            stacked = np.zeros((len(windows), lengths.max(), len(self.columns)), np.float32)
+            for j, w in enumerate(windows):
+                stacked[j, : len(w)] = w
+            mean, std = normalize_lib.fit_standardizer(stacked, lengths, np.arange(len(windows)))
+            for i in members:
+                scaled[i] = [normalize_lib.standardize(w[None], mean, std, np.asarray([len(w)]))[0]
+                             for w in items[i][1]]
+                if len(members) == 1:
+                    notes[i] = ("speaker statistics from this clip alone: the model expects several clips "
+                                "per speaker, so this prediction is less reliable")
+        order = sorted(scaled)
+        probs = self.probabilities([w for i in order for w in scaled[i]])
+        k, by_row = 0, {}
+        for i in order:
+            by_row[i] = probs[k : k + len(scaled[i])]
+            k += len(scaled[i])
+        for i, (path, item) in enumerate(items):
+            yield PredictionError(path, item) if isinstance(item, str) else self._prediction(path, by_row[i],
+                                                                                             notes.get(i, ""))
 
     def predict_file(self, path: str | os.PathLike) -> Prediction:
         """The prediction for one file; raises features.AudioError naming the file if it is unreadable."""
@@ -203,7 +264,11 @@ class Predictor:
         self, paths: Iterable[str | os.PathLike], chunk_windows: int | None = None
     ) -> Iterator[Prediction | PredictionError]:
         """predict_files as a stream: windows of consecutive files are batched together, results
-        come out in input order as soon as their batch is done."""
+        come out in input order as soon as their batch is done. A speaker-normalised model reads every
+        file before the first result, since each file's scaling depends on its speaker's other files."""
+        if self.normalization == "speaker":
+            yield from self._iter_speaker_normalised(paths)
+            return
         limit = chunk_windows or 4 * self.batch_size
         pending: list[tuple[str, list[np.ndarray] | str]] = []
 
@@ -245,7 +310,7 @@ class Predictor:
                 f"{cfg.recipe} features at {cfg.sample_rate} Hz, {crop}; {len(self.label_names)} classes)")
 
 
-def load_predictor(run_dir: str | os.PathLike, batch_size: int = 16) -> Predictor:
+def load_predictor(run_dir: str | os.PathLike, batch_size: int = 16, speaker_groups: str = "files") -> Predictor:
     """The Predictor of a run's best checkpoint (fold_0's for a k-fold run)."""
     directory = ckpt_lib.find_run_checkpoint(run_dir)
     tree, meta = ckpt_lib.load_best(directory)
@@ -253,7 +318,7 @@ def load_predictor(run_dir: str | os.PathLike, batch_size: int = 16) -> Predicto
     if missing or "norm" not in tree:
         raise ckpt_lib.CheckpointError(f"{directory}: checkpoint lacks {missing or ['norm']}; it was not written "
                                        "by python -m ser_jax.train")
-    return Predictor(tree, meta, directory, batch_size=batch_size)
+    return Predictor(tree, meta, directory, batch_size=batch_size, speaker_groups=speaker_groups)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -329,11 +394,15 @@ def main(argv: list[str]) -> int:
     run_dir = Path(FLAGS.checkpoint)
     if not run_dir.is_dir():
         raise cli.UsageError(f"--checkpoint={FLAGS.checkpoint}: no such directory")
-    predictor = load_predictor(run_dir, batch_size=FLAGS.batch_size)
+    predictor = load_predictor(run_dir, batch_size=FLAGS.batch_size, speaker_groups=FLAGS.speaker_groups)
     if Path(predictor.checkpoint_dir).resolve() != run_dir.resolve():
         print(f"{run_dir} is a k-fold run: predicting with the checkpoint of "
               f"{Path(predictor.checkpoint_dir).name} ({predictor.checkpoint_dir})", file=sys.stderr)
     print(predictor.describe(), file=sys.stderr)
+    if predictor.normalization == "speaker":
+        how = "each folder as one speaker" if predictor.speaker_groups == "folder" else "all files as one speaker"
+        print(f"speaker-normalised model: features standardised by the statistics of the files given ({how}; "
+              "--speaker_groups=folder|files)", file=sys.stderr)
     if predictor.leaky:
         print("warning: LEAKY checkpoint: this model was selected on its own test set "
               f"(protocol {predictor.protocol}); its reported scores are optimistic", file=sys.stderr)
@@ -349,6 +418,8 @@ def main(argv: list[str]) -> int:
             print(f"error: {result}", file=sys.stderr, flush=True)
         else:
             predictions.append(result)
+            if result.note:
+                print(f"note: {result.path}: {result.note}", file=sys.stderr, flush=True)
     if predictions or FLAGS.format != "table":
         print(render(predictions, predictor.label_names, FLAGS.format), flush=True)
     if errors:
@@ -363,6 +434,8 @@ def define_flags() -> None:
                         "its fold_0 checkpoint is used).")
     flags.DEFINE_enum("format", "table", list(FORMATS), "Output: an aligned table, JSON (a list of objects) or CSV.")
     flags.DEFINE_integer("batch_size", 16, "Windows per forward pass.", lower_bound=1)
+    flags.DEFINE_enum("speaker_groups", "files", list(SPEAKER_GROUPS), "Speaker-normalised models only: "
+                      "standardise all given files as one speaker (files) or each folder as one speaker (folder).")
 
 
 if __name__ == "__main__":

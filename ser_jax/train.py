@@ -47,6 +47,10 @@ class TrainConfig:
     patience: int = 15  # epochs without a better validation accuracy; 0 = never stop early
     seed: int = 0
     standardize: bool = True  # per-feature, fitted on the training rows only
+    # Per-speaker instead: every speaker (training, validation and test alike) standardised by the
+    # statistics of its own clips in the split, labels unused. Assumes several clips per test speaker.
+    speaker_norm: bool = False
+    class_weights: bool = False  # weight the loss by n / (classes * count of the class) on training rows
     eval_batch_size: int = 128
 
     def __post_init__(self):
@@ -146,9 +150,12 @@ def create_train_state(
 @functools.partial(jax.jit, donate_argnums=(0,), static_argnames=("augment",))
 def train_step(
     state: TrainState, data: Arrays, idx: jax.Array, weights: jax.Array, rng: jax.Array,
-    augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig(),
+    class_w: jax.Array | None = None, augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig(),
 ) -> tuple[TrainState, dict]:
-    """One optimiser step on the rows idx; weights are 0 for the padding of a short last batch."""
+    """One optimiser step on the rows idx; weights are 0 for the padding of a short last batch.
+
+    ``class_w`` (classes,) weighs each clip's loss by its class (1 everywhere: plain mean).
+    """
     x, lengths, y = data.x[idx], data.lengths[idx], data.y[idx]
     # Its own stream, so turning masks on leaves the dropout masks of a seed unchanged.
     x = augment_lib.mask(jax.random.fold_in(rng, 1), x, lengths, augment)
@@ -159,7 +166,8 @@ def train_step(
             rngs={"dropout": rng}, mutable=["batch_stats"],
         )
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
-        return jnp.sum(ce * weights) / jnp.sum(weights), (logits, updates)
+        w = weights if class_w is None else weights * class_w[y]
+        return jnp.sum(ce * w) / jnp.sum(w), (logits, updates)
 
     (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     state = state.apply_gradients(grads=grads)
@@ -234,6 +242,7 @@ def fit_split(
     model_cfg = dataclasses.replace(cfg.model, num_classes=len(label_names))
     steps_per_epoch = math.ceil(len(split.train) / tc.batch_size)
     base_rng = jax.random.PRNGKey(tc.seed)
+    class_w = (jnp.asarray(class_weight_vector(y, split.train, len(label_names))) if tc.class_weights else None)
     state = create_train_state(jax.random.fold_in(base_rng, 0), model_cfg, cfg.optim, num_frames, num_features,
                                total_steps=steps_per_epoch * tc.epochs)
     inference_meta = {
@@ -244,6 +253,7 @@ def fit_split(
         "num_frames": num_frames,
         "protocol": cfg.split.protocol,
         "leaky": split.leaky,
+        "normalization": normalization(tc),
         "corpora": sorted(set(np.asarray(corpus).tolist())) if corpus is not None else [],
     }
     ckpts = ckpt_lib.RunCheckpoints(run_dir)
@@ -282,7 +292,7 @@ def fit_split(
             sums = []
             for b, (idx, w) in enumerate(padded_batches(perm, tc.batch_size)):
                 state, m = train_step(state, data, jnp.asarray(idx), jnp.asarray(w), jax.random.fold_in(epoch_rng, b),
-                                      augment=cfg.augment)
+                                      class_w, augment=cfg.augment)
                 sums.append(m)
             sums = jax.device_get(sums)
             count = sum(float(m["count"]) for m in sums)
@@ -392,14 +402,35 @@ def load_features(cfg: ExperimentConfig, progress: bool = True) -> cache_lib.Fea
     return fs
 
 
-def standardize_rows(fs: cache_lib.FeatureSet, train_rows: np.ndarray, enabled: bool) -> tuple[np.ndarray, dict]:
-    """Features standardised with statistics of the training rows only (padding stays zero)."""
+def normalization(tc: TrainConfig) -> str:
+    """How a run's inputs are scaled: "speaker", "global" or "none" (stored with its checkpoints)."""
+    return "speaker" if tc.speaker_norm else "global" if tc.standardize else "none"
+
+
+def standardize_rows(fs: cache_lib.FeatureSet, split: splits_lib.Split, tc: TrainConfig) -> tuple[np.ndarray, dict]:
+    """Features scaled as the run says (padding stays zero), and the training statistics for the checkpoint.
+
+    Global: statistics of the training rows only. Per speaker: each speaker of the split by its own
+    rows' statistics (no labels used, no speaker mixed with another).
+    """
     F = fs.features.shape[-1]
-    if not enabled:
+    mode = normalization(tc)
+    if mode == "none":
         return fs.features, {"mean": np.zeros(F, np.float32), "std": np.ones(F, np.float32)}
-    mean, std = normalize_lib.fit_standardizer(fs.features, fs.lengths, train_rows)
-    x = normalize_lib.standardize(fs.features, mean, std, fs.lengths).astype(np.float32, copy=False)
-    return x, {"mean": np.asarray(mean, np.float32), "std": np.asarray(std, np.float32)}
+    mean, std = normalize_lib.fit_standardizer(fs.features, fs.lengths, split.train)
+    norm = {"mean": np.asarray(mean, np.float32), "std": np.asarray(std, np.float32)}
+    if mode == "speaker":
+        used = np.unique(np.concatenate([split.train, split.val, split.test]))
+        stats = normalize_lib.fit_per_speaker(fs.features, fs.lengths, used, fs.meta["speaker"])
+        return normalize_lib.standardize_per_speaker(fs.features, fs.lengths, used, fs.meta["speaker"], stats), norm
+    return normalize_lib.standardize(fs.features, mean, std, fs.lengths).astype(np.float32, copy=False), norm
+
+
+def class_weight_vector(y: np.ndarray, train_rows: np.ndarray, num_classes: int) -> np.ndarray:
+    """Per-class loss weights n / (K * n_c) from the training rows (1 for a class they lack)."""
+    counts = np.bincount(y[train_rows], minlength=num_classes).astype(np.float64)
+    w = np.where(counts > 0, len(train_rows) / (num_classes * np.maximum(counts, 1)), 1.0)
+    return w.astype(np.float32)
 
 
 def train_and_evaluate(
@@ -421,7 +452,7 @@ def train_and_evaluate(
 
     fs = load_features(cfg, progress)
     splits = splits_lib.make_splits(cfg.split, fs.meta)
-    for note in splits[0].skipped_folds:
+    for note in splits[0].skipped_folds if progress else ():
         print(f"note: {cfg.split.protocol} {note}; skipped", flush=True)
     used = np.unique(np.concatenate([np.concatenate([s.train, s.val, s.test]) for s in splits]))
     # Alphabetical, as the original's LabelEncoder; stored with every checkpoint.
@@ -434,11 +465,11 @@ def train_and_evaluate(
         if sub != run_dir and (sub / "metrics.json").exists():  # a finished fold of a resumed run
             per_split.append(json.loads((sub / "metrics.json").read_text()))
             continue
-        x, norm = standardize_rows(fs, split.train, cfg.train.standardize)
+        x, norm = standardize_rows(fs, split, cfg.train)
         data = Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.asarray(np.maximum(y, 0)))
         del x
-        metrics = fit_split(cfg, data, y, label_names, split, sub, paths=fs.paths, norm=norm, corpus=fs.meta.get("corpus"), resume=resume,
-                            progress=progress)
+        metrics = fit_split(cfg, data, y, label_names, split, sub, paths=fs.paths, norm=norm,
+                            corpus=fs.meta.get("corpus"), resume=resume, progress=progress)
         if progress and len(splits) > 1:
             print(report_lib.format_summary(metrics, leaky=split.leaky, protocol=split.name), flush=True)
         per_split.append(metrics)

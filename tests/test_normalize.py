@@ -1,6 +1,8 @@
-"""Standardisation: statistics from valid frames of training rows only."""
+"""Standardisation: global statistics from valid frames of training rows only, or per speaker from its own clips."""
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 import pytest
@@ -111,3 +113,53 @@ def test_fits_straight_from_an_hdf5_dataset_without_loading_it(tmp_path):
         from_file = fit_standardizer(f["features"], lengths, rows)
     for a, b in zip(fit_standardizer(x, lengths, rows), from_file):
         np.testing.assert_array_equal(a, b)
+
+
+# ----------------------------------------------------------------------------------------------
+# Per speaker
+
+
+def _speakers_data(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(9, 6, 3)).astype(np.float32)
+    x[3:6] = 5.0 + 3.0 * x[3:6]  # speaker b: another level and spread, as another voice would have
+    lengths = np.array([6, 4, 5, 6, 3, 6, 2, 6, 6])
+    speakers = np.array(["a"] * 3 + ["b"] * 3 + ["c"] * 3)
+    return x, lengths, speakers
+
+
+def test_each_speaker_is_standardised_by_its_own_frames_only():
+    x, lengths, speakers = _speakers_data()
+    rows = np.arange(9)
+    stats = normalize.fit_per_speaker(x, lengths, rows, speakers)
+    z = normalize.standardize_per_speaker(x, lengths, rows, speakers, stats)
+    for s in "abc":
+        r = rows[speakers == s]
+        valid = np.concatenate([z[i, : lengths[i]] for i in r])
+        np.testing.assert_allclose(valid.mean(0), 0, atol=1e-5)
+        np.testing.assert_allclose(valid.std(0), 1, atol=1e-4)
+        assert all(np.all(z[i, lengths[i]:] == 0) for i in r)  # padding stays at zero
+
+
+def test_speaker_statistics_never_mix_speakers_and_take_no_labels():
+    x, lengths, speakers = _speakers_data()
+    rows = np.arange(9)
+    z = normalize.standardize_per_speaker(x, lengths, rows, speakers,
+                                          normalize.fit_per_speaker(x, lengths, rows, speakers))
+    changed = x.copy()
+    changed[3:6] *= 10.0  # another recording level for speaker b only
+    z2 = normalize.standardize_per_speaker(changed, lengths, rows, speakers,
+                                           normalize.fit_per_speaker(changed, lengths, rows, speakers))
+    np.testing.assert_array_equal(z2[speakers != "b"], z[speakers != "b"])  # nobody else moves
+    np.testing.assert_allclose(z2[3:6], z[3:6], atol=1e-5)  # and b's level is normalised away
+    # No labels: the statistics are a function of features, lengths, rows and speakers only.
+    assert list(inspect.signature(normalize.fit_per_speaker).parameters)[:4] == ["features", "lengths", "rows",
+                                                                                 "speakers"]
+
+
+def test_rows_outside_the_split_are_left_at_zero():
+    x, lengths, speakers = _speakers_data()
+    rows = np.array([0, 1, 2, 6, 7])
+    z = normalize.standardize_per_speaker(x, lengths, rows, speakers,
+                                          normalize.fit_per_speaker(x, lengths, rows, speakers))
+    assert np.all(z[[3, 4, 5, 8]] == 0)

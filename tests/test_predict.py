@@ -55,7 +55,7 @@ def _pcm(path) -> np.ndarray:
 
 def _test_clips(run, k):
     cfg, _, metrics = run
-    return [os.path.join(cfg.data_dir, p) for p in metrics["test_predictions"]["paths"][:k]]
+    return [os.path.join(cfg.data_dir[0], p) for p in metrics["test_predictions"]["paths"][:k]]
 
 
 def test_short_clips_get_the_probabilities_the_trained_model_gives_their_cached_features(run, predictor, tmp_path):
@@ -77,7 +77,7 @@ def test_short_clips_get_the_probabilities_the_trained_model_gives_their_cached_
     state = train_lib.create_train_state(jax.random.PRNGKey(0), dataclasses.replace(cfg.model, num_classes=8),
                                          cfg.optim, x.shape[1], x.shape[2], 1)
     state = state.replace(params=tree["params"], batch_stats=tree["batch_stats"])
-    rows = np.asarray([fs.paths.index(os.path.relpath(p, cfg.data_dir)) for p in clips])
+    rows = np.asarray([fs.paths.index(os.path.relpath(p, cfg.data_dir[0])) for p in clips])
     data = train_lib.Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.zeros(len(x), jnp.int32))
     want = np.asarray(jax.nn.softmax(train_lib.predict_logits(state, data, rows, 8), axis=-1))
 
@@ -239,3 +239,67 @@ def test_cli_csv_parses_and_exits_0_when_every_file_is_predicted(run, predictor)
         assert r["emotion"] == p.emotion and int(r["windows"]) == p.windows
         np.testing.assert_allclose([float(r[n]) for n in predictor.label_names],
                                    list(p.probabilities.values()), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------------------------
+# Speaker-normalised models
+
+
+@pytest.fixture(scope="module")
+def speaker_run(tiny_corpus, tiny_cache_dir, tmp_path_factory):
+    """Actor 3 is the test speaker, unseen in training: its features are scaled by its own clips."""
+    cfg = train_lib.ExperimentConfig(
+        data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES,
+        split=splits.SplitConfig(protocol="speakers", train_speakers=("1",), val_speaker_ids=("2",),
+                                 test_speakers=("3",)),
+        model=TINY_MODEL, optim=optim.OptimConfig(learning_rate=1e-2),
+        train=train_lib.TrainConfig(epochs=3, patience=0, batch_size=16, speaker_norm=True, class_weights=True),
+        workers=2)
+    run_dir = tmp_path_factory.mktemp("speaker_norm") / "run"
+    result = train_lib.train_and_evaluate(cfg, run_dir, progress=False)
+    return cfg, run_dir, result.metrics
+
+
+@pytest.mark.slow
+def test_a_speaker_normalised_model_scales_a_folder_of_new_clips_by_their_own_statistics(speaker_run, tmp_path):
+    cfg, run_dir, metrics = speaker_run
+    tree, meta = checkpoint.load_best(run_dir)
+    assert meta["normalization"] == "speaker"
+    # Every test clip of the unseen speaker, cut to the training crop, in one folder: the folder's
+    # statistics are then exactly those training computed for that speaker.
+    folder = tmp_path / "actor_03"
+    folder.mkdir()
+    clips = [os.path.join(cfg.data_dir[0], p) for p in metrics["test_predictions"]["paths"]]
+    copies = []
+    for i, path in enumerate(clips):
+        copies.append(str(folder / f"{i:03d}.wav"))
+        sf.write(copies[-1], _pcm(path)[:CROP], SR, subtype="PCM_16")
+    got = predict.load_predictor(run_dir, speaker_groups="folder").predict_files(copies)
+
+    fs = train_lib.load_features(cfg, progress=False)
+    [split] = splits.make_splits(cfg.split, fs.meta)
+    x, _ = train_lib.standardize_rows(fs, split, cfg.train)
+    state = train_lib.create_train_state(jax.random.PRNGKey(0), dataclasses.replace(cfg.model, num_classes=8),
+                                         cfg.optim, x.shape[1], x.shape[2], 1)
+    state = state.replace(params=tree["params"], batch_stats=tree["batch_stats"])
+    data = train_lib.Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.zeros(len(x), jnp.int32))
+    want = np.asarray(jax.nn.softmax(train_lib.predict_logits(state, data, split.test, 8), axis=-1))
+    np.testing.assert_allclose([[p.probabilities[n] for n in meta["label_names"]] for p in got], want, atol=1e-4)
+    assert not any(p.note for p in got)
+
+
+@pytest.mark.slow
+def test_a_clip_normalised_alone_says_so(speaker_run, tmp_path):
+    path = os.path.join(speaker_run[0].data_dir[0], speaker_run[2]["test_predictions"]["paths"][0])
+    predictor = predict.load_predictor(speaker_run[1])
+    [alone] = predictor.predict_files([path])
+    assert "this clip alone" in alone.note
+    two = predictor.predict_files([path, os.path.join(speaker_run[0].data_dir[0],
+                                                      speaker_run[2]["test_predictions"]["paths"][1])])
+    assert [p.note for p in two] == ["", ""]  # "files": the files given count as one speaker
+
+
+def test_class_weights_balance_the_classes_of_the_training_rows():
+    y = np.array([0, 0, 0, 1, -1, 2, 2, 2, 2])
+    w = train_lib.class_weight_vector(y, np.array([0, 1, 2, 3]), num_classes=3)
+    np.testing.assert_allclose(w, [4 / (3 * 3), 4 / (3 * 1), 1.0])  # class 2 is not in the training rows
