@@ -1,4 +1,4 @@
-"""SpecAugment-style masking of (standardised) feature sequences during training.
+"""SpecAugment-style masking and mixup of (standardised) feature sequences during training.
 
 The seed model overfits RAVDESS within a few dozen epochs (training accuracy near 100%), and
 ~1,470 training clips are too few to fix that with dropout and L2 alone. Masking random spans
@@ -6,9 +6,12 @@ of frames and random bands of feature rows (Park et al., 2019, "SpecAugment") ma
 epoch see a slightly different clip. Masked values are set to 0: after standardisation that is
 the training mean, so a mask removes information without inventing any.
 
-Masks are drawn per clip inside the jitted train step, so augmentation costs no host work and
-no recompilation; evaluation never masks. The defaults (no masks) leave training exactly as
-the original's.
+Mixup (``mixup`` > 0) blends each training clip with another of its batch and its loss with
+the partner's label by the same weight.
+
+Masks and mixup are drawn per clip inside the jitted train step, so augmentation costs no host
+work and no recompilation; evaluation never augments. The defaults (no masks, no mixup) leave
+training exactly as the original's.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ class AugmentConfig:
     time_mask_width: int = 12  # each span is 0..this many frames, inside the clip's true length
     feature_masks: int = 0  # bands of feature rows masked per clip
     feature_mask_width: int = 20  # each band is 0..this many rows
+    mixup: float = 0.0  # alpha of mixup's Beta(alpha, alpha) mixing weight; 0 = off
 
     def __post_init__(self):
-        for name in ("time_masks", "time_mask_width", "feature_masks", "feature_mask_width"):
+        for name in ("time_masks", "time_mask_width", "feature_masks", "feature_mask_width", "mixup"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name}={getattr(self, name)}: must be >= 0")
 
@@ -72,3 +76,19 @@ def mask(rng: jax.Array, x: jax.Array, lengths: jax.Array, cfg: AugmentConfig) -
         f = _spans(k_feat, cfg.feature_masks, cfg.feature_mask_width, jnp.full((batch,), feats, jnp.int32), feats)
         x = jnp.where(f[:, None, :], 0.0, x)
     return x
+
+
+def mixup(rng: jax.Array, x: jax.Array, lengths: jax.Array, alpha: float
+          ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Mixup (Zhang et al., 2018): each clip mixed with another clip of the batch.
+
+    Returns (mixed x, lengths covering both clips, partner index per clip, weight of the clip's
+    own label per clip); the loss is ``lam * ce(y) + (1 - lam) * ce(y[partner])``. Since features
+    are standardised, mixing with a partner's zero padding pulls towards the training mean.
+    """
+    k_lam, k_perm = jax.random.split(rng)
+    lam = jax.random.beta(k_lam, alpha, alpha, (x.shape[0],))
+    lam = jnp.maximum(lam, 1.0 - lam)  # the clip's own label stays the major one
+    partner = jax.random.permutation(k_perm, x.shape[0])
+    mixed = lam[:, None, None] * x + (1.0 - lam[:, None, None]) * x[partner]
+    return mixed, jnp.maximum(lengths, lengths[partner]), partner, lam

@@ -215,6 +215,8 @@ def define_train_flags() -> None:
     flags.DEFINE_integer("time_mask_width", a.time_mask_width, "SpecAugment: maximum frames per time mask.")
     flags.DEFINE_integer("feature_masks", a.feature_masks, "SpecAugment: bands of feature rows zeroed per training "
                          "clip (0 = off).")
+    flags.DEFINE_float("mixup", a.mixup, "Mixup: mix each training clip with another of its batch, weight drawn "
+                       "from Beta(alpha, alpha) (the clip's own label keeps the larger share); 0 = off.")
     flags.DEFINE_integer("feature_mask_width", a.feature_mask_width, "SpecAugment: maximum rows per feature mask.")
 
 
@@ -265,7 +267,7 @@ def experiment_config_from_flags():
                                       speaker_norm=FLAGS.speaker_norm, class_weights=FLAGS.class_weights)
         augment = augment_lib.AugmentConfig(
             time_masks=FLAGS.time_masks, time_mask_width=FLAGS.time_mask_width, feature_masks=FLAGS.feature_masks,
-            feature_mask_width=FLAGS.feature_mask_width)
+            feature_mask_width=FLAGS.feature_mask_width, mixup=FLAGS.mixup)
         return train_lib.ExperimentConfig(
             data_dir=data_dir, corpus=readers, emotions=tuple(FLAGS.emotions),
             merge_emotions=tuple(FLAGS.merge_emotions), cache_dir=FLAGS.cache_dir, features=features,

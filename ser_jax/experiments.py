@@ -59,7 +59,11 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SPEC_KEYS = {"title", "caption", "kind", "base_flags", "rows", "columns", "fixed_flags", "metrics", "seeds"}
 _ROW_KEYS = {"name", "label", "flags", "flagfile", "leaky", "corpora", "per_corpus"}
 _COLUMN_KEYS = {"name", "label", "flags"}
-METRIC_TITLES = {"accuracy": "accuracy", "macro_f1": "macro F1", "weighted_f1": "weighted F1", "uar": "UAR"}
+METRIC_TITLES = {"accuracy": "accuracy", "macro_f1": "macro F1", "weighted_f1": "weighted F1", "uar": "UAR",
+                 "best_val_accuracy": "validation accuracy"}
+# What a table may show: the test metrics, and the validation accuracy of the chosen epoch (what
+# choices between rows must be made on).
+TABLE_METRICS = (*report_lib.SCALAR_METRICS, "best_val_accuracy")
 FAILED_MARKER = "FAILED"
 FAILED_JSON = "failed.json"
 LOG_NAME = "train.log"
@@ -205,8 +209,8 @@ def parse_spec(data: Any, path: str | os.PathLike) -> TableSpec:
     rows = parse_rows("rows", Row, _ROW_KEYS)
     columns = parse_rows("columns", Column, _COLUMN_KEYS)
     metrics = data["metrics"]
-    if not isinstance(metrics, list) or not metrics or any(m not in report_lib.SCALAR_METRICS for m in metrics):
-        raise SpecError(f"{p}: metrics: expected a non-empty list drawn from {list(report_lib.SCALAR_METRICS)}, "
+    if not isinstance(metrics, list) or not metrics or any(m not in TABLE_METRICS for m in metrics):
+        raise SpecError(f"{p}: metrics: expected a non-empty list drawn from {list(TABLE_METRICS)}, "
                         f"got {metrics!r}")
     seeds = data["seeds"]
     if (not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds)

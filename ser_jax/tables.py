@@ -40,7 +40,8 @@ PROTOCOL_NOTES = {
     "cross_corpus": "train and validate on the other corpora, test on every file of one corpus (shared emotions)",
 }
 SUB_ROW = "@"  # joins a per_corpus row's name and a corpus name: the name of its sub-row
-SHORT_METRICS = {"accuracy": "Acc.", "macro_f1": "Macro F1", "weighted_f1": "Weighted F1", "uar": "UAR"}
+SHORT_METRICS = {"accuracy": "Acc.", "macro_f1": "Macro F1", "weighted_f1": "Weighted F1", "uar": "UAR",
+                 "best_val_accuracy": "Val. acc."}
 
 
 @dataclasses.dataclass(frozen=True)

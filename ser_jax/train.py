@@ -159,6 +159,8 @@ def train_step(
     x, lengths, y = data.x[idx], data.lengths[idx], data.y[idx]
     # Its own stream, so turning masks on leaves the dropout masks of a seed unchanged.
     x = augment_lib.mask(jax.random.fold_in(rng, 1), x, lengths, augment)
+    if augment.mixup > 0:
+        x, lengths, partner, lam = augment_lib.mixup(jax.random.fold_in(rng, 2), x, lengths, augment.mixup)
 
     def loss_fn(params):
         logits, updates = state.apply_fn(
@@ -166,6 +168,8 @@ def train_step(
             rngs={"dropout": rng}, mutable=["batch_stats"],
         )
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+        if augment.mixup > 0:
+            ce = lam * ce + (1.0 - lam) * optax.softmax_cross_entropy_with_integer_labels(logits, y[partner])
         w = weights if class_w is None else weights * class_w[y]
         return jnp.sum(ce * w) / jnp.sum(w), (logits, updates)
 
@@ -480,7 +484,10 @@ def train_and_evaluate(
         metrics = report_lib.write_aggregate_report(
             run_dir, per_split, leaky=False, protocol=cfg.split.protocol,
             title=f"{cfg.split.protocol} ({cfg.split.channels}): {len(per_split)} folds")
-        metrics.update({"train_seconds": sum(m["train_seconds"] for m in per_split),
+        val = np.asarray([m["best_val_accuracy"] for m in per_split], np.float64)
+        metrics.update({"best_val_accuracy": {"mean": float(val.mean()),
+                                              "std": float(val.std(ddof=1)) if len(val) > 1 else 0.0},
+                        "train_seconds": sum(m["train_seconds"] for m in per_split),
                         "epochs_run": [m["epochs_run"] for m in per_split], "config": cfg.to_dict()})
         report_lib.write_json(run_dir / "metrics.json", metrics)
     return RunResult(str(run_dir), metrics, leaky=any(s.leaky for s in splits))

@@ -57,3 +57,23 @@ def test_masks_differ_between_clips_and_keys_but_repeat_for_a_key():
 def test_negative_settings_are_errors_naming_the_flag():
     with pytest.raises(ValueError, match="--time_masks"):
         augment.AugmentConfig(time_masks=-1)
+
+
+def test_mixup_blends_each_clip_with_a_partner_keeping_its_own_label_the_larger_share():
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(16, 10, 4)).astype(np.float32))
+    lengths = jnp.asarray(rng.integers(3, 11, 16))
+    mixed, mixed_len, partner, lam = augment.mixup(jax.random.PRNGKey(3), x, lengths, 0.4)
+    lam, partner = np.asarray(lam), np.asarray(partner)
+    assert (lam >= 0.5).all() and (lam <= 1.0).all()
+    assert sorted(partner.tolist()) == list(range(16))  # a permutation of the batch
+    np.testing.assert_allclose(mixed, lam[:, None, None] * x + (1 - lam[:, None, None]) * np.asarray(x)[partner],
+                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(mixed_len, np.maximum(lengths, np.asarray(lengths)[partner]))
+    again = augment.mixup(jax.random.PRNGKey(3), x, lengths, 0.4)
+    np.testing.assert_array_equal(again[0], mixed)  # deterministic for a key
+
+
+def test_negative_mixup_is_an_error_naming_the_flag():
+    with pytest.raises(ValueError, match="--mixup=-0.2"):
+        augment.AugmentConfig(mixup=-0.2)

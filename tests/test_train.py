@@ -82,19 +82,20 @@ def test_early_stopping_restores_the_best_validation_epoch(tiny_corpus, tiny_cac
     np.testing.assert_array_equal(pred, m["test_predictions"]["y_pred"])
 
 
-def test_specaugment_masks_change_training_but_keep_one_compilation_and_determinism(
-        tiny_corpus, tiny_cache_dir, tmp_path):
+@pytest.mark.parametrize("aug", [augment.AugmentConfig(time_masks=2, time_mask_width=4, feature_masks=1),
+                                 augment.AugmentConfig(mixup=0.4)], ids=["masks", "mixup"])
+def test_augmentation_changes_training_but_keeps_one_compilation_and_determinism(
+        tiny_corpus, tiny_cache_dir, tmp_path, aug):
     plain = train_lib.train_and_evaluate(tiny_config(tiny_corpus, tiny_cache_dir, epochs=2), tmp_path / "plain",
                                          progress=False).metrics
     train_lib.train_step.clear_cache()
-    cfg = dataclasses.replace(tiny_config(tiny_corpus, tiny_cache_dir, epochs=2),
-                              augment=augment.AugmentConfig(time_masks=2, time_mask_width=4, feature_masks=1))
+    cfg = dataclasses.replace(tiny_config(tiny_corpus, tiny_cache_dir, epochs=2), augment=aug)
     a = train_lib.train_and_evaluate(cfg, tmp_path / "a", progress=False).metrics
     assert train_lib.train_step._cache_size() == 1
     b = train_lib.train_and_evaluate(cfg, tmp_path / "b", progress=False).metrics
     assert a["history"] == b["history"]
     assert a["history"][0]["train_loss"] != plain["history"][0]["train_loss"]
-    assert a["config"]["augment"]["time_masks"] == 2
+    assert a["config"]["augment"] == dataclasses.asdict(aug)
 
 
 class _Interrupt:
