@@ -66,6 +66,16 @@ def find_run_checkpoint(path: str | os.PathLike) -> Path:
     )
 
 
+def find_all_checkpoints(path: str | os.PathLike) -> list[Path]:
+    """Every run directory with a best checkpoint at or below path (all folds, all seeds), sorted."""
+    path = Path(path)
+    found = sorted({c.parent.parent for c in path.glob("**/checkpoints/best") if c.is_dir()})
+    if not found:
+        raise CheckpointError(f"{path}: no checkpoints/best at or below it; pass a run directory that "
+                              "python -m ser_jax.train wrote (or a folder of them)")
+    return found
+
+
 def load_best(run_dir: str | os.PathLike) -> tuple[Any, dict]:
     """Arrays and metadata of a run's best checkpoint, for prediction."""
     ckpts = RunCheckpoints(find_run_checkpoint(run_dir))

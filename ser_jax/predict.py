@@ -83,6 +83,36 @@ def window_starts(num_samples: int, window: int) -> list[int]:
     return starts
 
 
+def _prediction(path: str, probs: np.ndarray, label_names: Sequence[str], windows: int, note: str = "") -> Prediction:
+    """A Prediction from one file's class probabilities (already averaged over windows and models)."""
+    return Prediction(path=path, emotion=label_names[int(np.argmax(probs))],
+                      probabilities={name: float(p) for name, p in zip(label_names, probs)}, windows=windows,
+                      note=note)
+
+
+def read_items(model, paths: Iterable[str | os.PathLike], chunk_windows: int
+               ) -> Iterator[list[tuple[str, list[np.ndarray] | str]]]:
+    """(path, unscaled windows, or the one-line reason it is unreadable) per file, in chunks of about
+    chunk_windows windows; all in one chunk when the model scales files by each other (speakers)."""
+    pending: list[tuple[str, list[np.ndarray] | str]] = []
+    count = 0
+    for p in paths:
+        path = os.fspath(p)
+        try:
+            item: list[np.ndarray] | str = model.raw_inputs(path)
+            count += len(item)
+        except features_lib.AudioError as e:
+            item = str(e).splitlines()[0]
+        except Exception as e:  # one bad file must not stop the others
+            item = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        pending.append((path, item))
+        if count >= chunk_windows and not model.reads_all_first:
+            yield pending
+            pending, count = [], 0
+    if pending:
+        yield pending
+
+
 class Predictor:
     """A trained model with everything needed to turn audio files into emotions.
 
@@ -200,30 +230,25 @@ class Predictor:
     # ------------------------------------------------------------------------------------------
     # Files -> predictions
 
-    def _prediction(self, path: str, probs: np.ndarray, note: str = "") -> Prediction:
-        mean = probs.mean(axis=0)
-        return Prediction(
-            path=path, emotion=self.label_names[int(np.argmax(mean))],
-            probabilities={name: float(p) for name, p in zip(self.label_names, mean)}, windows=len(probs),
-            note=note)
 
     def speaker_of(self, path: str) -> str:
         """The group a file's statistics come from, for a speaker-normalised model."""
         return str(Path(path).resolve().parent) if self.speaker_groups == "folder" else "all files"
 
-    def _iter_speaker_normalised(self, paths: Iterable[str | os.PathLike]) -> Iterator[Prediction | PredictionError]:
-        """Every file's features first, then each speaker group standardised by its own statistics."""
-        items: list[tuple[str, list[np.ndarray] | str]] = []
-        for p in paths:
-            path = os.fspath(p)
-            try:
-                items.append((path, self.raw_inputs(path)))
-            except Exception as e:  # one bad file must not stop the others
-                items.append((path, str(e).splitlines()[0] if str(e) else type(e).__name__))
+    def scaled_inputs(self, items: Sequence[tuple[str, list[np.ndarray] | str]]
+                      ) -> tuple[dict[int, list[np.ndarray]], dict[int, str]]:
+        """The model inputs of the readable items (index -> standardised windows) and notes per index.
+
+        Global scaling uses the training statistics; a speaker-normalised model standardises each
+        group of files (see :meth:`speaker_of`) by that group's own statistics.
+        """
+        readable = [i for i, (_, item) in enumerate(items) if not isinstance(item, str)]
+        if self.normalization != "speaker":
+            return {i: [normalize_lib.standardize(w[None], self.mean, self.std, np.asarray([len(w)]))[0]
+                        for w in items[i][1]] for i in readable}, {}
         groups: dict[str, list[int]] = {}
-        for i, (path, item) in enumerate(items):
-            if not isinstance(item, str):
-                groups.setdefault(self.speaker_of(path), []).append(i)
+        for i in readable:
+            groups.setdefault(self.speaker_of(items[i][0]), []).append(i)
         scaled: dict[int, list[np.ndarray]] = {}
         notes: dict[int, str] = {}
         for members in groups.values():
@@ -239,15 +264,24 @@ class Predictor:
                 if len(members) == 1:
                     notes[i] = ("speaker statistics from this clip alone: the model expects several clips "
                                 "per speaker, so this prediction is less reliable")
+        return scaled, notes
+
+    def item_probabilities(self, items: Sequence[tuple[str, list[np.ndarray] | str]]
+                           ) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+        """(windows, classes) probabilities per readable item, in one batched pass; and notes."""
+        scaled, notes = self.scaled_inputs(items)
         order = sorted(scaled)
         probs = self.probabilities([w for i in order for w in scaled[i]])
-        k, by_row = 0, {}
+        out, k = {}, 0
         for i in order:
-            by_row[i] = probs[k : k + len(scaled[i])]
+            out[i] = probs[k : k + len(scaled[i])]
             k += len(scaled[i])
-        for i, (path, item) in enumerate(items):
-            yield PredictionError(path, item) if isinstance(item, str) else self._prediction(path, by_row[i],
-                                                                                             notes.get(i, ""))
+        return out, notes
+
+    @property
+    def reads_all_first(self) -> bool:
+        """True when a file's scaling depends on the other files given (speaker normalisation)."""
+        return self.normalization == "speaker"
 
     def predict_file(self, path: str | os.PathLike) -> Prediction:
         """The prediction for one file; raises features.AudioError naming the file if it is unreadable."""
@@ -266,40 +300,11 @@ class Predictor:
         """predict_files as a stream: windows of consecutive files are batched together, results
         come out in input order as soon as their batch is done. A speaker-normalised model reads every
         file before the first result, since each file's scaling depends on its speaker's other files."""
-        if self.normalization == "speaker":
-            yield from self._iter_speaker_normalised(paths)
-            return
-        limit = chunk_windows or 4 * self.batch_size
-        pending: list[tuple[str, list[np.ndarray] | str]] = []
-
-        def flush() -> Iterator[Prediction | PredictionError]:
-            windows = [x for _, item in pending if not isinstance(item, str) for x in item]
-            probs = self.probabilities(windows)
-            k = 0
-            for path, item in pending:
-                if isinstance(item, str):
-                    yield PredictionError(path, item)
-                else:
-                    yield self._prediction(path, probs[k : k + len(item)])
-                    k += len(item)
-            pending.clear()
-
-        count = 0
-        for p in paths:
-            path = os.fspath(p)
-            try:
-                item: list[np.ndarray] | str = self.inputs(path)
-                count += len(item)
-            except features_lib.AudioError as e:
-                item = str(e).splitlines()[0]
-            except Exception as e:  # one bad file must not stop the others
-                item = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-            pending.append((path, item))
-            if count >= limit:
-                yield from flush()
-                count = 0
-        if pending:
-            yield from flush()
+        for items in read_items(self, paths, chunk_windows or 4 * self.batch_size):
+            probs, notes = self.item_probabilities(items)
+            for i, (path, item) in enumerate(items):
+                yield (PredictionError(path, item) if isinstance(item, str)
+                       else _prediction(path, probs[i].mean(axis=0), self.label_names, len(item), notes.get(i, "")))
 
     def describe(self) -> str:
         """One line about the checkpoint, for the console."""
@@ -310,9 +315,66 @@ class Predictor:
                 f"{cfg.recipe} features at {cfg.sample_rate} Hz, {crop}; {len(self.label_names)} classes)")
 
 
+class Ensemble(Predictor):
+    """Several trained models (the folds or seeds of an experiment) predicting as one: the mean of
+    their class probabilities. Features are computed once per file, so members must share the label
+    map, the feature config and the feature groups; each scales the features its own way."""
+
+    def __init__(self, members: Sequence[Predictor]):
+        # No super().__init__: the members hold the networks; what is inherited (reading audio into
+        # windows, predict_file(s)) needs only the shared feature settings set here.
+        if not members:
+            raise ValueError("an ensemble needs at least one model")
+        first = members[0]
+        for m in members[1:]:
+            for what in ("label_names", "feature_config", "groups"):
+                if getattr(m, what) != getattr(first, what):
+                    raise ValueError(f"{m.checkpoint_dir} and {first.checkpoint_dir} differ in {what} "
+                                     f"({getattr(m, what)} vs {getattr(first, what)}); an ensemble's models must "
+                                     "share it")
+        self.members = tuple(members)
+        self.checkpoint_dir = first.checkpoint_dir
+        self.label_names, self.feature_config, self.groups = first.label_names, first.feature_config, first.groups
+        self.columns, self.num_frames, self.batch_size = first.columns, first.num_frames, first.batch_size
+        self.normalization = first.normalization if len({m.normalization for m in members}) == 1 else "mixed"
+        self.speaker_groups = first.speaker_groups
+        self.leaky = any(m.leaky for m in members)
+        self.protocol = first.protocol
+
+    @property
+    def reads_all_first(self) -> bool:
+        return any(m.reads_all_first for m in self.members)
+
+    def iter_predictions(
+        self, paths: Iterable[str | os.PathLike], chunk_windows: int | None = None
+    ) -> Iterator[Prediction | PredictionError]:
+        for items in read_items(self, paths, chunk_windows or 4 * self.batch_size):
+            results = [m.item_probabilities(items) for m in self.members]
+            for i, (path, item) in enumerate(items):
+                if isinstance(item, str):
+                    yield PredictionError(path, item)
+                    continue
+                probs = np.mean([probs[i].mean(axis=0) for probs, _ in results], axis=0)
+                note = next((notes[i] for _, notes in results if i in notes), "")
+                yield _prediction(path, probs, self.label_names, len(item), note)
+
+    def describe(self) -> str:
+        return f"ensemble of {len(self.members)} models, the first: " + self.members[0].describe()
+
+
+def load_ensemble(run_dirs: Sequence[str | os.PathLike], batch_size: int = 16,
+                  speaker_groups: str = "files") -> Ensemble:
+    """Every best checkpoint at or below the given run directories (all folds, all seeds), as one model."""
+    dirs = [d for r in run_dirs for d in ckpt_lib.find_all_checkpoints(r)]
+    return Ensemble([_load(d, batch_size, speaker_groups) for d in dirs])
+
+
 def load_predictor(run_dir: str | os.PathLike, batch_size: int = 16, speaker_groups: str = "files") -> Predictor:
     """The Predictor of a run's best checkpoint (fold_0's for a k-fold run)."""
-    directory = ckpt_lib.find_run_checkpoint(run_dir)
+    return _load(ckpt_lib.find_run_checkpoint(run_dir), batch_size, speaker_groups)
+
+
+def _load(directory: Path, batch_size: int, speaker_groups: str) -> Predictor:
     tree, meta = ckpt_lib.load_best(directory)
     missing = [k for k in ("label_names", "feature_config", "model_config", "num_frames") if k not in meta]
     if missing or "norm" not in tree:
@@ -391,15 +453,24 @@ def main(argv: list[str]) -> int:
         raise cli.UsageError("--checkpoint is required: the run directory python -m ser_jax.train wrote")
     if len(argv) < 2:
         raise cli.UsageError("give at least one audio file or folder after the flags")
-    run_dir = Path(FLAGS.checkpoint)
-    if not run_dir.is_dir():
-        raise cli.UsageError(f"--checkpoint={FLAGS.checkpoint}: no such directory")
-    predictor = load_predictor(run_dir, batch_size=FLAGS.batch_size, speaker_groups=FLAGS.speaker_groups)
-    if Path(predictor.checkpoint_dir).resolve() != run_dir.resolve():
+    run_dirs = [Path(d) for d in FLAGS.checkpoint.split(",") if d]
+    for d in run_dirs:
+        if not d.is_dir():
+            raise cli.UsageError(f"--checkpoint={FLAGS.checkpoint}: {d}: no such directory")
+    if FLAGS.ensemble or len(run_dirs) > 1:
+        predictor = load_ensemble(run_dirs if FLAGS.ensemble else [ckpt_lib.find_run_checkpoint(d) for d in run_dirs],
+                                  batch_size=FLAGS.batch_size, speaker_groups=FLAGS.speaker_groups)
+        for m in predictor.members:
+            print(f"member: {m.checkpoint_dir}", file=sys.stderr)
+    else:
+        predictor = load_predictor(run_dirs[0], batch_size=FLAGS.batch_size, speaker_groups=FLAGS.speaker_groups)
+    run_dir = run_dirs[0]
+    if not isinstance(predictor, Ensemble) and Path(predictor.checkpoint_dir).resolve() != run_dir.resolve():
         print(f"{run_dir} is a k-fold run: predicting with the checkpoint of "
-              f"{Path(predictor.checkpoint_dir).name} ({predictor.checkpoint_dir})", file=sys.stderr)
+              f"{Path(predictor.checkpoint_dir).name} ({predictor.checkpoint_dir}); --ensemble uses every fold",
+              file=sys.stderr)
     print(predictor.describe(), file=sys.stderr)
-    if predictor.normalization == "speaker":
+    if predictor.normalization in ("speaker", "mixed"):
         how = "each folder as one speaker" if predictor.speaker_groups == "folder" else "all files as one speaker"
         print(f"speaker-normalised model: features standardised by the statistics of the files given ({how}; "
               "--speaker_groups=folder|files)", file=sys.stderr)
@@ -431,7 +502,9 @@ def define_flags() -> None:
     from absl import flags
 
     flags.DEFINE_string("checkpoint", None, "Run directory written by python -m ser_jax.train (for a k-fold run, "
-                        "its fold_0 checkpoint is used).")
+                        "its fold_0 checkpoint is used); several, comma-separated, predict as an ensemble.")
+    flags.DEFINE_boolean("ensemble", False, "Average the class probabilities of every checkpoint at or below "
+                         "--checkpoint (all folds of a k-fold run; all seeds of a table's runs).")
     flags.DEFINE_enum("format", "table", list(FORMATS), "Output: an aligned table, JSON (a list of objects) or CSV.")
     flags.DEFINE_integer("batch_size", 16, "Windows per forward pass.", lower_bound=1)
     flags.DEFINE_enum("speaker_groups", "files", list(SPEAKER_GROUPS), "Speaker-normalised models only: "

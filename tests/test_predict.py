@@ -225,6 +225,16 @@ def test_cli_json_warns_on_leaky_k_fold_checkpoints_and_exits_1_when_a_file_fail
     failed = [line for line in err if line.startswith("error:")]
     assert len(failed) == 1 and "broken.wav" in failed[0] and "cannot decode" in failed[0]
 
+    # --ensemble: every fold votes; two copies of one model vote as that model.
+    ckpts = checkpoint.RunCheckpoints(tmp_path / "kfold" / "fold_1")
+    ckpts.save("best", 1, tree, {**meta, "leaky": True, "protocol": "seed_leaky"})
+    ckpts.close()
+    both = _cli("--checkpoint", tmp_path / "kfold", "--ensemble", "--format=json", folder)
+    assert both.returncode == 1
+    assert sum(line.startswith("member:") for line in both.stderr.splitlines()) == 2
+    for a, b in zip(json.loads(both.stdout), got):
+        np.testing.assert_allclose(list(a["probabilities"].values()), list(b["probabilities"].values()), atol=1e-6)
+
 
 @pytest.mark.slow
 def test_cli_csv_parses_and_exits_0_when_every_file_is_predicted(run, predictor):
@@ -303,3 +313,27 @@ def test_class_weights_balance_the_classes_of_the_training_rows():
     y = np.array([0, 0, 0, 1, -1, 2, 2, 2, 2])
     w = train_lib.class_weight_vector(y, np.array([0, 1, 2, 3]), num_classes=3)
     np.testing.assert_allclose(w, [4 / (3 * 3), 4 / (3 * 1), 1.0])  # class 2 is not in the training rows
+
+
+@pytest.mark.slow
+def test_an_ensemble_averages_its_members_probabilities_over_features_read_once(run, speaker_run, tmp_path):
+    clips = _test_clips(run, 3)
+    solo = predict.load_predictor(run[1])
+    one = predict.Ensemble([solo])
+    assert one.predict_files(clips) == solo.predict_files(clips)
+    other = predict.load_predictor(speaker_run[1])  # scales by the files' own statistics: its own way
+    both = predict.load_ensemble([run[1], speaker_run[1]])
+    assert [m.checkpoint_dir for m in both.members] == [str(run[1]), str(speaker_run[1])]
+    want = [(np.array(list(a.probabilities.values())) + np.array(list(b.probabilities.values()))) / 2
+            for a, b in zip(solo.predict_files(clips), other.predict_files(clips))]
+    got = both.predict_files(clips)
+    np.testing.assert_allclose([list(p.probabilities.values()) for p in got], want, atol=1e-6)
+    assert [p.emotion for p in got] == [solo.label_names[int(np.argmax(w))] for w in want]
+
+
+def test_an_ensemble_refuses_models_that_disagree_on_their_labels(predictor):
+    impostor = predict.Ensemble([predictor])
+    impostor.label_names = ("calm", "angry")
+    impostor.checkpoint_dir = "elsewhere"
+    with pytest.raises(ValueError, match="elsewhere and .* differ in label_names"):
+        predict.Ensemble([predictor, impostor])
