@@ -423,7 +423,7 @@ def main(argv: list[str]) -> int:
         if spec.kind == "per_emotion":
             figure = write_confusion_png(results, confusion_png_path(spec, FLAGS.runs_dir, FLAGS.out))
         texts.append(render(results, FLAGS.format, figure))
-        done = sum(c.n for c in results.cells.values())
+        done = sum(c.n for (row, _), c in results.cells.items() if SUB_ROW not in row)  # sub-rows reuse runs
         print(f"{spec.name}: {done} of {spec.num_runs} runs finished", file=sys.stderr)
     text = "\n".join(texts)
     if FLAGS.out:
