@@ -53,6 +53,17 @@ def _str_tuple(name: str, value: Any) -> tuple[str, ...]:
     return items
 
 
+def _check_disjoint(parts: Mapping[str, Sequence[str]]) -> None:
+    """ValueError naming two SplitConfig speaker lists that share a speaker."""
+    names = list(parts)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            common = sorted(set(parts[a]) & set(parts[b]))
+            if common:
+                raise ValueError(f"SplitConfig.{a} and SplitConfig.{b} both name speaker(s) {_fmt(common)}; each "
+                                 "speaker may be in one part only")
+
+
 @dataclasses.dataclass(frozen=True)
 class SplitConfig:
     """How to split; validated on construction so bad flags fail before any work."""
@@ -118,13 +129,7 @@ class SplitConfig:
                 f"SplitConfig.{given[0]} is set but only protocol 'speakers' uses it (protocol is "
                 f"'{self.protocol}'); use protocol='speakers' or leave the speaker lists empty"
             )
-        names = list(lists)
-        for i, a in enumerate(names):
-            for b in names[i + 1 :]:
-                common = sorted(set(lists[a]) & set(lists[b]))
-                if common:
-                    raise ValueError(f"SplitConfig.{a} and SplitConfig.{b} share speakers {common}; each speaker "
-                                     "may be in one part only")
+        _check_disjoint(lists)
         if self.protocol == "cross_corpus" and not self.test_corpus:
             raise ValueError("SplitConfig.test_corpus is empty; protocol 'cross_corpus' needs the corpus to test "
                              "on (e.g. --test_corpus=emodb)")
@@ -471,13 +476,7 @@ def _explicit_speakers(cfg: SplitConfig, meta, rows) -> list[Split]:
     present = sorted(set(speakers.tolist()))
     parts = {name: _resolve(getattr(cfg, name), present, name, cfg)
              for name in ("train_speakers", "val_speaker_ids", "test_speakers")}
-    names = list(parts)  # "7" and "ravdess:07" differ as given but are one speaker once resolved
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            common = sorted(set(parts[a]) & set(parts[b]))
-            if common:
-                raise ValueError(f"SplitConfig.{a} and SplitConfig.{b} both name speaker(s) {_fmt(common)}; each "
-                                 "speaker may be in one part only")
+    _check_disjoint(parts)  # again: "7" and "ravdess:07" differ as given but are one speaker once resolved
     idx = {name: rows[np.isin(speakers, ids)] for name, ids in parts.items()}
     desc = (f"speaker-independent explicit speakers{_channel_note(cfg)}: test speakers {_fmt(parts['test_speakers'])}; "
             f"val speakers {_fmt(parts['val_speaker_ids'])}; train speakers {_fmt(parts['train_speakers'])}")
