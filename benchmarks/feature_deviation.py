@@ -136,7 +136,7 @@ def main(argv: list[str]) -> int:
 
 
 def run() -> int:
-    corpus = corpora.discover(FLAGS.data_dir)
+    corpus = corpora.read(FLAGS.data_dir)
     paths = [u.path for u in spread(list(corpus.records), FLAGS.limit)]
     seed_cfg = F.FeatureConfig()
     methods: dict[str, object] = {}

@@ -30,7 +30,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    found = corpora.discover(FLAGS.data_dir)
+    found = corpora.read(FLAGS.data_dir)
     utts = found.records
     if FLAGS.limit and FLAGS.limit < len(utts):
         utts = utts[:: max(1, len(utts) // FLAGS.limit)][: FLAGS.limit]

@@ -25,5 +25,5 @@ def tiny_cache_dir(tiny_corpus, tmp_path_factory):
     from ser_jax import cache, corpora
 
     cache_dir = tmp_path_factory.mktemp("tiny_cache")
-    cache.build(corpora.discover(tiny_corpus), TINY_FEATURES, cache_dir, workers=2, progress=False)
+    cache.build(corpora.read(tiny_corpus), TINY_FEATURES, cache_dir, workers=2, progress=False)
     return cache_dir

@@ -43,7 +43,7 @@ def make_corpus(root: Path, n: int = 6) -> list[Path]:
 
 
 def build(root: Path, cache_dir: Path, cfg=CFG, **kw) -> cache.BuildSummary:
-    return cache.build(corpora.discover(root), cfg, cache_dir, workers=1, progress=False, **kw)
+    return cache.build(corpora.read(root), cfg, cache_dir, workers=1, progress=False, **kw)
 
 
 def test_build_then_load_round_trip(tmp_path):
@@ -71,7 +71,7 @@ def test_unchanged_rerun_computes_nothing_and_writes_nothing(tmp_path):
     again = build(tmp_path / "data", tmp_path / "cache")
     assert (again.computed, again.cached, again.wrote) == (0, 6, False)
     assert os.stat(s.path).st_mtime_ns == mtime
-    assert cache.is_up_to_date(Path(s.path), corpora.discover(tmp_path / "data"), CFG)
+    assert cache.is_up_to_date(Path(s.path), corpora.read(tmp_path / "data"), CFG)
 
 
 def test_added_removed_and_changed_files(tmp_path):
@@ -193,7 +193,7 @@ def test_corrupted_or_unfinished_cache_is_detected_with_a_fix(tmp_path):
 
 def test_a_second_writer_stops_with_a_clear_message(tmp_path):
     make_corpus(tmp_path / "data", n=2)
-    path = cache.cache_path(corpora.discover(tmp_path / "data").root, CFG, tmp_path / "cache")
+    path = cache.cache_path(corpora.read(tmp_path / "data").root, CFG, tmp_path / "cache")
     path.parent.mkdir(parents=True)
     with cache._lock(path, wait=False):
         with pytest.raises(cache.CacheLockedError, match=f"being written by another precompute .pid {os.getpid()}"):
@@ -263,7 +263,7 @@ def test_a_cache_of_the_previous_format_lends_its_features_and_is_rewritten(tmp_
     with h5py.File(s.path, "r+") as f:  # what a format-1 cache looks like to the reader
         f.attrs["format_version"] = 1
         del f.attrs["meta_signature"]
-    assert not cache.is_up_to_date(Path(s.path), corpora.discover(tmp_path / "data"), CFG)
+    assert not cache.is_up_to_date(Path(s.path), corpora.read(tmp_path / "data"), CFG)
     again = build(tmp_path / "data", tmp_path / "cache")
     assert (again.computed, again.cached, again.wrote) == (0, 6, True)
     after = cache.load(s.path)
@@ -275,7 +275,7 @@ def test_a_cache_of_the_previous_format_lends_its_features_and_is_rewritten(tmp_
 def test_another_reader_of_the_same_files_rewrites_the_metadata_only(tmp_path):
     make_corpus(tmp_path / "data")
     s = build(tmp_path / "data", tmp_path / "cache")
-    corpus = corpora.discover(tmp_path / "data")
+    corpus = corpora.read(tmp_path / "data")
     renamed = dataclasses.replace(corpus, name="other")  # e.g. a reader change: the metadata must follow
     assert not cache.is_up_to_date(Path(s.path), renamed, CFG)
     again = cache.build(renamed, CFG, tmp_path / "cache", workers=1, progress=False)

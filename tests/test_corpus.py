@@ -94,7 +94,7 @@ def test_discover_standard_layout_with_junk_flac_and_stereo(tmp_path):
     _write(song / "Actor_01" / "03-02-07-01-01-01-01.wav")  # song has no disgust
     (tmp_path / "notes.txt").write_text("outside the standard folders: not even looked at")
 
-    c = corpora.discover(tmp_path)
+    c = corpora.read(tmp_path)
     assert c.reader == "ravdess" and c.name == "ravdess"
     assert [Path(u.path).name for u in c.records] == [
         "03-01-03-01-01-01-01.wav",
@@ -119,8 +119,8 @@ def test_discover_any_tree_and_deterministic_order(tmp_path):
     names = ["03-01-02-01-01-01-03.wav", "03-02-01-01-02-02-04.flac", "03-01-08-02-02-02-03.wav"]
     for i, n in enumerate(reversed(names)):
         _write(tmp_path / f"batch{i}" / "nested" / n, fmt="FLAC" if n.endswith("flac") else "WAV")
-    first = corpora.discover(tmp_path)
-    second = corpora.discover(str(tmp_path))
+    first = corpora.read(tmp_path)
+    second = corpora.read(str(tmp_path))
     assert first == second
     assert [u.path for u in first.records] == sorted(u.path for u in first.records)
     assert {Path(u.path).name for u in first.records} == set(names)
@@ -129,7 +129,7 @@ def test_discover_any_tree_and_deterministic_order(tmp_path):
 def test_duplicate_recordings_are_skipped_not_counted_twice(tmp_path):
     _write(tmp_path / "a" / "03-01-02-01-01-01-03.wav")
     _write(tmp_path / "b" / "03-01-02-01-01-01-03.flac", fmt="FLAC")
-    c = corpora.discover(tmp_path)
+    c = corpora.read(tmp_path)
     assert len(c) == 1
     assert "duplicate recording" in c.skipped[0].reason
 

@@ -48,7 +48,7 @@ def test_plan_follows_the_ravdess_design():
 
 def test_discover_reads_the_corpus_back_with_ravdess_counts(tiny):
     root, paths = tiny
-    found = corpora.discover(root)
+    found = corpora.read(root)
     assert found.reader == "ravdess" and not found.skipped
     assert sorted(u.path for u in found.records) == sorted(str(p) for p in paths)
     utts = found.records
@@ -131,7 +131,7 @@ def test_emotion_is_carried_by_loudness_and_pitch(tiny):
     """Angry is louder than sad, and fearful higher-pitched than calm, for each actor."""
     import librosa
 
-    found = corpora.discover(tiny[0]).records
+    found = corpora.read(tiny[0]).records
 
     def files(actor: int, emotion: str) -> list[Path]:
         return [
@@ -175,7 +175,7 @@ def test_writes_into_a_folder_that_holds_other_things(tmp_path):
     (tmp_path / "notes.txt").write_text("keep me")
     paths = synth.synthesize(tmp_path, actors=1, sample_rate=SR, emotions=["neutral"], channels=["speech"])
     assert len(paths) == 4 and (tmp_path / "notes.txt").read_text() == "keep me"
-    assert len(corpora.discover(tmp_path)) == 4
+    assert len(corpora.read(tmp_path)) == 4
 
 
 @pytest.mark.parametrize(
@@ -214,7 +214,7 @@ def test_cli_writes_a_corpus_and_rejects_bad_flags(tmp_path):
              "--channels", "song")
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip().count("\n") == 0 and ok.stdout.startswith("wrote 8 files (0 speech + 8 song")
-    assert len(corpora.discover(tmp_path)) == 8  # angry: 2 intensities x 2 statements x 2 repetitions
+    assert len(corpora.read(tmp_path)) == 8  # angry: 2 intensities x 2 statements x 2 repetitions
     bad = run("--out", str(tmp_path), "--actors", "0")
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines()[-1].startswith("error: --actors=0")

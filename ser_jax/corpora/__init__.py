@@ -199,11 +199,6 @@ def read(path: str | os.PathLike, name: str = "auto") -> Corpus:
     return dataclasses.replace(corpus, note=note)
 
 
-# Alias: what every caller that has a folder and no opinion about its reader calls.
-def discover(path: str | os.PathLike, name: str = "auto") -> Corpus:
-    return read(path, name)
-
-
 def detect(path: str | os.PathLike) -> tuple[str, str]:
     """(reader name, a sentence saying why) for the corpus at path; ValueError if unknown or ambiguous.
 
