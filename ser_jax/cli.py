@@ -143,12 +143,13 @@ def run(main: Callable[[list[str]], int | None]) -> None:
 def define_train_flags() -> None:
     """Flags of python -m ser_jax.train; defaults are the original notebook's values."""
     from ser_jax import augment as augment_lib
-    from ser_jax import model as model_lib
+    from ser_jax import models as models_lib
     from ser_jax import optim as optim_lib
     from ser_jax import splits as splits_lib
     from ser_jax import train as train_lib
+    from ser_jax.models import crnn
 
-    s, m, o, t = splits_lib.SplitConfig(), model_lib.ModelConfig(), optim_lib.OptimConfig(), train_lib.TrainConfig()
+    s, m, o, t = splits_lib.SplitConfig(), crnn.Config(), optim_lib.OptimConfig(), train_lib.TrainConfig()
     a = augment_lib.AugmentConfig()
     flags.DEFINE_string("run_dir", None, "Where this run writes config, metrics, report, TensorBoard events and "
                         "checkpoints (default runs/<protocol>-<recipe>-<time>).")
@@ -178,6 +179,12 @@ def define_train_flags() -> None:
                      ("val_actor_ids", "val_speaker_ids"), ("test_actors", "test_speakers")):
         flags.DEFINE_alias(old, new)
     # model
+    flags.DEFINE_enum("model", models_lib.DEFAULT, list(models_lib.MODELS),
+                      "The network, from the model zoo (ser_jax/models): "
+                      + "; ".join(f"{n}: {models_lib.summary(n).split(': ', 1)[-1]}" for n in models_lib.MODELS))
+    flags.DEFINE_list("model_config", [], "FIELD=VALUE settings of the chosen model's Config, e.g. "
+                      "dropout=0.2,filters=64 (tuples as 128:64); any field, see ser_jax/models/<model>.py. The "
+                      "flags --conv_filters ... --keras_init below set crnn's fields and are ignored by other models.")
     flags.DEFINE_list("conv_filters", [str(v) for v in m.conv_filters], "Filters per conv block; empty = no CNN.")
     flags.DEFINE_list("conv_kernels", [str(v) for v in m.conv_kernels], "Kernel size per conv block.")
     flags.DEFINE_float("conv_dropout", m.conv_dropout, "Dropout after each conv block.")
@@ -230,10 +237,11 @@ def _ints(flag: str) -> tuple[int, ...]:
 def experiment_config_from_flags():
     """The ExperimentConfig the train flags describe; bad values are one-line UsageErrors naming the flag."""
     from ser_jax import augment as augment_lib
-    from ser_jax import model as model_lib
+    from ser_jax import models as models_lib
     from ser_jax import optim as optim_lib
     from ser_jax import splits as splits_lib
     from ser_jax import train as train_lib
+    from ser_jax.models import crnn
 
     data_dir = require_data("data_dir")
     readers = corpus_readers(len(data_dir))
@@ -253,12 +261,15 @@ def experiment_config_from_flags():
             random_state=FLAGS.split_seed, folds=FLAGS.folds, fold=FLAGS.fold, val_speakers=FLAGS.val_speakers,
             train_speakers=tuple(FLAGS.train_speakers), val_speaker_ids=tuple(FLAGS.val_speaker_ids),
             test_speakers=tuple(FLAGS.test_speakers), test_corpus=FLAGS.test_corpus)
-        model = model_lib.ModelConfig(
-            conv_filters=_ints("conv_filters"), conv_kernels=_ints("conv_kernels"), conv_dropout=FLAGS.conv_dropout,
-            pool_size=FLAGS.pool_size, lstm_units=FLAGS.lstm_units, lstm_layers=FLAGS.lstm_layers,
-            lstm_dropout=FLAGS.lstm_dropout, lstm_recurrent_dropout=FLAGS.recurrent_dropout,
-            attention=FLAGS.attention, dense_units=_ints("dense_units"), dense_dropout=FLAGS.dense_dropout,
-            keras_init=FLAGS.keras_init)
+        base = None
+        if FLAGS.model == "crnn":
+            base = crnn.Config(
+                conv_filters=_ints("conv_filters"), conv_kernels=_ints("conv_kernels"),
+                conv_dropout=FLAGS.conv_dropout, pool_size=FLAGS.pool_size, lstm_units=FLAGS.lstm_units,
+                lstm_layers=FLAGS.lstm_layers, lstm_dropout=FLAGS.lstm_dropout,
+                lstm_recurrent_dropout=FLAGS.recurrent_dropout, attention=FLAGS.attention,
+                dense_units=_ints("dense_units"), dense_dropout=FLAGS.dense_dropout, keras_init=FLAGS.keras_init)
+        model = models_lib.make_config(FLAGS.model, FLAGS.model_config, base=base)
         optim = optim_lib.OptimConfig(
             learning_rate=FLAGS.learning_rate, l2=FLAGS.l2, decay=FLAGS.decay, schedule=FLAGS.schedule,
             warmup_steps=FLAGS.warmup_steps, clip_norm=FLAGS.clip_norm)
@@ -272,7 +283,7 @@ def experiment_config_from_flags():
             data_dir=data_dir, corpus=readers, emotions=tuple(FLAGS.emotions),
             merge_emotions=tuple(FLAGS.merge_emotions), cache_dir=FLAGS.cache_dir, features=features,
             groups=() if set(groups) == set(features_lib.ALL_GROUPS) else groups,
-            split=split, model=model, optim=optim, train=train, augment=augment, workers=FLAGS.workers)
+            split=split, model_name=FLAGS.model, model=model, optim=optim, train=train, augment=augment, workers=FLAGS.workers)
     except UsageError:
         raise
     except ValueError as e:

@@ -14,8 +14,9 @@ from typing import Any
 import jax
 import optax
 
-from ser_jax.model import L2_MODULE_PREFIXES
-
+# Module-name prefixes whose ``kernel`` gets the L2 penalty: the original's conv and hidden dense
+# layers (``conv_<i>``, ``dense_<i>``); every model in ser_jax.models names its layers by this rule.
+L2_MODULE_PREFIXES = ("conv_", "dense_")
 DECAYS = ("coupled", "decoupled", "none")
 SCHEDULES = ("constant", "cosine", "warmup_cosine")
 
@@ -76,8 +77,9 @@ def _positive(name: str, value: Any, allow_zero: bool = False) -> None:
 def l2_mask(params: Any) -> Any:
     """Pytree of bools like ``params``: True for conv kernels and hidden dense kernels only.
 
-    These are the weights the original regularised (``conv_<i>``/``dense_<i>`` ``kernel``); biases,
-    BatchNorm, LSTM, attention and the output layer are not. Pass ``variables["params"]``.
+    These are the ``kernel`` of modules named ``conv_<i>``/``dense_<i>``, at any depth: in the
+    original model the weights it regularised; biases, BatchNorm, LSTM, attention and the output
+    layer are not. Pass ``variables["params"]``.
     """
     if isinstance(params, dict) and "params" in params:
         raise ValueError("l2_mask: pass variables['params'], not the whole variables dict")
@@ -85,10 +87,10 @@ def l2_mask(params: Any) -> Any:
     def selected(path: tuple[Any, ...], _: Any) -> bool:
         keys = [getattr(p, "key", None) for p in path]
         return (
-            len(keys) == 2
-            and isinstance(keys[0], str)
-            and _L2_MODULE.match(keys[0]) is not None
-            and keys[1] == "kernel"
+            len(keys) >= 2
+            and isinstance(keys[-2], str)
+            and _L2_MODULE.match(keys[-2]) is not None
+            and keys[-1] == "kernel"
         )
 
     return jax.tree_util.tree_map_with_path(selected, params)

@@ -36,7 +36,7 @@ import numpy as np
 from ser_jax import checkpoint as ckpt_lib
 from ser_jax import corpora
 from ser_jax import features as features_lib
-from ser_jax import model as model_lib
+from ser_jax import models as models_lib
 from ser_jax import normalize as normalize_lib
 
 FORMATS = ("table", "json", "csv")
@@ -143,7 +143,9 @@ class Predictor:
         # The cache's layout order, as FeatureSet.select_groups keeps it.
         self.groups = tuple(name for name, _, _ in layout if name in groups)
         self.columns = np.concatenate([np.arange(a, b) for name, a, b in layout if name in groups])
-        self.model_config = model_lib.ModelConfig(**meta["model_config"])
+        # Checkpoints written before the model zoo hold the original network, now named crnn.
+        self.model_name = str(meta.get("model_name", "crnn"))
+        self.model_config = models_lib.config_from_dict(self.model_name, meta["model_config"])
         if self.model_config.num_classes != len(self.label_names):
             raise ValueError(f"{checkpoint_dir}: model has {self.model_config.num_classes} outputs but the "
                              f"label map has {len(self.label_names)} names")
@@ -159,7 +161,7 @@ class Predictor:
                              f"feature groups {list(self.groups)} give {len(self.columns)}")
         self.batch_size = int(batch_size)
         self._variables = jax.device_put({"params": tree["params"], "batch_stats": tree.get("batch_stats") or {}})
-        model = model_lib.SERModel(self.model_config)
+        model = models_lib.build(self.model_name, self.model_config)
 
         def forward(variables, x, lengths):
             return jax.nn.softmax(model.apply(variables, x, lengths, train=False), axis=-1)
@@ -311,7 +313,8 @@ class Predictor:
         cfg = self.feature_config
         crop = "full-length clips" if cfg.duration is None else f"{cfg.duration:g} s windows"
         acc = f", val accuracy {self.val_accuracy:.4f}" if isinstance(self.val_accuracy, (int, float)) else ""
-        return (f"checkpoint {self.checkpoint_dir} (epoch {self.epoch}{acc}; protocol {self.protocol}; "
+        return (f"checkpoint {self.checkpoint_dir} ({self.model_name} model, epoch {self.epoch}{acc}; protocol "
+                f"{self.protocol}; "
                 f"{cfg.recipe} features at {cfg.sample_rate} Hz, {crop}; {len(self.label_names)} classes)")
 
 

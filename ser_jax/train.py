@@ -29,7 +29,7 @@ from ser_jax import cache as cache_lib
 from ser_jax import checkpoint as ckpt_lib
 from ser_jax import corpora
 from ser_jax import features as features_lib
-from ser_jax import model as model_lib
+from ser_jax import models as models_lib
 from ser_jax import normalize as normalize_lib
 from ser_jax import optim as optim_lib
 from ser_jax import report as report_lib
@@ -79,7 +79,8 @@ class ExperimentConfig:
     features: features_lib.FeatureConfig = features_lib.FeatureConfig()
     groups: tuple[str, ...] = ()  # feature groups to train on (ablations); () = all in the cache
     split: splits_lib.SplitConfig = splits_lib.SplitConfig()
-    model: model_lib.ModelConfig = model_lib.ModelConfig()
+    model_name: str = models_lib.DEFAULT  # a name in ser_jax.models.MODELS
+    model: Any = None  # that model's Config; None = its defaults (a dict of fields is accepted)
     optim: optim_lib.OptimConfig = optim_lib.OptimConfig()
     train: TrainConfig = TrainConfig()
     augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig()
@@ -97,6 +98,13 @@ class ExperimentConfig:
         for r in readers:
             if r != "auto":
                 corpora.reader(r)  # a one-line error listing the readers
+        model = self.model
+        if model is None or isinstance(model, dict):
+            model = models_lib.make_config(self.model_name, model or {})
+        elif not isinstance(model, models_lib.config_class(self.model_name)):
+            raise ValueError(f"--model={self.model_name}: the model config given is a {type(model).__module__}"
+                             ".Config; pass that model's Config")
+        object.__setattr__(self, "model", model)
         emotions = tuple(corpora.canonical_emotion(e) for e in _names(self.emotions))
         object.__setattr__(self, "data_dir", data_dirs)
         object.__setattr__(self, "corpus", readers)
@@ -131,10 +139,11 @@ class Arrays(NamedTuple):
 
 
 def create_train_state(
-    rng: jax.Array, model_cfg: model_lib.ModelConfig, optim_cfg: optim_lib.OptimConfig,
-    num_frames: int, num_features: int, total_steps: int,
+    rng: jax.Array, model_cfg: Any, optim_cfg: optim_lib.OptimConfig,
+    num_frames: int, num_features: int, total_steps: int, model_name: str = models_lib.DEFAULT,
 ) -> TrainState:
-    model = model_lib.SERModel(model_cfg)
+    """Parameters, BatchNorm statistics and optimiser state of model ``model_name`` (its Config)."""
+    model = models_lib.build(model_name, model_cfg)
     x = jnp.zeros((1, num_frames, num_features), jnp.float32)
     variables = model.init({"params": rng, "dropout": rng}, x, jnp.full((1,), num_frames, jnp.int32), train=False)
     state = TrainState.create(
@@ -248,11 +257,12 @@ def fit_split(
     base_rng = jax.random.PRNGKey(tc.seed)
     class_w = (jnp.asarray(class_weight_vector(y, split.train, len(label_names))) if tc.class_weights else None)
     state = create_train_state(jax.random.fold_in(base_rng, 0), model_cfg, cfg.optim, num_frames, num_features,
-                               total_steps=steps_per_epoch * tc.epochs)
+                               total_steps=steps_per_epoch * tc.epochs, model_name=cfg.model_name)
     inference_meta = {
         "label_names": list(label_names),
         "feature_config": cfg.features.to_dict(),
         "groups": list(cfg.groups),
+        "model_name": cfg.model_name,
         "model_config": dataclasses.asdict(model_cfg),
         "num_frames": num_frames,
         "protocol": cfg.split.protocol,

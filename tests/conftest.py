@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ser_jax import features, model, synth
+from ser_jax import features, synth
+from ser_jax.models import crnn
 
 # Small enough that a cache builds in seconds, the same code path as the defaults.
 TINY_FEATURES = features.FeatureConfig(recipe="fast", sample_rate=16000, duration=1.0, n_fft=512, hop_length=256,
                                        n_mfcc=13, n_mels=16)
-TINY_MODEL = model.ModelConfig(conv_filters=(8,), conv_kernels=(3,), lstm_units=8, dense_units=(8,))
+TINY_MODEL = crnn.Config(conv_filters=(8,), conv_kernels=(3,), lstm_units=8, dense_units=(8,))
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ser_jax import model as model_lib
-from ser_jax.model import BiLSTM, ModelConfig, SERModel, count_params, reverse_valid
+from ser_jax.models import crnn as model_lib
+from ser_jax.models.crnn import BiLSTM
+from ser_jax.models.crnn import Config as ModelConfig
+from ser_jax.models.crnn import Model as SERModel
+from ser_jax.models.layers import count_params, reverse_valid
 
 # Tiny but complete: CNN block, pooling, BiLSTM, attention, a hidden dense layer.
 TINY = ModelConfig(
@@ -375,7 +378,7 @@ def test_keras_initialisers_forget_bias_orthogonal_recurrent_kernel():
     ],
 )
 def test_invalid_config_names_the_field(field, value):
-    with pytest.raises(ValueError, match=rf"ModelConfig\.{field}"):
+    with pytest.raises(ValueError, match=rf"crnn\.{field}"):
         ModelConfig(**{field: value})
 
 

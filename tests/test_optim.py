@@ -8,7 +8,8 @@ import numpy as np
 import optax
 import pytest
 
-from ser_jax.model import ModelConfig, SERModel
+from ser_jax.models.crnn import Config as ModelConfig
+from ser_jax.models.crnn import Model as SERModel
 from ser_jax.optim import OptimConfig, l2_mask, learning_rate_at, make_optimizer
 
 

@@ -1,6 +1,6 @@
-"""The network: CNN -> BiLSTM -> attention -> dense, as in the original notebook, every part optional.
+"""``crnn``: CNN -> BiLSTM -> attention -> dense, the original notebook's network, every part optional.
 
-Default :class:`ModelConfig` is the original Keras model (FACTS.md): Conv1D(128, k5, same, ReLU) ->
+Default :class:`Config` is the original Keras model (FACTS.md): Conv1D(128, k5, same, ReLU) ->
 BatchNorm -> Dropout 0.3 -> MaxPool(2) -> BiLSTM(64+64, input and recurrent dropout 0.3, all steps)
 -> attention (Dense(1, tanh) per step, softmax over time, weighted sum) -> Dense(64, ReLU) ->
 Dropout 0.5 -> Dense(num_classes). The model returns logits; the softmax lives in the loss.
@@ -34,15 +34,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# Top-level module-name prefixes whose ``kernel`` the original put an L2 penalty on (see optim.l2_mask).
-L2_MODULE_PREFIXES = ("conv_", "dense_")
+from ser_jax.models.layers import check_int, reverse_valid, time_mask
 
 Initializer = Callable[..., jax.Array]
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    """Architecture and regularisation of :class:`SERModel`; the defaults are the original model."""
+class Config:
+    """Architecture and regularisation of :class:`Model`; the defaults are the original model."""
 
     num_classes: int = 8
     conv_filters: tuple[int, ...] = (128,)  # () = no CNN block (and no pooling)
@@ -74,33 +73,27 @@ class ModelConfig:
                 try:
                     object.__setattr__(self, name, tuple(value))
                 except TypeError:
-                    raise ValueError(f"ModelConfig.{name}: expected a sequence of ints, got {value!r}") from None
-        _check_int("num_classes", self.num_classes, 2)
+                    raise ValueError(f"crnn.{name}: expected a sequence of ints, got {value!r}") from None
+        check_int("crnn", "num_classes", self.num_classes, 2)
         for name in ("conv_filters", "conv_kernels", "dense_units"):
             for v in getattr(self, name):
-                _check_int(name, v, 1, each=True)
+                check_int("crnn", name, v, 1, each=True)
         if len(self.conv_filters) != len(self.conv_kernels):
             raise ValueError(
-                f"ModelConfig.conv_kernels: {len(self.conv_kernels)} kernel sizes for "
+                f"crnn.conv_kernels: {len(self.conv_kernels)} kernel sizes for "
                 f"{len(self.conv_filters)} conv_filters; give one kernel size per conv block"
             )
-        _check_int("pool_size", self.pool_size, 1)
-        _check_int("lstm_units", self.lstm_units, 1)
-        _check_int("lstm_layers", self.lstm_layers, 0)
-        _check_int("unroll", self.unroll, 1)
+        check_int("crnn", "pool_size", self.pool_size, 1)
+        check_int("crnn", "lstm_units", self.lstm_units, 1)
+        check_int("crnn", "lstm_layers", self.lstm_layers, 0)
+        check_int("crnn", "unroll", self.unroll, 1)
         for name in ("conv_dropout", "lstm_dropout", "lstm_recurrent_dropout", "dense_dropout"):
             rate = getattr(self, name)
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
-                raise ValueError(f"ModelConfig.{name}: a dropout rate must be in [0, 1), got {rate!r}")
+                raise ValueError(f"crnn.{name}: a dropout rate must be in [0, 1), got {rate!r}")
         for name in ("attention", "keras_init"):
             if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"ModelConfig.{name}: expected True or False, got {getattr(self, name)!r}")
-
-
-def _check_int(name: str, value: Any, minimum: int, each: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        what = "every entry" if each else "it"
-        raise ValueError(f"ModelConfig.{name}: {what} must be an integer >= {minimum}, got {value!r}")
+                raise ValueError(f"crnn.{name}: expected True or False, got {getattr(self, name)!r}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -143,38 +136,6 @@ def _kernel_init(keras: bool) -> Initializer:
 # ----------------------------------------------------------------------------------------------
 # Layers
 # ----------------------------------------------------------------------------------------------
-
-
-def time_mask(lengths: jax.Array, steps: int) -> jax.Array:
-    """(B, steps) bool: True for the frames before each sequence's length."""
-    return jnp.arange(steps)[None, :] < lengths[:, None]
-
-
-def _reversal_index(lengths: jax.Array, steps: int) -> jax.Array:
-    t = jnp.arange(steps)[None, :]
-    return jnp.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # (B, T)
-
-
-@jax.custom_vjp
-def reverse_valid(x: jax.Array, lengths: jax.Array) -> jax.Array:
-    """Reverse each sequence of ``x`` (B, T, ...) within its own length; padding stays where it is.
-
-    This lets the backward LSTM start at each clip's true last frame. It is its own inverse, and so
-    its own gradient (a gather instead of the scatter autodiff would produce, slow on a CPU).
-    """
-    idx = _reversal_index(lengths, x.shape[1])
-    return jnp.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - 2)), axis=1)
-
-
-def _reverse_valid_fwd(x, lengths):
-    return reverse_valid(x, lengths), lengths
-
-
-def _reverse_valid_bwd(lengths, ct):
-    return reverse_valid(ct, lengths), None
-
-
-reverse_valid.defvjp(_reverse_valid_fwd, _reverse_valid_bwd)
 
 
 def _lstm_gates(z: jax.Array, c: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -313,24 +274,24 @@ class BiLSTM(nn.Module):
         return jnp.where(time_mask(lengths, steps)[:, :, None], out, 0.0)
 
 
-class SERModel(nn.Module):
-    """Speech emotion classifier over frame features; see the module docstring and :class:`ModelConfig`.
+class Model(nn.Module):
+    """Speech emotion classifier over frame features; see the module docstring and :class:`Config`.
 
     ``__call__(x, lengths, train=...)``: x (B, T, F) float32, lengths (B,) int true frame counts
     (clipped to [1, T]); returns logits (B, num_classes). Training needs the ``dropout`` rng and a
     mutable ``batch_stats`` collection (when there is a CNN block).
     """
 
-    config: ModelConfig
+    config: Config
 
     @nn.compact
     def __call__(self, x: jax.Array, lengths: jax.Array, *, train: bool) -> jax.Array:
         cfg = self.config
         if x.ndim != 3:
-            raise ValueError(f"SERModel: x must be (batch, frames, features), got shape {x.shape}")
+            raise ValueError(f"crnn: x must be (batch, frames, features), got shape {x.shape}")
         lengths = jnp.asarray(lengths)
         if lengths.shape != x.shape[:1]:
-            raise ValueError(f"SERModel: lengths must be ({x.shape[0]},) to match x, got shape {lengths.shape}")
+            raise ValueError(f"crnn: lengths must be ({x.shape[0]},) to match x, got shape {lengths.shape}")
         steps = x.shape[1]
         lengths = jnp.clip(jnp.asarray(lengths, jnp.int32), 1, steps)
         mask = time_mask(lengths, steps)[:, :, None]
@@ -352,7 +313,7 @@ class SERModel(nn.Module):
         if cfg.conv_filters and cfg.pool_size > 1:
             pool = cfg.pool_size
             if steps // pool < 1:
-                raise ValueError(f"SERModel: {steps} frames is fewer than ModelConfig.pool_size={pool}")
+                raise ValueError(f"crnn: {steps} frames is fewer than crnn.pool_size={pool}")
             # Padding must not win a max: fill it with the lowest float, pool, then zero it again.
             h = jnp.where(mask, h, jnp.finfo(h.dtype).min)
             steps = steps // pool  # 'valid' pooling drops the remainder, as Keras does
@@ -386,18 +347,3 @@ class SERModel(nn.Module):
             h = nn.relu(h)
             h = nn.Dropout(cfg.dense_dropout, deterministic=not train)(h)
         return nn.Dense(cfg.num_classes, kernel_init=kernel_init, name="logits")(h)
-
-
-def count_params(variables: Any) -> dict[str, int]:
-    """Sizes of a model's variables: trainable ``params``, BatchNorm ``batch_stats``, and their sum.
-
-    ``total`` is what Keras calls "Total params" (its moving mean/variance are non-trainable params).
-    Works on arrays or on the shapes from ``jax.eval_shape(model.init, ...)``, which costs nothing.
-    """
-
-    def size(tree: Any) -> int:
-        return int(sum(math.prod(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(tree)))
-
-    trainable = size(variables.get("params", {}))
-    stats = size(variables.get("batch_stats", {}))
-    return {"trainable": trainable, "batch_stats": stats, "total": trainable + stats}
