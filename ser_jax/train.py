@@ -357,7 +357,11 @@ def fit_split(
     # Only now, with the epoch chosen on validation data, is the test set looked at.
     best = jax.device_put(best)  # device arrays, as during training: no recompilation of eval_step
     state = state.replace(params=best["params"], batch_stats=best["batch_stats"])
-    y_pred = predict_logits(state, data, split.test, tc.eval_batch_size).argmax(-1)
+    test_logits = predict_logits(state, data, split.test, tc.eval_batch_size)
+    y_pred = test_logits.argmax(-1)
+    # Kept so that runs of several seeds can be scored as an ensemble later (experiments, tables).
+    test_probs = np.exp(test_logits - test_logits.max(axis=-1, keepdims=True)) if len(test_logits) else test_logits
+    test_probs = test_probs / test_probs.sum(axis=-1, keepdims=True)
     y_true = y[split.test]
     title = f"{split.name} test"
     per_corpus = {}
@@ -376,7 +380,8 @@ def fit_split(
             **({"per_corpus": per_corpus} if per_corpus else {}),
             **({"skipped_folds": list(split.skipped_folds)} if split.skipped_folds else {}),
             "test_predictions": {"paths": [paths[i] for i in split.test], "y_true": y_true.tolist(),
-                                 "y_pred": y_pred.tolist()},
+                                 "y_pred": y_pred.tolist(),
+                                 "probabilities": np.round(test_probs, 6).tolist()},
             "config": cfg.to_dict(),
         })
     image = report_lib.confusion_matrix_image(metrics["confusion_matrix"], label_names, title, leaky=split.leaky)

@@ -1,0 +1,212 @@
+"""The model zoo: every registered model ignores padding, trains, checkpoints, resumes and predicts;
+models are found by name, configured by field, and a new one needs only its module and a registry line."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import subprocess
+import sys
+import types
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser_jax import models, optim, predict, splits
+from ser_jax import train as train_lib
+from ser_jax.models import conformer, tcn
+
+from conftest import TINY_FEATURES, TINY_MODEL
+
+# One tiny configuration per registered model; a model added to the registry must be added here.
+TINY = {
+    "crnn": TINY_MODEL,
+    "tcn": tcn.Config(filters=8, dilations=2),
+    "conformer": conformer.Config(dim=8, heads=2, blocks=1, ff_mult=2, conv_kernel=3),
+}
+
+
+def test_every_registered_model_has_a_tiny_test_config():
+    assert set(TINY) == set(models.MODELS)
+    for name, cfg in TINY.items():
+        assert isinstance(cfg, models.config_class(name))
+
+
+def _init(name, cfg, x, lengths):
+    return models.build(name, cfg).init({"params": jax.random.key(0), "dropout": jax.random.key(1)}, x, lengths,
+                                        train=False)
+
+
+@pytest.mark.parametrize("name", sorted(models.MODELS))
+def test_padding_never_changes_a_clips_logits(name):
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((3, 20, 6)), jnp.float32)
+    lengths = jnp.array([20, 13, 4])
+    model = models.build(name, TINY[name])
+    variables = _init(name, TINY[name], x, lengths)
+    logits = model.apply(variables, x, lengths, train=False)
+    # Wider batch, garbage (even NaN) in every padded frame.
+    wide = jnp.concatenate([x, jnp.full((3, 9, 6), 7.0)], axis=1)
+    wide = wide.at[1, 13:].set(jnp.nan).at[2, 4:].set(-1e4)
+    np.testing.assert_allclose(model.apply(variables, wide, lengths, train=False), logits, atol=1e-5)
+    # The short clip alone, cut to its own length, gives the same logits.
+    alone = model.apply(variables, x[2:, :4], lengths[2:], train=False)
+    np.testing.assert_allclose(alone, logits[2:], atol=1e-5)
+    assert logits.shape == (3, TINY[name].num_classes) and np.all(np.isfinite(logits))
+
+
+@pytest.mark.parametrize("name", sorted(models.MODELS))
+def test_training_mode_uses_dropout_and_updates_batch_statistics(name):
+    x = jnp.asarray(np.random.default_rng(1).standard_normal((4, 16, 6)), jnp.float32)
+    lengths = jnp.array([16, 16, 9, 5])
+    model = models.build(name, TINY[name])
+    variables = _init(name, TINY[name], x, lengths)
+    a, state = model.apply(variables, x, lengths, train=True, rngs={"dropout": jax.random.key(3)},
+                           mutable=["batch_stats"])
+    b, _ = model.apply(variables, x, lengths, train=True, rngs={"dropout": jax.random.key(4)}, mutable=["batch_stats"])
+    assert not np.allclose(a, b)  # different dropout masks
+    if "batch_stats" in variables:
+        changed = jax.tree_util.tree_map(lambda u, v: not np.allclose(u, v), state["batch_stats"],
+                                         variables["batch_stats"])
+        assert any(jax.tree_util.tree_leaves(changed))
+
+
+def test_the_l2_penalty_reaches_conv_and_hidden_dense_kernels_of_every_model_and_nothing_else():
+    x, lengths = jnp.zeros((1, 16, 6)), jnp.array([16])
+
+    def decayed(name):
+        params = _init(name, TINY[name], x, lengths)["params"]
+        flat = jax.tree_util.tree_flatten_with_path(optim.l2_mask(params))[0]
+        return {"/".join(str(k.key) for k in path) for path, on in flat if on}
+
+    assert decayed("crnn") == {"conv_0/kernel", "dense_0/kernel"}
+    tcn_decayed = decayed("tcn")
+    assert "forward_block_0/causal_0/conv_0/kernel" in tcn_decayed
+    assert not any(p.startswith("logits") or "bn_" in p for p in tcn_decayed)
+    conf = decayed("conformer")
+    assert "block_0/ff_in/dense_0/kernel" in conf
+    assert not any("attention" in p or p.startswith("logits") for p in conf)
+
+
+def test_models_are_found_by_name_and_configured_field_by_field():
+    cfg = models.make_config("tcn", ["filters=16", "dropout=0.25", "dilations=3"])
+    assert cfg == tcn.Config(filters=16, dropout=0.25, dilations=3)
+    crnn = models.make_config("crnn", ["conv_filters=32:16", "conv_kernels=5:3", "attention=false"])
+    assert crnn.conv_filters == (32, 16) and crnn.attention is False
+    assert models.config_from_dict("conformer", dataclasses.asdict(TINY["conformer"])) == TINY["conformer"]
+    with pytest.raises(ValueError, match=r"--model=resnet: unknown model; choose from crnn, tcn, conformer"):
+        models.build("resnet", {})
+    with pytest.raises(ValueError, match=r"model 'tcn' has no setting 'width'"):
+        models.make_config("tcn", ["width=3"])
+    with pytest.raises(ValueError, match=r"--model_config=filters=many: 'many' is not a valid int"):
+        models.make_config("tcn", ["filters=many"])
+    with pytest.raises(ValueError, match=r"expected FIELD=VALUE"):
+        models.make_config("tcn", ["filters"])
+
+
+@pytest.mark.parametrize("name, bad, match", [
+    ("tcn", {"filters": 0}, r"tcn\.filters: it must be an integer >= 1"),
+    ("tcn", {"dropout": 1.0}, r"tcn\.dropout: a dropout rate must be in \[0, 1\)"),
+    ("conformer", {"dim": 30, "heads": 4}, r"conformer\.heads: dim=30 does not divide into 4 heads"),
+    ("conformer", {"blocks": 0}, r"conformer\.blocks"),
+])
+def test_bad_model_settings_are_one_line_errors_naming_the_field(name, bad, match):
+    with pytest.raises(ValueError, match=match):
+        models.make_config(name, bad)
+
+
+def test_the_experiment_config_refuses_another_models_config():
+    with pytest.raises(ValueError, match=r"--model=tcn: the model config given is a ser_jax.models.crnn.Config"):
+        train_lib.ExperimentConfig(data_dir="x", model_name="tcn", model=TINY_MODEL)
+    assert train_lib.ExperimentConfig(data_dir="x", model_name="tcn").model == tcn.Config()
+
+
+def _config(corpus, cache_dir, name, **train):
+    return train_lib.ExperimentConfig(
+        data_dir=str(corpus), cache_dir=str(cache_dir), features=TINY_FEATURES,
+        split=splits.SplitConfig(protocol="holdout"), model_name=name, model=TINY[name],
+        optim=optim.OptimConfig(learning_rate=3e-3),
+        train=train_lib.TrainConfig(**{"epochs": 3, "patience": 0, "batch_size": 32, **train}), workers=2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tcn", "conformer"])  # crnn: tests/test_train.py and tests/test_predict.py
+def test_every_model_trains_resumes_to_the_same_result_and_predicts_from_its_checkpoint(
+        name, tiny_corpus, tiny_cache_dir, tmp_path, monkeypatch):
+    cfg = _config(tiny_corpus, tiny_cache_dir, name)
+    full = train_lib.train_and_evaluate(cfg, tmp_path / "full", progress=False).metrics
+
+    calls, step = {"n": 0}, train_lib.train_step
+    stop_at = math.ceil(full["n_train"] / cfg.train.batch_size) + 2  # inside the second epoch
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == stop_at:
+            raise KeyboardInterrupt
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(train_lib, "train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_lib.train_and_evaluate(cfg, tmp_path / "cut", progress=False)
+    monkeypatch.undo()
+    resumed = train_lib.train_and_evaluate(cfg, tmp_path / "cut", resume=True, progress=False).metrics
+    assert resumed["history"] == full["history"]
+    assert resumed["test_predictions"] == full["test_predictions"]
+
+    predictor = predict.load_predictor(tmp_path / "full")
+    assert predictor.model_name == name and predictor.model_config == dataclasses.replace(TINY[name], num_classes=8)
+    assert f"{name} model" in predictor.describe()
+    # The first second of test clips (what the cache holds of them) is predicted as the run predicted it.
+    crop = int(TINY_FEATURES.duration * TINY_FEATURES.sample_rate)
+    paths = []
+    for i, rel in enumerate(full["test_predictions"]["paths"][:6]):
+        audio, sr = sf.read(tiny_corpus / rel, dtype="int16")
+        paths.append(str(tmp_path / f"clip_{i}.wav"))
+        sf.write(paths[-1], audio[:crop], sr, subtype="PCM_16")
+    preds = predictor.predict_files(paths)
+    assert [p.emotion for p in preds] == [predictor.label_names[i] for i in full["test_predictions"]["y_pred"][:6]]
+
+
+class _Linear(nn.Module):
+    config: object
+
+    @nn.compact
+    def __call__(self, x, lengths, *, train):
+        mask = (jnp.arange(x.shape[1])[None, :] < lengths[:, None])[..., None]
+        return nn.Dense(self.config.num_classes, name="logits")(jnp.sum(x * mask, 1) / lengths[:, None])
+
+
+@dataclasses.dataclass(frozen=True)
+class _LinearConfig:
+    num_classes: int = 8
+
+
+@pytest.mark.slow
+def test_a_new_model_is_one_module_and_one_registry_line(tiny_corpus, tiny_cache_dir, tmp_path, monkeypatch):
+    module = types.ModuleType("toy_linear")
+    module.__doc__ = "``linear``: the mean frame through one dense layer."
+    module.Config, module.Model = _LinearConfig, _Linear
+    monkeypatch.setitem(sys.modules, "toy_linear", module)
+    monkeypatch.setitem(models.MODELS, "linear", "toy_linear")
+    cfg = dataclasses.replace(_config(tiny_corpus, tiny_cache_dir, "crnn", epochs=2), model_name="linear",
+                              model=_LinearConfig())
+    metrics = train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False).metrics
+    assert metrics["config"]["model_name"] == "linear" and len(metrics["history"]) == 2
+    predictor = predict.load_predictor(tmp_path / "run")
+    assert predictor.model_name == "linear"
+    assert predictor.predict_file(str(tiny_corpus / metrics["test_predictions"]["paths"][0])).emotion
+
+
+def test_the_train_command_names_a_bad_model_setting_in_one_line(tiny_corpus, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "ser_jax.train", f"--data_dir={tiny_corpus}", "--model=tcn",
+         "--model_config=width=3", f"--run_dir={tmp_path}/r", f"--cache_dir={tmp_path}/c"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: --model_config=width=3: model 'tcn' has no setting 'width'; it has num_classes, filters, "
+        "kernel_size, dilations, dropout, head_dropout")
