@@ -23,7 +23,8 @@ Spec format (JSON; unknown keys are an error)::
       "rows": [{"name": "full", "label": "CNN-BiLSTM-attention", "flags": ["--attention"],
                 "flagfile": "experiments/x.flags" (optional, goes first), "leaky": false (optional),
                 "corpora": ["emodb"] (optional: which of the --data_dir corpora this row uses; default all),
-                "per_corpus": true (optional: add a sub-row per tested corpus)}],
+                "per_corpus": true (optional: add a sub-row per tested corpus),
+                "ensemble": true (optional: add a sub-row scoring the row's seeds as one ensemble)}],
       "columns": [{"name": "both", "label": "speech + song", "flags": ["--channels=both"]}],  # optional
       "fixed_flags": ["--epochs=50"],            # last: they hold in every run (optional)
       "metrics": ["accuracy", "macro_f1", "uar"],
@@ -57,7 +58,7 @@ DEFAULT_RUNS_DIR = "runs/tables"
 RESERVED_FLAGS = ("data_dir", "run_dir", "seed", "resume", "overwrite")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SPEC_KEYS = {"title", "caption", "kind", "base_flags", "rows", "columns", "fixed_flags", "metrics", "seeds"}
-_ROW_KEYS = {"name", "label", "flags", "flagfile", "leaky", "corpora", "per_corpus"}
+_ROW_KEYS = {"name", "label", "flags", "flagfile", "leaky", "corpora", "per_corpus", "ensemble"}
 _COLUMN_KEYS = {"name", "label", "flags"}
 METRIC_TITLES = {"accuracy": "accuracy", "macro_f1": "macro F1", "weighted_f1": "weighted F1", "uar": "UAR",
                  "best_val_accuracy": "validation accuracy"}
@@ -81,6 +82,7 @@ class Row:
     leaky: bool = False  # expected to early-stop on its test set (the renderer also reads the runs)
     corpora: tuple[str, ...] = ()  # corpus names (e.g. ravdess, emodb) of --data_dir this row trains on; () = all
     per_corpus: bool = False  # also show each tested corpus alone, as sub-rows (from metrics.json "per_corpus")
+    ensemble: bool = False  # also show the seeds' mean test probabilities scored as one model, as a sub-row
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,10 +201,11 @@ def parse_spec(data: Any, path: str | os.PathLike) -> TableSpec:
                         or not all(isinstance(c, str) and c for c in item["corpora"])):
                     raise SpecError(f"{where}.corpora: expected a non-empty list of corpus names, e.g. [\"emodb\"]")
                 kw["corpora"] = tuple(item["corpora"])
-            if "per_corpus" in item:
-                if not isinstance(item["per_corpus"], bool):
-                    raise SpecError(f"{where}.per_corpus: expected true or false")
-                kw["per_corpus"] = item["per_corpus"]
+            for key in ("per_corpus", "ensemble"):
+                if key in item:
+                    if not isinstance(item[key], bool):
+                        raise SpecError(f"{where}.{key}: expected true or false")
+                    kw[key] = item[key]
             out.append(cls(name=name, label=label, flags=flags, **kw))
         return tuple(out)
 

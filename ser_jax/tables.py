@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ser_jax import ensemble as ensemble_lib
 from ser_jax import experiments as exp_lib
 from ser_jax import report as report_lib
 
@@ -39,7 +40,7 @@ PROTOCOL_NOTES = {
     "emobox": "EmoBox's fixed RAVDESS speech folds (the folds whose test actors the data has)",
     "cross_corpus": "train and validate on the other corpora, test on every file of one corpus (shared emotions)",
 }
-SUB_ROW = "@"  # joins a per_corpus row's name and a corpus name: the name of its sub-row
+SUB_ROW = "@"  # joins a row's name and a corpus name (or "ensemble"): the name of its sub-row
 SHORT_METRICS = {"accuracy": "Acc.", "macro_f1": "Macro F1", "weighted_f1": "Weighted F1", "uar": "UAR",
                  "best_val_accuracy": "Val. acc."}
 
@@ -51,6 +52,7 @@ class Cell:
     values: dict[str, list[float]]  # metric -> one value per finished seed (fractions)
     runs: list[dict]  # their metrics.json, in seed order
     requested: int  # seeds the spec asks for
+    dirs: tuple = ()  # their run directories, in seed order
 
     @property
     def n(self) -> int:
@@ -95,15 +97,26 @@ def collect(spec: exp_lib.TableSpec, runs_dir: str | os.PathLike = exp_lib.DEFAU
         for k in spec.metrics:
             cell.values[k].append(exp_lib.scalar(m[k]))
         cell.runs.append(m)
-    return Results(_with_corpus_rows(spec, cells), cells)
+        cells[run.row.name, run.column.name] = dataclasses.replace(cell, dirs=(*cell.dirs, run.run_dir))
+    return Results(_with_sub_rows(spec, cells), cells)
 
 
-def _with_corpus_rows(spec: exp_lib.TableSpec, cells: dict[tuple[str, str], Cell]) -> exp_lib.TableSpec:
-    """The spec with a sub-row per tested corpus after each ``per_corpus`` row, its cells filled from
-    the runs' ``per_corpus`` metrics (each corpus' test speakers alone)."""
+def _with_sub_rows(spec: exp_lib.TableSpec, cells: dict[tuple[str, str], Cell]) -> exp_lib.TableSpec:
+    """The spec with sub-rows after each ``ensemble`` row (its seeds scored as one model, a single
+    value per metric, no validation figure) and each ``per_corpus`` row (a sub-row per tested corpus,
+    filled from the runs' ``per_corpus`` metrics: each corpus' test speakers alone)."""
     rows = []
     for row in spec.rows:
         rows.append(row)
+        if row.ensemble:
+            sub = dataclasses.replace(row, name=f"{row.name}{SUB_ROW}ensemble", ensemble=False, per_corpus=False,
+                                      label=f"{row.label}: ensemble of its seeds")
+            rows.append(sub)
+            for col in spec.columns:
+                cell = cells[row.name, col.name]
+                scored = ensemble_lib.score(cell.dirs) if cell.n else {}
+                values = {k: [scored[k]] if k in scored else [] for k in spec.metrics}
+                cells[sub.name, col.name] = Cell(values, cell.runs, len(spec.seeds), cell.dirs)
         if not row.per_corpus:
             continue
         names = sorted({c for col in spec.columns for m in cells[row.name, col.name].runs
@@ -153,6 +166,9 @@ def _caption(results: Results) -> list[str]:
                      f"({seeds}); a k-fold "
                      "run counts as one sample (its mean over folds); (n=k): only k seeds finished; -: not run yet. "
                      "Bold: best of each column.")
+    if any(row.name.endswith(f"{SUB_ROW}ensemble") for row in spec.rows):
+        parts.append("An ensemble row scores the mean test probabilities of its row's finished seeds as one model "
+                     "(one value; validation was used only to pick each seed's epoch).")
     protos = {row.name: results.protocols(row) for row in spec.rows}
     used = sorted({p for ps in protos.values() for p in ps})
     if len(used) == 1:  # rows without finished runs show "-" and need no protocol
@@ -184,7 +200,7 @@ def _body_rows(results: Results, cols, best, label: Callable[[str, bool], str],
         cells = [label(row.label, leaky)]
         for c, _, m in cols:
             cell = results.cells[row.name, c]
-            if not cell.n:
+            if not cell.n or not cell.values[m]:  # not run yet, or a metric an ensemble has not
                 cells.append("-")
                 continue
             mean, std = cell.mean_std(m)

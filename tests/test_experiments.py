@@ -171,6 +171,53 @@ def test_a_per_corpus_row_gains_a_sub_row_for_each_tested_corpus(tmp_path):
     assert rows["both corpora: emodb test speakers"].startswith("60.0 ± 14.1")
 
 
+def _fold_run(run_dir, folds):
+    """A fabricated finished k-fold run: per fold (y_true, probabilities); labels a, b."""
+    accs = []
+    for name, (y_true, probs) in folds.items():
+        y_pred = np.argmax(probs, -1)
+        accs.append(float(np.mean(y_pred == np.asarray(y_true))))
+        report.write_json(run_dir / name / "metrics.json", {
+            "label_names": ["a", "b"], "accuracy": accs[-1],
+            "test_predictions": {"paths": [f"{name}/{i}.wav" for i in range(len(y_true))], "y_true": list(y_true),
+                                 "y_pred": y_pred.tolist(), "probabilities": probs}})
+    report.write_json(run_dir / "metrics.json", {
+        "accuracy": {"mean": float(np.mean(accs))}, "macro_f1": {"mean": 0.5}, "uar": {"mean": 0.5},
+        "best_val_accuracy": {"mean": 0.5}, "protocol": "emobox", "leaky": False})
+
+
+def test_an_ensemble_row_scores_the_mean_probabilities_of_its_seeds_fold_by_fold(tmp_path):
+    spec = experiments.load_spec(write_spec(tmp_path / "en.json", seeds=[0, 1, 2], metrics=["best_val_accuracy",
+                                                                                          "accuracy"],
+                                            rows=[{"name": "m", "label": "model", "ensemble": True}]))
+    y = [0, 0, 1, 1]
+    # Each seed is right on 3 of 4 clips of fold_1, each wrong on a different clip; the mean is right on all.
+    seeds = [
+        [[.4, .6], [.9, .1], [.2, .8], [.3, .7]],
+        [[.9, .1], [.4, .6], [.2, .8], [.3, .7]],
+        [[.9, .1], [.8, .2], [.6, .4], [.3, .7]],
+    ]
+    for seed, probs in enumerate(seeds):
+        _fold_run(tmp_path / "runs" / "en" / "m" / "all" / f"seed_{seed}",
+                  {"fold_1": (y, probs), "fold_4": (y, [[.5, .5]] * 4)})  # fold_4: always "a", 50%
+    md = tables.render_markdown(tables.collect(spec, tmp_path / "runs"))
+    rows = {c[0]: c[1:] for c in ([x.strip() for x in line.strip().strip("|").split(" | ")]
+                                  for line in md.splitlines() if line.startswith("| model"))}
+    assert rows["model"] == ["**50.0 ± 0.0**", "**62.5 ± 0.0**"]  # seeds: (75 + 50) / 2 each
+    assert rows["model: ensemble of its seeds"] == ["-", "75.0"]  # ensemble: (100 + 50) / 2
+    assert "An ensemble row scores the mean test probabilities" in md
+
+
+def test_an_ensemble_refuses_runs_that_tested_other_clips(tmp_path):
+    from ser_jax import ensemble
+
+    _fold_run(tmp_path / "a", {"fold_1": ([0, 1], [[.9, .1], [.1, .9]])})
+    _fold_run(tmp_path / "b", {"fold_2": ([0, 1], [[.9, .1], [.1, .9]])})
+    assert ensemble.score([tmp_path / "a"])["accuracy"] == 1.0
+    with pytest.raises(ValueError, match="must share their splits"):
+        ensemble.score([tmp_path / "a", tmp_path / "b"])
+
+
 def test_a_row_names_the_corpora_of_data_dir_it_trains_on(tiny_corpus, tmp_path):
     emodb = tmp_path / "emodb"
     from ser_jax.testing import corpora as synthetic
