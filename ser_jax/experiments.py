@@ -201,11 +201,11 @@ def parse_spec(data: Any, path: str | os.PathLike) -> TableSpec:
                         or not all(isinstance(c, str) and c for c in item["corpora"])):
                     raise SpecError(f"{where}.corpora: expected a non-empty list of corpus names, e.g. [\"emodb\"]")
                 kw["corpora"] = tuple(item["corpora"])
-            for key in ("per_corpus", "ensemble"):
-                if key in item:
-                    if not isinstance(item[key], bool):
-                        raise SpecError(f"{where}.{key}: expected true or false")
-                    kw[key] = item[key]
+            for option in ("per_corpus", "ensemble"):
+                if option in item:
+                    if not isinstance(item[option], bool):
+                        raise SpecError(f"{where}.{option}: expected true or false")
+                    kw[option] = item[option]
             out.append(cls(name=name, label=label, flags=flags, **kw))
         return tuple(out)
 
