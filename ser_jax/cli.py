@@ -6,6 +6,7 @@ arguments and never reads global flags.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import traceback
@@ -261,15 +262,19 @@ def experiment_config_from_flags():
             random_state=FLAGS.split_seed, folds=FLAGS.folds, fold=FLAGS.fold, val_speakers=FLAGS.val_speakers,
             train_speakers=tuple(FLAGS.train_speakers), val_speaker_ids=tuple(FLAGS.val_speaker_ids),
             test_speakers=tuple(FLAGS.test_speakers), test_corpus=FLAGS.test_corpus)
-        base = None
-        if FLAGS.model == "crnn":
-            base = crnn.Config(
-                conv_filters=_ints("conv_filters"), conv_kernels=_ints("conv_kernels"),
-                conv_dropout=FLAGS.conv_dropout, pool_size=FLAGS.pool_size, lstm_units=FLAGS.lstm_units,
-                lstm_layers=FLAGS.lstm_layers, lstm_dropout=FLAGS.lstm_dropout,
-                lstm_recurrent_dropout=FLAGS.recurrent_dropout, attention=FLAGS.attention,
-                dense_units=_ints("dense_units"), dense_dropout=FLAGS.dense_dropout, keras_init=FLAGS.keras_init)
-        model = models_lib.make_config(FLAGS.model, FLAGS.model_config, base=base)
+        crnn_cfg = crnn.Config(
+            conv_filters=_ints("conv_filters"), conv_kernels=_ints("conv_kernels"),
+            conv_dropout=FLAGS.conv_dropout, pool_size=FLAGS.pool_size, lstm_units=FLAGS.lstm_units,
+            lstm_layers=FLAGS.lstm_layers, lstm_dropout=FLAGS.lstm_dropout,
+            lstm_recurrent_dropout=FLAGS.recurrent_dropout, attention=FLAGS.attention,
+            dense_units=_ints("dense_units"), dense_dropout=FLAGS.dense_dropout, keras_init=FLAGS.keras_init)
+        if FLAGS.model != "crnn" and crnn_cfg != crnn.Config():
+            changed = [f.name for f in dataclasses.fields(crnn.Config)
+                       if getattr(crnn_cfg, f.name) != getattr(crnn.Config(), f.name)]
+            raise UsageError(f"--model={FLAGS.model}: crnn's settings ({', '.join(changed)}) do not apply to it; "
+                             "set its own with --model_config=FIELD=VALUE")
+        model = models_lib.make_config(FLAGS.model, FLAGS.model_config,
+                                       base=crnn_cfg if FLAGS.model == "crnn" else None)
         optim = optim_lib.OptimConfig(
             learning_rate=FLAGS.learning_rate, l2=FLAGS.l2, decay=FLAGS.decay, schedule=FLAGS.schedule,
             warmup_steps=FLAGS.warmup_steps, clip_norm=FLAGS.clip_norm)
@@ -283,7 +288,8 @@ def experiment_config_from_flags():
             data_dir=data_dir, corpus=readers, emotions=tuple(FLAGS.emotions),
             merge_emotions=tuple(FLAGS.merge_emotions), cache_dir=FLAGS.cache_dir, features=features,
             groups=() if set(groups) == set(features_lib.ALL_GROUPS) else groups,
-            split=split, model_name=FLAGS.model, model=model, optim=optim, train=train, augment=augment, workers=FLAGS.workers)
+            split=split, model_name=FLAGS.model, model=model, optim=optim, train=train, augment=augment,
+            workers=FLAGS.workers)
     except UsageError:
         raise
     except ValueError as e:

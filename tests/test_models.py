@@ -210,3 +210,14 @@ def test_the_train_command_names_a_bad_model_setting_in_one_line(tiny_corpus, tm
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: --model_config=width=3: model 'tcn' has no setting 'width'; it has num_classes, filters, "
         "kernel_size, dilations, dropout, head_dropout")
+
+
+def test_crnn_flags_given_to_another_model_are_refused_not_ignored(tiny_corpus, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "ser_jax.train", f"--data_dir={tiny_corpus}", "--model=tcn", "--lstm_units=32",
+         f"--run_dir={tmp_path}/r", f"--cache_dir={tmp_path}/c"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: --model=tcn: crnn's settings (lstm_units) do not apply to it; set its own with "
+        "--model_config=FIELD=VALUE")
