@@ -226,6 +226,11 @@ def define_train_flags() -> None:
     flags.DEFINE_float("mixup", a.mixup, "Mixup: mix each training clip with another of its batch, weight drawn "
                        "from Beta(alpha, alpha) (the clip's own label keeps the larger share); 0 = off.")
     flags.DEFINE_integer("feature_mask_width", a.feature_mask_width, "SpecAugment: maximum rows per feature mask.")
+    flags.DEFINE_list("speed_perturb", [], "Train also on copies of the training clips played this many times "
+                      "faster (tempo and pitch), one copy per factor, e.g. 0.9,1.1; each is a feature cache of its "
+                      "own, built once. Validation and test clips are never perturbed.")
+    flags.DEFINE_string("noise_snr", "", "Train also on a copy of the training clips with white noise at an SNR "
+                        "drawn per file from LOW:HIGH dB (or one value), e.g. 10:30; empty = off.")
 
 
 def _ints(flag: str) -> tuple[int, ...]:
@@ -233,6 +238,13 @@ def _ints(flag: str) -> tuple[int, ...]:
         return tuple(int(v) for v in getattr(FLAGS, flag) if str(v).strip())
     except ValueError:
         raise UsageError(f"--{flag}={','.join(getattr(FLAGS, flag))}: expected comma-separated integers") from None
+
+
+def _floats(flag: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in getattr(FLAGS, flag) if str(v).strip())
+    except ValueError:
+        raise UsageError(f"--{flag}={','.join(getattr(FLAGS, flag))}: expected comma-separated numbers") from None
 
 
 def experiment_config_from_flags():
@@ -289,7 +301,7 @@ def experiment_config_from_flags():
             merge_emotions=tuple(FLAGS.merge_emotions), cache_dir=FLAGS.cache_dir, features=features,
             groups=() if set(groups) == set(features_lib.ALL_GROUPS) else groups,
             split=split, model_name=FLAGS.model, model=model, optim=optim, train=train, augment=augment,
-            workers=FLAGS.workers)
+            workers=FLAGS.workers, speed_perturb=_floats("speed_perturb"), noise_snr=FLAGS.noise_snr or None)
     except UsageError:
         raise
     except ValueError as e:

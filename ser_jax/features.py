@@ -17,6 +17,7 @@ import json
 import math
 import os
 import warnings
+import zlib
 from importlib import metadata
 from typing import Any, Iterator
 
@@ -41,6 +42,8 @@ _N_FFT = (256, 16384)
 _N_MFCC = (1, MFCC_MELS)
 _N_MELS = (1, 512)
 _MIN_HOP = 16
+SPEED_RANGE = (0.5, 2.0)
+SNR_RANGE = (-20.0, 80.0)  # dB
 
 
 class AudioError(ValueError):
@@ -61,6 +64,11 @@ class FeatureConfig:
     mel_db: bool = False  # the seed used power (not dB)
     groups: tuple[str, ...] = ALL_GROUPS  # any subset, always emitted in ALL_GROUPS order
     fast_hpss: bool = False  # fast recipe only: tonnetz on the HPSS-harmonic part of the shared STFT
+    # Perturbed copies for training (issue 10), each its own cache: audio played `speed` times
+    # faster (tempo and pitch together, as Kaldi's speed perturbation), and white noise at an SNR
+    # drawn per file from the range (seeded by the file name, so a copy is the same on every run).
+    speed: float = 1.0
+    noise_snr: tuple[float, float] | None = None  # (lowest, highest) dB; None = no noise
 
     def __post_init__(self) -> None:
         def fail(field: str, allowed: str, value: Any) -> None:
@@ -101,11 +109,30 @@ class FeatureConfig:
         object.__setattr__(self, "groups", tuple(g for g in ALL_GROUPS if g in groups))
         if self.fast_hpss and self.recipe != "fast":
             fail("fast_hpss", "False unless recipe is 'fast' (the seed always separates harmonics)", True)
+        sp = self.speed
+        if isinstance(sp, bool) or not isinstance(sp, (int, float, np.integer, np.floating)) or not (
+                SPEED_RANGE[0] <= sp <= SPEED_RANGE[1]):
+            fail("speed", f"a factor in [{SPEED_RANGE[0]}, {SPEED_RANGE[1]}] (1 = unchanged)", sp)
+        object.__setattr__(self, "speed", float(sp))
+        if self.noise_snr is not None:
+            object.__setattr__(self, "noise_snr", parse_snr_range(self.noise_snr, "FeatureConfig.noise_snr"))
+
+    @property
+    def perturbed(self) -> bool:
+        """True for the config of a training copy (never used for validation, test or predict)."""
+        return self.speed != 1.0 or self.noise_snr is not None
 
     def to_dict(self) -> dict:
         """JSON-ready fields (groups as a list)."""
         d = dataclasses.asdict(self)
         d["groups"] = list(self.groups)
+        # Left out at their defaults, so that unperturbed configs keep the keys (and caches) they had.
+        if d["speed"] == 1.0:
+            del d["speed"]
+        if d["noise_snr"] is None:
+            del d["noise_snr"]
+        else:
+            d["noise_snr"] = list(d["noise_snr"])
         return d
 
     @classmethod
@@ -116,8 +143,9 @@ class FeatureConfig:
         if unknown:
             raise ValueError(f"FeatureConfig has no field(s) {unknown}; known: {sorted(names)}")
         d = dict(d)
-        if isinstance(d.get("groups"), list):
-            d["groups"] = tuple(d["groups"])
+        for field in ("groups", "noise_snr"):
+            if isinstance(d.get(field), list):
+                d[field] = tuple(d[field])
         return cls(**d)
 
     def key(self) -> str:
@@ -130,6 +158,26 @@ class FeatureConfig:
                    "libraries": library_versions()}
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def parse_snr_range(value: Any, name: str = "noise_snr") -> tuple[float, float]:
+    """'10:20', '15', (10, 20) or 15 -> (lowest, highest) SNR in dB, checked."""
+    try:
+        if isinstance(value, str):
+            parts = [float(v) for v in value.split(":")]
+        elif isinstance(value, (tuple, list)):
+            parts = [float(v) for v in value]
+        else:
+            parts = [float(value)]
+    except (TypeError, ValueError):
+        parts = []
+    if len(parts) == 1:
+        parts = parts * 2
+    if (len(parts) != 2 or not all(math.isfinite(v) and SNR_RANGE[0] <= v <= SNR_RANGE[1] for v in parts)
+            or parts[0] > parts[1]):
+        raise ValueError(f"{name} must be an SNR in dB or a range LOW:HIGH within [{SNR_RANGE[0]:g}, "
+                         f"{SNR_RANGE[1]:g}], got {value!r}")
+    return parts[0], parts[1]
 
 
 def _is_int(v: Any) -> bool:
@@ -273,12 +321,32 @@ def load_audio(path: str | os.PathLike, cfg: FeatureConfig) -> np.ndarray:
     try:
         with _quiet():
             y = librosa.to_mono(y)
-            y = librosa.resample(y, orig_sr=native_sr, target_sr=cfg.sample_rate, res_type="soxr_hq")
+            # Speed perturbation in the same resampling step: read at speed x the native rate.
+            y = librosa.resample(y, orig_sr=native_sr * cfg.speed if cfg.speed != 1.0 else native_sr,
+                                 target_sr=cfg.sample_rate, res_type="soxr_hq")
     except Exception as e:
         raise AudioError(f"cannot resample from {native_sr} Hz: {_one_line(e)}") from e
     if len(y) == 0:
         raise AudioError("empty audio (0 samples after resampling)")
+    if cfg.noise_snr is not None:
+        return add_noise(y, cfg, seed_text=os.path.basename(path))
     return np.ascontiguousarray(fit_length(y, cfg), dtype=np.float32)
+
+
+def add_noise(y: np.ndarray, cfg: FeatureConfig, seed_text: str) -> np.ndarray:
+    """y cropped/padded per cfg plus white noise at an SNR drawn from cfg.noise_snr.
+
+    The SNR is relative to the power of the clip's own samples (not the zero padding), and the
+    draw is seeded by ``seed_text`` (the file name), so the same file gets the same noise on
+    every machine and run. A silent clip stays silent.
+    """
+    rng = np.random.default_rng(zlib.crc32(seed_text.encode()))
+    snr = rng.uniform(*cfg.noise_snr)
+    n_own = min(len(y), clip_samples(len(y), cfg))
+    out = fit_length(np.asarray(y, np.float32), cfg).astype(np.float64)
+    power = float(np.mean(out[:n_own] ** 2)) if n_own else 0.0
+    out += rng.standard_normal(len(out)) * math.sqrt(power / 10.0 ** (snr / 10.0))
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from ser_jax import features as features_lib
 from ser_jax import models as models_lib
 from ser_jax import normalize as normalize_lib
 from ser_jax import optim as optim_lib
+from ser_jax import perturb as perturb_lib
 from ser_jax import report as report_lib
 from ser_jax import splits as splits_lib
 
@@ -85,6 +86,9 @@ class ExperimentConfig:
     train: TrainConfig = TrainConfig()
     augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig()
     workers: int | None = None  # feature extraction processes when the cache must be built
+    # Perturbed copies of the training clips (ser_jax/perturb.py), each a cached feature set.
+    speed_perturb: tuple[float, ...] = ()  # e.g. (0.9, 1.1): one copy per factor
+    noise_snr: tuple[float, float] | None = None  # one copy with white noise at an SNR from this range (dB)
 
     def __post_init__(self):
         data_dirs, readers = _names(self.data_dir), _names(self.corpus) or ("auto",)
@@ -110,6 +114,9 @@ class ExperimentConfig:
         object.__setattr__(self, "corpus", readers)
         object.__setattr__(self, "emotions", emotions)
         object.__setattr__(self, "merge_emotions", corpora.parse_merges(self.merge_emotions))
+        object.__setattr__(self, "speed_perturb", perturb_lib.check_speeds(self.speed_perturb))
+        if self.noise_snr is not None:
+            object.__setattr__(self, "noise_snr", features_lib.parse_snr_range(self.noise_snr, "--noise_snr"))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -471,6 +478,10 @@ def train_and_evaluate(
 
     fs = load_features(cfg, progress)
     splits = splits_lib.make_splits(cfg.split, fs.meta)
+    n_base = len(fs)
+    fs, origin = perturb_lib.attach(fs, [
+        (tag, load_features(dataclasses.replace(cfg, features=v, speed_perturb=(), noise_snr=None), progress))
+        for tag, v in perturb_lib.variants(cfg.features, cfg.speed_perturb, cfg.noise_snr)])
     for note in splits[0].skipped_folds if progress else ():
         print(f"note: {cfg.split.protocol} {note}; skipped", flush=True)
     used = np.unique(np.concatenate([np.concatenate([s.train, s.val, s.test]) for s in splits]))
@@ -484,6 +495,7 @@ def train_and_evaluate(
         if sub != run_dir and (sub / "metrics.json").exists():  # a finished fold of a resumed run
             per_split.append(json.loads((sub / "metrics.json").read_text()))
             continue
+        split = perturb_lib.extend_train(split, origin, n_base)
         x, norm = standardize_rows(fs, split, cfg.train)
         data = Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.asarray(np.maximum(y, 0)))
         del x

@@ -1,0 +1,129 @@
+"""Perturbed training copies: speed and noise as feature sets of their own, used for training rows only."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser_jax import cache, corpora, features, perturb, splits
+from ser_jax import train as train_lib
+
+from conftest import TINY_FEATURES
+
+SR = 16000
+CFG = features.FeatureConfig(recipe="fast", sample_rate=SR, duration=1.0, n_fft=512, hop_length=256, n_mfcc=13,
+                             n_mels=16)
+
+
+def _sine(tmp_path, name="a.wav", hz=440.0, seconds=1.0, amp=0.3):
+    t = np.arange(int(seconds * SR)) / SR
+    path = tmp_path / name
+    sf.write(path, (amp * np.sin(2 * np.pi * hz * t)).astype(np.float32), SR, subtype="FLOAT")
+    return path
+
+
+def _peak_hz(y):
+    spec = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    return np.fft.rfftfreq(len(y), 1 / SR)[np.argmax(spec)]
+
+
+def test_unperturbed_configs_keep_their_cache_keys():
+    # The new fields are left out of to_dict at their defaults, so every existing cache stays valid.
+    assert "speed" not in CFG.to_dict() and "noise_snr" not in CFG.to_dict()
+    fast = dataclasses.replace(CFG, speed=1.1, noise_snr=(10, 20))
+    assert fast.key() != CFG.key() and fast.perturbed and not CFG.perturbed
+    assert features.FeatureConfig.from_dict(json.loads(json.dumps(fast.to_dict()))) == fast
+
+
+@pytest.mark.parametrize("kw", [{"speed": 0.3}, {"speed": True}, {"noise_snr": (20, 10)}, {"noise_snr": "x"},
+                                {"noise_snr": (5, float("nan"))}])
+def test_bad_perturbations_name_the_field(kw):
+    with pytest.raises(ValueError, match=list(kw)[0]):
+        dataclasses.replace(CFG, **kw)
+
+
+def test_speed_perturbation_scales_pitch_and_tempo(tmp_path):
+    path = _sine(tmp_path, hz=440.0, seconds=0.5)
+    full = dataclasses.replace(CFG, duration=None)
+    for speed in (0.9, 1.1):
+        y = features.load_audio(path, dataclasses.replace(full, speed=speed))
+        assert abs(len(y) - 0.5 * SR / speed) <= 2  # tempo: the clip gets shorter when faster
+        assert _peak_hz(y) == pytest.approx(440.0 * speed, rel=0.01)  # pitch moves with it
+    assert _peak_hz(features.load_audio(path, full)) == pytest.approx(440.0, rel=0.01)
+
+
+def test_noise_has_the_snr_asked_and_is_the_same_on_every_load(tmp_path):
+    path = _sine(tmp_path, seconds=0.8)  # shorter than the 1 s crop: the padding must not lower the SNR
+    clean = features.load_audio(path, CFG)
+    noisy_cfg = dataclasses.replace(CFG, noise_snr=(10.0, 20.0))
+    noisy = features.load_audio(path, noisy_cfg)
+    np.testing.assert_array_equal(noisy, features.load_audio(path, noisy_cfg))  # deterministic
+    own = int(0.8 * SR)
+    snr = 10 * np.log10(np.mean(clean[:own] ** 2) / np.mean((noisy - clean).astype(np.float64) ** 2))
+    assert 9.7 <= snr <= 20.3
+    other = _sine(tmp_path, name="b.wav", seconds=0.8)  # same audio, another file: other noise
+    assert not np.array_equal(features.load_audio(other, noisy_cfg), noisy)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(SR, np.float32), SR)
+    assert not features.load_audio(silent, noisy_cfg).any()
+
+
+def _fake_set(n=6, tag_value=0.0):
+    meta = {"corpus": np.asarray(["c"] * n, dtype=object), "speaker": np.asarray([f"c:{i % 3}" for i in range(n)],
+                                                                                  dtype=object),
+            "emotion": np.asarray(["happy", "sad"] * (n // 2), dtype=object)}
+    x = np.full((n, 4, 2), tag_value, np.float32) + np.arange(n, dtype=np.float32)[:, None, None]
+    return cache.FeatureSet(x, np.full(n, 4, np.int32), meta, tuple(f"f{i}.wav" for i in range(n)),
+                            (("mfcc", 0, 2),), CFG, "/c", ())
+
+
+def test_copies_are_matched_by_file_and_train_only_on_training_clips():
+    base = _fake_set()
+    copy = _fake_set(tag_value=100.0)
+    # The copy set lacks f1 (failed) and lists its rows in another order.
+    order = [5, 4, 3, 2, 0]
+    copy = dataclasses.replace(copy, features=copy.features[order], lengths=copy.lengths[order],
+                               meta={k: v[order] for k, v in copy.meta.items()},
+                               paths=tuple(copy.paths[i] for i in order))
+    combined, origin = perturb.attach(base, [("speed1.1", copy)])
+    assert len(combined) == 11
+    np.testing.assert_array_equal(origin, [0, 1, 2, 3, 4, 5, 0, 2, 3, 4, 5])
+    np.testing.assert_array_equal(combined.features[6:, 0, 0], 100.0 + np.asarray([0, 2, 3, 4, 5]))
+    assert list(combined.meta["emotion"][6:]) == list(base.meta["emotion"][[0, 2, 3, 4, 5]])
+    # A copy is a speaker of its own: per-speaker statistics never mix a voice with its copy.
+    assert not set(combined.meta["speaker"][6:]) & set(base.meta["speaker"])
+    split = splits.Split("x", train=np.asarray([0, 1, 2]), val=np.asarray([3]), test=np.asarray([4, 5]),
+                         leaky=False, fold=None, description="d")
+    ext = perturb.extend_train(split, origin, len(base))
+    np.testing.assert_array_equal(ext.train, [0, 1, 2, 6, 7])  # f1 has no copy
+    np.testing.assert_array_equal(ext.val, split.val)
+    np.testing.assert_array_equal(ext.test, split.test)
+
+
+def test_bad_speed_lists_are_refused():
+    for speeds in ((1.0,), (0.9, 0.9), (3.0,)):
+        with pytest.raises(ValueError, match="--speed_perturb"):
+            perturb.check_speeds(speeds)
+
+
+@pytest.mark.slow
+def test_a_run_trains_on_copies_of_its_training_clips_only(tiny_corpus, tiny_cache_dir, tmp_path):
+    cfg = train_lib.ExperimentConfig(
+        data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES,
+        split=splits.SplitConfig(protocol="holdout"), model={"conv_filters": (8,), "conv_kernels": (3,),
+                                                             "lstm_units": 8, "dense_units": (8,)},
+        train=train_lib.TrainConfig(epochs=2, patience=0, batch_size=32, speaker_norm=True),
+        speed_perturb=(1.1,), noise_snr=(20, 30), workers=2)
+    base = train_lib.train_and_evaluate(dataclasses.replace(cfg, speed_perturb=(), noise_snr=None), tmp_path / "b",
+                                        progress=False).metrics
+    m = train_lib.train_and_evaluate(cfg, tmp_path / "p", progress=False).metrics
+    assert m["n_train"] == 3 * base["n_train"] and m["n_val"] == base["n_val"] and m["n_test"] == base["n_test"]
+    assert m["test_predictions"]["paths"] == base["test_predictions"]["paths"]  # the test clips, unperturbed
+    assert len(list(tiny_cache_dir.glob("*.h5"))) >= 3  # each copy was cached as a set of its own
+    corpus = corpora.read(tiny_corpus)
+    assert cache.is_up_to_date(cache.cache_path(corpus.source, dataclasses.replace(TINY_FEATURES, speed=1.1),
+                                                tiny_cache_dir), corpus, dataclasses.replace(TINY_FEATURES, speed=1.1))
