@@ -45,7 +45,9 @@ def define_feature_flags() -> None:
     flags.DEFINE_integer("n_mels", d.n_mels, "Mel bands of the mel feature group.", lower_bound=1)
     flags.DEFINE_boolean("mel_db", d.mel_db, "Mel group in dB instead of power (the seed used power).")
     flags.DEFINE_list("feature_groups", list(d.groups),
-                      f"Feature groups to compute, from {', '.join(features_lib.ALL_GROUPS)}.")
+                      f"Feature groups to compute (precompute) or train on (train), from "
+                      f"{', '.join(features_lib.ALL_GROUPS)}; also {', '.join(features_lib.OPTIONAL_GROUPS)} "
+                      "(openSMILE's 25 eGeMAPS descriptors per frame), computed only when named.")
     flags.DEFINE_boolean("fast_hpss", d.fast_hpss,
                          "fast recipe: compute tonnetz on the harmonic part (HPSS of the shared STFT).")
 
@@ -262,12 +264,14 @@ def experiment_config_from_flags():
                  "test_size", "val_size"):
         if getattr(FLAGS, name) < 0:
             raise UsageError(f"--{name}={getattr(FLAGS, name)}: must not be negative")
-    features = features_lib.FeatureConfig(**{**feature_config_from_flags().to_dict(),
-                                             "groups": features_lib.ALL_GROUPS})
     groups = tuple(FLAGS.feature_groups)
-    unknown = sorted(set(groups) - set(features_lib.ALL_GROUPS))
+    unknown = sorted(set(groups) - set(features_lib.GROUP_ORDER))
     if unknown:
-        raise UsageError(f"--feature_groups: unknown group(s) {unknown}; choose from {list(features_lib.ALL_GROUPS)}")
+        raise UsageError(f"--feature_groups: unknown group(s) {unknown}; choose from {list(features_lib.GROUP_ORDER)}")
+    # The cache holds every default group (ablations reuse it) plus the optional groups asked for.
+    optional = tuple(g for g in groups if g in features_lib.OPTIONAL_GROUPS)
+    features = features_lib.FeatureConfig(**{**feature_config_from_flags().to_dict(),
+                                             "groups": features_lib.ALL_GROUPS + optional})
     try:
         split = splits_lib.SplitConfig(
             protocol=FLAGS.split, channels=FLAGS.channels, test_size=FLAGS.test_size, val_size=FLAGS.val_size,
@@ -299,7 +303,7 @@ def experiment_config_from_flags():
         return train_lib.ExperimentConfig(
             data_dir=data_dir, corpus=readers, emotions=tuple(FLAGS.emotions),
             merge_emotions=tuple(FLAGS.merge_emotions), cache_dir=FLAGS.cache_dir, features=features,
-            groups=() if set(groups) == set(features_lib.ALL_GROUPS) else groups,
+            groups=() if set(groups) == set(features.groups) else groups,
             split=split, model_name=FLAGS.model, model=model, optim=optim, train=train, augment=augment,
             workers=FLAGS.workers, speed_perturb=_floats("speed_perturb"), noise_snr=FLAGS.noise_snr or None)
     except UsageError:

@@ -27,6 +27,12 @@ import soundfile as sf
 
 # The seed's row order.
 ALL_GROUPS = ("mfcc", "delta", "delta2", "chroma", "mel", "contrast", "tonnetz", "zcr", "rms")
+# Computed only when asked for (not in the defaults, so default cache keys never change):
+# egemaps = the 25 low-level descriptors of openSMILE's eGeMAPSv02 set (pitch, jitter, shimmer,
+# formants, HNR, loudness, spectral balance), read at this recipe's frames.
+OPTIONAL_GROUPS = ("egemaps",)
+GROUP_ORDER = ALL_GROUPS + OPTIONAL_GROUPS
+N_EGEMAPS = 25
 RECIPES = ("seed", "fast")
 # Bump when the numbers an unchanged FeatureConfig produces change, so old caches are not reused.
 FEATURES_VERSION = 1
@@ -102,11 +108,11 @@ class FeatureConfig:
             object.__setattr__(self, field, bool(getattr(self, field)))
         groups = self.groups
         if isinstance(groups, str) or not isinstance(groups, (tuple, list)):
-            fail("groups", f"a non-empty tuple drawn from {ALL_GROUPS}", groups)
-        unknown = [g for g in groups if g not in ALL_GROUPS]
+            fail("groups", f"a non-empty tuple drawn from {GROUP_ORDER}", groups)
+        unknown = [g for g in groups if g not in GROUP_ORDER]
         if not groups or unknown or len(set(groups)) != len(groups):
-            fail("groups", f"a non-empty tuple without repeats drawn from {ALL_GROUPS}", groups)
-        object.__setattr__(self, "groups", tuple(g for g in ALL_GROUPS if g in groups))
+            fail("groups", f"a non-empty tuple without repeats drawn from {GROUP_ORDER}", groups)
+        object.__setattr__(self, "groups", tuple(g for g in GROUP_ORDER if g in groups))
         if self.fast_hpss and self.recipe != "fast":
             fail("fast_hpss", "False unless recipe is 'fast' (the seed always separates harmonics)", True)
         sp = self.speed
@@ -154,8 +160,10 @@ class FeatureConfig:
         Two configs share a key only if they give the same features with the same libraries,
         so the key can name a cache file without ever serving stale features.
         """
-        payload = {"config": self.to_dict(), "features_version": FEATURES_VERSION,
-                   "libraries": library_versions()}
+        libraries = dict(library_versions())
+        if "egemaps" in self.groups:  # only then, so that other keys do not depend on openSMILE
+            libraries["opensmile"] = _version("opensmile")
+        payload = {"config": self.to_dict(), "features_version": FEATURES_VERSION, "libraries": libraries}
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -187,14 +195,16 @@ def _is_int(v: Any) -> bool:
 @functools.lru_cache(maxsize=1)
 def library_versions() -> dict[str, str]:
     """Versions of the libraries whose numerics the features depend on."""
-    out = {}
-    for name in ("librosa", "numpy", "scipy", "soxr", "soundfile"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
+    out = {name: _version(name) for name in ("librosa", "numpy", "scipy", "soxr", "soundfile")}
     out["libsndfile"] = sf.__libsndfile_version__
     return out
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -204,11 +214,12 @@ def library_versions() -> dict[str, str]:
 def group_sizes(cfg: FeatureConfig) -> dict[str, int]:
     """Rows per feature group (all groups, whether selected or not)."""
     return {"mfcc": cfg.n_mfcc, "delta": cfg.n_mfcc, "delta2": cfg.n_mfcc, "chroma": N_CHROMA,
-            "mel": cfg.n_mels, "contrast": N_CONTRAST, "tonnetz": N_TONNETZ, "zcr": 1, "rms": 1}
+            "mel": cfg.n_mels, "contrast": N_CONTRAST, "tonnetz": N_TONNETZ, "zcr": 1, "rms": 1,
+            "egemaps": N_EGEMAPS}
 
 
 def feature_layout(cfg: FeatureConfig) -> tuple[tuple[str, int, int], ...]:
-    """(group name, start row, stop row) of each selected group, in ALL_GROUPS order."""
+    """(group name, start row, stop row) of each selected group, in GROUP_ORDER."""
     sizes = group_sizes(cfg)
     out, start = [], 0
     for g in cfg.groups:
@@ -367,6 +378,8 @@ def extract(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     with _quiet(), _one_blas_thread():
         rows = _seed_groups(y, cfg) if cfg.recipe == "seed" else _fast_groups(y, cfg)
     t = num_frames(len(y), cfg)
+    if _needs(cfg, "egemaps"):
+        rows["egemaps"] = egemaps_lld(y, cfg.sample_rate, t, cfg.hop_length)
     sizes = group_sizes(cfg)
     blocks = []
     for g in cfg.groups:
@@ -377,6 +390,34 @@ def extract(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     if not np.all(np.isfinite(out)):  # defensive; no known input produces this
         out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
     return np.ascontiguousarray(out)
+
+
+@functools.lru_cache(maxsize=1)
+def _smile() -> Any:
+    try:
+        import opensmile
+    except ImportError as e:  # pragma: no cover - a dependency of the package
+        raise AudioError("the egemaps feature group needs the opensmile package: pip install opensmile") from e
+    return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
+                           feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
+
+
+def egemaps_lld(y: np.ndarray, sr: int, num_frames_out: int, hop_length: int) -> np.ndarray:
+    """(25, T) eGeMAPSv02 low-level descriptors of y at this recipe's frame centres.
+
+    openSMILE computes them every 10 ms (20-60 ms windows); each descriptor is linearly interpolated
+    at our centred frames (k * hop / sr seconds) so the group lines up with the others. Voicing-only
+    descriptors (F0, jitter, formants...) are 0 where openSMILE finds no voice, as it reports them.
+    """
+    df = _smile().process_signal(np.asarray(y, np.float32), sr)
+    start = df.index.get_level_values("start").total_seconds().to_numpy()
+    end = df.index.get_level_values("end").total_seconds().to_numpy()
+    values = np.nan_to_num(df.to_numpy(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    ours = np.arange(num_frames_out) * hop_length / sr
+    if len(values) == 0:
+        return np.zeros((N_EGEMAPS, num_frames_out), np.float32)
+    centres = (start + end) / 2
+    return np.stack([np.interp(ours, centres, values[:, j]) for j in range(values.shape[1])]).astype(np.float32)
 
 
 def compute(path: str | os.PathLike, cfg: FeatureConfig) -> np.ndarray:

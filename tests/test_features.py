@@ -250,6 +250,7 @@ def test_key_is_stable_and_short():
 CHANGED = {
     "recipe": "seed", "sample_rate": 16000, "duration": None, "n_fft": 1024, "hop_length": 256,
     "n_mfcc": 20, "n_mels": 64, "mel_db": True, "groups": ("mfcc",), "fast_hpss": True,
+    "speed": 1.1, "noise_snr": (10.0, 20.0),
 }
 
 
@@ -369,3 +370,20 @@ def test_non_finite_samples_are_zeroed(tmp_path):
     assert np.all(np.isfinite(F.load_audio(path, FAST)))
     _finite_and_quiet(path, FAST)
     assert np.all(np.isfinite(F.extract(np.where(np.arange(5000) % 7, np.nan, 0.1), FAST)))
+
+
+def test_egemaps_group_is_opensmiles_descriptors_on_our_frames_and_optional():
+    import scipy.signal
+
+    cfg = F.FeatureConfig(recipe="fast", sample_rate=16000, duration=1.0, n_fft=512, hop_length=256,
+                                 n_mfcc=13, n_mels=16, groups=("egemaps", "mfcc"))
+    assert F.feature_layout(cfg) == (("mfcc", 0, 13), ("egemaps", 13, 38))
+    t = np.arange(16000) / 16000
+    y = (0.3 * scipy.signal.sawtooth(2 * np.pi * 220 * t)).astype(np.float32)
+    x = F.extract(y, cfg)
+    assert x.shape == (F.num_frames(16000, cfg), 38) and np.isfinite(x).all()
+    f0 = x[10:50, 13 + 10]  # F0 in semitones above 27.5 Hz: 220 Hz is 36
+    np.testing.assert_allclose(f0, 36.0, atol=0.2)
+    # Not computed unless asked, and naming it changes no other config's key.
+    assert "egemaps" not in F.FeatureConfig().groups
+    assert F.FeatureConfig(groups=("mfcc",)).key() != cfg.key()
