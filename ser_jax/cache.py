@@ -22,8 +22,6 @@ import concurrent.futures as cf
 import contextlib
 import dataclasses
 import datetime
-import errno
-import fcntl
 import hashlib
 import json
 import multiprocessing
@@ -40,6 +38,7 @@ import numpy as np
 
 from ser_jax import corpora
 from ser_jax import features as features_lib
+from ser_jax import lockfile
 
 # 2: metadata columns come from the corpus reader (format 1 had RAVDESS' columns only). A format-1
 # cache of the same feature config lends its feature rows to a rebuild, so nothing is recomputed.
@@ -181,27 +180,15 @@ def cache_path(root: str | os.PathLike, cfg: features_lib.FeatureConfig, cache_d
 
 @contextlib.contextmanager
 def _lock(path: Path, wait: bool) -> Iterator[None]:
-    lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-            if not wait:
-                raise CacheLockedError(
-                    f"{path} is being written by another precompute (pid {holder}); wait for it to "
-                    "finish, or pass --wait to queue behind it"
-                ) from None
-            print(f"waiting for another precompute (pid {holder}) to finish writing {path} ...", flush=True)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    def busy(holder: str) -> CacheLockedError:
+        return CacheLockedError(f"{path} is being written by another precompute (pid {holder}); wait for it to "
+                                "finish, or pass --wait to queue behind it")
+
+    def on_wait(holder: str) -> None:
+        print(f"waiting for another precompute (pid {holder}) to finish writing {path} ...", flush=True)
+
+    with lockfile.exclusive(path.with_name(path.name + ".lock"), busy, wait=wait, on_wait=on_wait):
         yield
-    finally:
-        os.close(fd)  # closing releases the flock
 
 
 def _journal_dir(path: Path) -> Path:

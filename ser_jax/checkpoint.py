@@ -3,11 +3,17 @@
 Every checkpoint carries, beside the arrays, a JSON record with the label map, the feature and
 model configs and the normalisation, so a checkpoint alone is enough to predict correctly.
 Orbax writes each step to a temporary folder and renames it, and keeps the previous step until
-the new one is complete, so a kill mid-save never loses the last good checkpoint.
+the new one is complete, so a kill mid-save never loses the last good checkpoint; the temporary
+folders of a killed save are removed when the slot is next opened.
+
+``last`` is the source of truth of a run (it holds the best parameters too); ``best`` is written
+after it, and :meth:`RunCheckpoints.save` replaces a step a killed run had already written, so a
+kill between the two saves never blocks ``--resume`` (train.py re-syncs ``best`` from ``last``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -20,8 +26,29 @@ class CheckpointError(OSError):
 
 
 def _manager(directory: Path) -> ocp.CheckpointManager:
-    options = ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False, create=True)
+    options = ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False, create=True,
+                                           cleanup_tmp_directories=True)
     return ocp.CheckpointManager(directory.absolute(), options=options)
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
+
+
+class _Quiet:
+    """Keeps orbax's and asyncio's own error logs (tracebacks) off the terminal while we handle the error."""
+
+    def __enter__(self):
+        self._levels = {}
+        for name in ("asyncio", "absl", "orbax", "jax"):
+            lg = logging.getLogger(name)
+            self._levels[name] = lg.level
+            lg.setLevel(logging.CRITICAL)
+
+    def __exit__(self, *exc):
+        for name, level in self._levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 class RunCheckpoints:
@@ -33,21 +60,39 @@ class RunCheckpoints:
         self._last = _manager(root / "last")
 
     def save(self, slot: str, step: int, tree: Any, meta: dict) -> None:
+        """Writes step ``step`` of the slot, replacing a step of that number a killed run left."""
         mngr = self._best if slot == "best" else self._last
-        mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)),
-                  force=True)
-        mngr.wait_until_finished()
+        try:
+            if step in mngr.all_steps():
+                mngr.delete(step)
+            mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
+                                                    meta=ocp.args.JsonSave(meta)), force=True)
+            mngr.wait_until_finished()
+        except OSError as e:
+            raise CheckpointError(f"cannot write the {slot} checkpoint in {mngr.directory}: "
+                                  f"{e.strerror or _reason(e)}; the previous one is kept") from None
 
     def has(self, slot: str) -> bool:
-        return (self._best if slot == "best" else self._last).latest_step() is not None
+        return self.step(slot) is not None
+
+    def step(self, slot: str) -> int | None:
+        return (self._best if slot == "best" else self._last).latest_step()
 
     def restore(self, slot: str, target: Any | None = None) -> tuple[Any, dict]:
+        """(arrays, metadata) of the slot's latest step; a damaged checkpoint is a one-line CheckpointError."""
         mngr = self._best if slot == "best" else self._last
         step = mngr.latest_step()
         if step is None:
             raise CheckpointError(f"no '{slot}' checkpoint in {mngr.directory}")
         state_args = ocp.args.StandardRestore(target) if target is not None else ocp.args.StandardRestore()
-        out = mngr.restore(step, args=ocp.args.Composite(state=state_args, meta=ocp.args.JsonRestore()))
+        try:
+            with _Quiet():
+                out = mngr.restore(step, args=ocp.args.Composite(state=state_args, meta=ocp.args.JsonRestore()))
+            if not isinstance(out["meta"], dict):
+                raise ValueError("its metadata item is missing or unreadable")
+        except Exception as e:  # orbax, tensorstore and json raise many types for one damaged folder
+            raise CheckpointError(f"{mngr.directory / str(step)} is damaged ({_reason(e)}); train that run "
+                                  "again with --overwrite, or restore the folder from a copy") from None
         return out["state"], out["meta"]
 
     def close(self) -> None:

@@ -53,14 +53,15 @@ def define_feature_flags() -> None:
 
 
 def parse_duration(value: str) -> float | None:
-    if value.strip().lower() in ("full", "none", "longest", "0"):
+    if value.strip().lower() in ("full", "none", "longest"):
         return None
     try:
         seconds = float(value)
     except ValueError:
         raise ValueError(f"--duration={value!r}: expected seconds (e.g. 3.0) or 'full'") from None
-    if seconds <= 0:
-        raise ValueError(f"--duration={value!r}: must be positive, or 'full'")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"--duration={value}: must be a positive number of seconds; for each clip's full "
+                         "length use --duration=full")
     return seconds
 
 
@@ -134,7 +135,7 @@ def run(main: Callable[[list[str]], int | None]) -> None:
             print("interrupted; work finished so far is kept, run the same command again to resume",
                   file=sys.stderr)
             return 130
-        except (UsageError, CacheError, ValueError, OSError) as e:
+        except (UsageError, CacheError, ValueError, OSError, FloatingPointError) as e:
             if os.environ.get("SER_JAX_DEBUG"):
                 traceback.print_exc()
             print(f"error: {e}", file=sys.stderr)

@@ -29,6 +29,7 @@ from ser_jax import cache as cache_lib
 from ser_jax import checkpoint as ckpt_lib
 from ser_jax import corpora
 from ser_jax import features as features_lib
+from ser_jax import lockfile
 from ser_jax import models as models_lib
 from ser_jax import normalize as normalize_lib
 from ser_jax import optim as optim_lib
@@ -38,7 +39,14 @@ from ser_jax import splits as splits_lib
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or inf; the last good checkpoint is kept."""
+    """The loss became NaN or inf, or stayed far above chance; the best checkpoint so far is kept."""
+
+
+class RunLockedError(OSError):
+    """Another process is writing the run directory."""
+
+
+LOCK_NAME = ".lock"  # in the run directory, held (flock) by the process training into it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,6 +242,27 @@ def _loss_and_acc(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 # One split: train with early stopping, restore the best epoch, evaluate.
 
 
+# A training loss this many times chance level (ln of the class count) for this many epochs in a
+# row is divergence, not learning (a loss that is NaN or inf is divergence at once).
+DIVERGED_FACTOR = 10.0
+DIVERGED_EPOCHS = 3
+
+
+def _check_divergence(loss: float, epoch: int, history: list[dict], chance: float, name: str, run_dir: Path,
+                      best_epoch: int) -> None:
+    """Raises TrainingDiverged, saying which checkpoint is kept, when the loss is gone."""
+    recent = [r["train_loss"] for r in history[-(DIVERGED_EPOCHS - 1):]] + [loss]
+    exploded = len(recent) == DIVERGED_EPOCHS and all(v > DIVERGED_FACTOR * chance for v in recent)
+    if math.isfinite(loss) and not exploded:
+        return
+    what = (f"training loss became {loss} at epoch {epoch + 1}" if not math.isfinite(loss) else
+            f"training loss stayed above {DIVERGED_FACTOR:g}x chance level ({DIVERGED_FACTOR * chance:.2f}) "
+            f"for {DIVERGED_EPOCHS} epochs ({loss:.4g} at epoch {epoch + 1})")
+    kept = (f"the best checkpoint (epoch {best_epoch + 1}) is kept in {run_dir / 'checkpoints'}" if best_epoch >= 0
+            else "no checkpoint was kept (it diverged before any epoch finished)")
+    raise TrainingDiverged(f"{name}: {what}; {kept}; lower --learning_rate or set --clip_norm")
+
+
 def _host(tree: Any) -> Any:
     return jax.tree_util.tree_map(np.asarray, jax.device_get(tree))
 
@@ -279,8 +308,12 @@ def fit_split(
     }
     ckpts = ckpt_lib.RunCheckpoints(run_dir)
     history: list[dict] = []
-    start_epoch, best_epoch, best_acc, wait = 0, -1, -np.inf, 0
+    start_epoch, best_epoch, best_acc, wait, seconds_before, stopped = 0, -1, -np.inf, 0, 0.0, "max_epochs"
     best = {"params": _host(state.params), "batch_stats": _host(state.batch_stats)}
+
+    def best_meta() -> dict:
+        return {**inference_meta, "epoch": best_epoch + 1, "val_accuracy": best_acc}
+
     if resume and ckpts.has("last"):
         target = {"params": state.params, "batch_stats": state.batch_stats, "opt_state": state.opt_state,
                   "step": state.step, "best": best}
@@ -289,9 +322,12 @@ def fit_split(
                               opt_state=restored["opt_state"], step=restored["step"])
         best = _host(restored["best"])
         start_epoch, best_epoch, best_acc, wait = meta["epoch"] + 1, meta["best_epoch"], meta["best_acc"], meta["wait"]
-        history = meta["history"]
+        history, seconds_before = meta["history"], float(meta.get("train_seconds", 0.0))
+        stopped = meta.get("stopped_by") or stopped
         with open(run_dir / "metrics.jsonl", "w") as f:  # drop epochs logged after the checkpoint
             f.writelines(json.dumps(row) + "\n" for row in history)
+        if best_epoch >= 0 and ckpts.step("best") != best_epoch + 1:  # killed between the two saves
+            ckpts.save("best", best_epoch + 1, {**best, "norm": norm}, best_meta())
         if progress:
             print(f"resuming {run_dir} after epoch {start_epoch}", flush=True)
 
@@ -303,8 +339,9 @@ def fit_split(
         writer.add_text("split", ("LEAKY (early stopping on the test set): " if split.leaky else "")
                         + split.description, 0)
     t0 = time.perf_counter()
-    stopped = "max_epochs"
-    bar = tqdm(range(start_epoch, tc.epochs), desc=split.name, unit="epoch", disable=not progress,
+    chance = math.log(len(label_names)) if len(label_names) > 1 else 1.0
+    epochs = range(start_epoch, tc.epochs) if stopped != "early_stopping" else range(0)
+    bar = tqdm(epochs, desc=split.name, unit="epoch", disable=not progress,
                dynamic_ncols=True, initial=start_epoch, total=tc.epochs)
     try:
         for epoch in bar:
@@ -319,12 +356,7 @@ def fit_split(
             count = sum(float(m["count"]) for m in sums)
             train_loss = sum(float(m["loss_sum"]) for m in sums) / count
             train_acc = sum(float(m["correct"]) for m in sums) / count
-            if not math.isfinite(train_loss):
-                raise TrainingDiverged(
-                    f"training loss became {train_loss} at epoch {epoch + 1} ({split.name}); the last good "
-                    f"checkpoint (epoch {epoch}) is kept in {run_dir / 'checkpoints'}; lower --learning_rate "
-                    "or set --clip_norm"
-                )
+            _check_divergence(train_loss, epoch, history, chance, split.name, run_dir, best_epoch)
             val_logits = predict_logits(state, data, split.val, tc.eval_batch_size)
             val_loss, val_acc = _loss_and_acc(val_logits, y[split.val])
             val_f1 = report_lib.compute_metrics(y[split.val], val_logits.argmax(-1), label_names)["macro_f1"]
@@ -339,27 +371,32 @@ def fit_split(
             writer.add_scalar("learning_rate", lr, epoch + 1)
             with open(run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(row) + "\n")
-            if val_acc > best_acc:
+            improved = val_acc > best_acc
+            if improved:
                 best_acc, best_epoch, wait = val_acc, epoch, 0
                 best = {"params": _host(state.params), "batch_stats": _host(state.batch_stats)}
-                ckpts.save("best", epoch + 1, {**best, "norm": norm},
-                           {**inference_meta, "epoch": epoch + 1, "val_accuracy": val_acc})
             else:
                 wait += 1
+            if tc.patience and wait >= tc.patience:
+                stopped = "early_stopping"
+            # One epoch, one record: "last" holds everything (the best parameters and the stopping
+            # decision included) and is written first; "best" follows and is re-synced on --resume.
             ckpts.save("last", epoch + 1,
                        {"params": state.params, "batch_stats": state.batch_stats, "opt_state": state.opt_state,
                         "step": state.step, "best": best},
                        {"epoch": epoch, "best_epoch": best_epoch, "best_acc": best_acc, "wait": wait,
-                        "history": history})
+                        "history": history, "train_seconds": seconds_before + time.perf_counter() - t0,
+                        "stopped_by": stopped if stopped == "early_stopping" else None})
+            if improved:
+                ckpts.save("best", epoch + 1, {**best, "norm": norm}, best_meta())
             bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}", val_acc=f"{val_acc:.3f}",
                             best=f"{best_acc:.3f}@{best_epoch + 1}")
-            if tc.patience and wait >= tc.patience:
-                stopped = "early_stopping"
+            if stopped == "early_stopping":
                 break
     finally:
         bar.close()
         ckpts.close()
-    seconds = time.perf_counter() - t0
+    seconds = seconds_before + time.perf_counter() - t0
 
     # Only now, with the epoch chosen on validation data, is the test set looked at.
     best = jax.device_put(best)  # device arrays, as during training: no recompilation of eval_step
@@ -464,16 +501,28 @@ def train_and_evaluate(
     progress: bool = True,
 ) -> RunResult:
     run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    def busy(holder: str) -> RunLockedError:
+        return RunLockedError(f"{run_dir} is being written by another training (pid {holder}); wait for it to "
+                              "finish, or choose another --run_dir")
+
+    with lockfile.exclusive(run_dir / LOCK_NAME, busy):
+        return _train_and_evaluate(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress)
+
+
+def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, overwrite: bool,
+                        progress: bool) -> RunResult:
+    contents = [p for p in run_dir.iterdir() if p.name != LOCK_NAME]
     if (run_dir / "metrics.json").exists() and not (resume or overwrite):
         raise FileExistsError(f"{run_dir} already holds a finished run; pass --overwrite to replace it "
                               "or choose another --run_dir")
-    if run_dir.exists() and not resume:
-        if any(run_dir.iterdir()) and not overwrite:
+    if contents and not resume:
+        if not overwrite:
             raise FileExistsError(f"{run_dir} holds an unfinished run; pass --resume to continue it or "
                                   "--overwrite to start again")
-        if overwrite:
-            shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+        for p in contents:
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
 
     fs = load_features(cfg, progress)
@@ -490,12 +539,16 @@ def train_and_evaluate(
     label_index = {name: i for i, name in enumerate(label_names)}
     y = np.asarray([label_index.get(e, -1) for e in fs.meta["emotion"]], np.int32)
     per_split = []
+    splits = [perturb_lib.extend_train(split, origin, n_base) for split in splits]
+    smallest = min(splits, key=lambda sp: len(sp.train))
+    if cfg.train.batch_size > len(smallest.train):
+        raise ValueError(f"--batch_size={cfg.train.batch_size} is larger than the training set ({len(smallest.train)} "
+                         f"clips in {smallest.name}); use at most {len(smallest.train)}")
     for split in splits:
         sub = run_dir / f"fold_{split.fold}" if split.fold is not None and len(splits) > 1 else run_dir
         if sub != run_dir and (sub / "metrics.json").exists():  # a finished fold of a resumed run
             per_split.append(json.loads((sub / "metrics.json").read_text()))
             continue
-        split = perturb_lib.extend_train(split, origin, n_base)
         x, norm = standardize_rows(fs, split, cfg.train)
         data = Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.asarray(np.maximum(y, 0)))
         del x

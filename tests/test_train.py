@@ -133,17 +133,58 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tiny_corpus, t
     assert len((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()) == 5
 
 
-def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
+def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_best_checkpoint(
         tiny_corpus, tiny_cache_dir, tmp_path, monkeypatch):
     cfg = tiny_config(tiny_corpus, tiny_cache_dir, epochs=6)
     n_train = len(splits.make_splits(cfg.split, train_lib.load_features(cfg, progress=False).meta)[0].train)
     steps_per_epoch = math.ceil(n_train / cfg.train.batch_size)
     monkeypatch.setattr(train_lib, "train_step", _Interrupt(train_lib.train_step, nan_from=2 * steps_per_epoch + 1))
-    with pytest.raises(train_lib.TrainingDiverged, match=r"became nan at epoch 3 .*epoch 2\) is kept"):
+    with pytest.raises(train_lib.TrainingDiverged, match=r"became nan at epoch 3; the best checkpoint \(epoch (\d)\) "
+                                                         r"is kept") as info:
         train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False)
-    tree, meta = checkpoint.RunCheckpoints(tmp_path / "run").restore("last")
-    assert meta["epoch"] == 1  # 0-based: the second epoch, the last finite one
+    kept = int(info.value.args[0].split("best checkpoint (epoch ")[1][0])
+    ckpts = checkpoint.RunCheckpoints(tmp_path / "run")
+    tree, meta = ckpts.restore("best")
+    assert meta["epoch"] == kept and kept in (1, 2)
     assert all(np.isfinite(leaf).all() for leaf in jax.tree_util.tree_leaves(tree["params"]))
+    assert ckpts.restore("last")[1]["epoch"] == 1  # 0-based: the second epoch, the last finite one
+
+
+def test_a_loss_far_above_chance_for_several_epochs_is_divergence(tiny_corpus, tiny_cache_dir, tmp_path):
+    cfg = tiny_config(tiny_corpus, tiny_cache_dir, epochs=8)
+    cfg = dataclasses.replace(cfg, optim=optim.OptimConfig(learning_rate=1e4))
+    with pytest.raises(train_lib.TrainingDiverged, match=r"above 10x chance level .* for 3 epochs|became (nan|inf)"):
+        train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_a_batch_larger_than_the_training_set_is_refused_before_training(tiny_corpus, tiny_cache_dir, tmp_path):
+    cfg = tiny_config(tiny_corpus, tiny_cache_dir, batch_size=100000)
+    with pytest.raises(ValueError, match=r"--batch_size=100000 is larger than the training set \(\d+ clips in holdout\)"):
+        train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_second_writer_of_a_run_directory_is_refused_naming_the_holder(tiny_corpus, tiny_cache_dir, tmp_path):
+    from ser_jax import lockfile
+
+    run = tmp_path / "run"
+    run.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
+                               "os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, b'4242'); "
+                               "print('held', flush=True); time.sleep(60)", str(run / train_lib.LOCK_NAME)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for kw in ({"overwrite": True}, {"resume": True}):
+            with pytest.raises(train_lib.RunLockedError, match=r"another training \(pid 4242\)"):
+                train_lib.train_and_evaluate(tiny_config(tiny_corpus, tiny_cache_dir), run, progress=False, **kw)
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder died without unlocking: its lock is not stale, the next writer simply takes it.
+    with lockfile.exclusive(run / train_lib.LOCK_NAME, RuntimeError):
+        pass
 
 
 def test_leaky_protocol_says_so_everywhere(tiny_corpus, tiny_cache_dir, tmp_path):
@@ -175,6 +216,9 @@ def test_speaker_independent_folds_are_aggregated(tiny_corpus, tiny_cache_dir, t
         ("--fold=7", "fold"),
         ("--learning_rate=-1", "error: --learning_rate=-1.0: must not be negative"),
         ("--duration=soon", "error: --duration='soon'"),
+        ("--duration=0", "error: --duration=0: must be a positive number of seconds; for each clip's full length"),
+        ("--noise_snr=30:10", "error: --noise_snr must be an SNR in dB or a range LOW:HIGH"),
+        ("--speed_perturb=1", "error: --speed_perturb=1: give distinct factors"),
         ("--time_masks=-2", "error: --time_masks=-2: must be >= 0"),
         ("--corpus=bogus", "error: --corpus=bogus: unknown reader 'bogus'"),
         ("--split=cross_corpus", "test_corpus"),
