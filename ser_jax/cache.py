@@ -13,7 +13,10 @@ Safety rests on three rules:
 - every finished utterance is first journalled as its own small file (also atomically renamed), so
   a run killed at any moment (SIGINT or SIGKILL) resumes where it stopped;
 - a lock file (``flock``, released by the kernel even on SIGKILL) keeps two writers apart.
-Data are checksummed per chunk (HDF5 Fletcher-32), so corrupted bytes fail loudly on read.
+Every byte is checksummed: the features per chunk (HDF5 Fletcher-32), every other dataset by a
+SHA-256 digest stored with the file; loading verifies both, and that the features are finite and the
+lengths and layout consistent, so a damaged cache fails loudly (and a run reports it and rebuilds it)
+instead of reading wrong.
 """
 
 from __future__ import annotations
@@ -42,8 +45,10 @@ from ser_jax import lockfile
 
 # 2: metadata columns come from the corpus reader (format 1 had RAVDESS' columns only). A format-1
 # cache of the same feature config lends its feature rows to a rebuild, so nothing is recomputed.
-FORMAT_VERSION = 2
-READABLE_FEATURE_FORMATS = (1, 2)
+# 3: a SHA-256 digest of every dataset but the features (those have Fletcher-32 per chunk).
+FORMAT_VERSION = 3
+READABLE_FEATURE_FORMATS = (1, 2, 3)
+DIGESTS_FROM = 3  # the first format whose files carry digests
 
 
 class CacheError(RuntimeError):
@@ -283,6 +288,56 @@ def _open_checked(path: Path, formats: Sequence[int] = (FORMAT_VERSION,)) -> h5p
     return f
 
 
+def _digest(values: np.ndarray) -> str:
+    """SHA-256 of a dataset's values (strings by their UTF-8 bytes, numbers by dtype, shape and bytes)."""
+    h = hashlib.sha256()
+    if values.dtype.kind == "O":
+        for v in values.tolist():
+            b = v.encode() if isinstance(v, str) else bytes(v)
+            h.update(len(b).to_bytes(8, "little") + b)
+    else:
+        h.update(f"{values.dtype.str}{values.shape}".encode())
+        h.update(np.ascontiguousarray(values).tobytes())
+    return h.hexdigest()
+
+
+def _read_values(ds: h5py.Dataset) -> np.ndarray:
+    return _strings(ds) if h5py.check_string_dtype(ds.dtype) is not None else ds[()]
+
+
+def _all_digests(f: h5py.File) -> dict[str, str]:
+    out: dict[str, str] = {}
+
+    def visit(name: str, obj: object) -> None:
+        if isinstance(obj, h5py.Dataset) and name != "features":
+            out[name] = _digest(_read_values(obj))
+
+    f.visititems(visit)
+    return out
+
+
+def _verify_digests(f: h5py.File, path: Path) -> None:
+    """CacheError naming the first dataset whose contents differ from what was written."""
+    if int(f.attrs.get("format_version", 0)) < DIGESTS_FROM:
+        return
+    try:
+        expected = json.loads(f.attrs["digests"])
+    except (KeyError, ValueError, TypeError):
+        raise CacheError(f"{path} is damaged: its checksums are missing or unreadable; delete it and run "
+                         "python -m ser_jax.precompute again") from None
+    for name, digest in sorted(expected.items()):
+        try:
+            ok = name in f and _digest(_read_values(f[name])) == digest
+        except (OSError, KeyError, ValueError, UnicodeDecodeError):
+            ok = False
+        if not ok:
+            raise CacheError(f"{path} is damaged: dataset {name} does not match its checksum; delete it and run "
+                             "python -m ser_jax.precompute again")
+    extra = sorted(set(_all_digests(f)) - set(expected))
+    if extra:
+        raise CacheError(f"{path} is damaged: unexpected dataset {extra[0]}; delete it and run precompute again")
+
+
 def _strings(ds: h5py.Dataset) -> np.ndarray:
     return np.asarray(ds.asstr()[()], dtype=object) if len(ds) else np.asarray([], dtype=object)
 
@@ -301,6 +356,7 @@ def load(
                 f"(key {f.attrs['config_key']}, expected {expect.key()}); run python -m ser_jax.precompute "
                 "to build the cache for this config"
             )
+        _verify_digests(f, path)
         feats = f["features"][()]
         lengths = f["lengths"][()].astype(np.int32)
         meta = {}
@@ -326,7 +382,33 @@ def load(
     n = len(lengths)
     if feats.ndim != 3 or feats.shape[0] != n or len(paths) != n or any(len(v) != n for v in meta.values()):
         raise CacheError(f"{path} has inconsistent row counts; delete it and run precompute again")
+    problem = _inconsistency(feats, lengths, layout, cfg)
+    if problem:
+        raise CacheError(f"{path} is damaged: {problem}; delete it and run python -m ser_jax.precompute again")
     return FeatureSet(feats, lengths, meta, paths, layout, cfg, root, failed, str(path))
+
+
+def _inconsistency(feats: np.ndarray, lengths: np.ndarray, layout: tuple, cfg: features_lib.FeatureConfig) -> str:
+    """What is inconsistent between a cache's arrays and its config ('' when nothing)."""
+    if tuple(layout) != features_lib.feature_layout(cfg):
+        return f"its layout {list(layout)} is not that of its config"
+    if feats.ndim == 3 and feats.shape[2] != features_lib.num_features(cfg):
+        return f"it has {feats.shape[2]} feature rows, its config {features_lib.num_features(cfg)}"
+    if len(lengths) and (lengths.min() < 1 or lengths.max() > feats.shape[1]):
+        return f"a row length is outside [1, {feats.shape[1]}]"
+    bad = np.flatnonzero(~np.isfinite(feats).all(axis=(1, 2))) if feats.size else []
+    if len(bad):
+        return f"{len(bad)} row(s) hold non-finite features (first: row {bad[0]})"
+    return ""
+
+
+def damage(path: str | os.PathLike) -> str:
+    """Why an existing cache file cannot be trusted ('' when it can): everything load() verifies."""
+    try:
+        load(path)
+    except CacheError as e:
+        return str(e).split("; delete it")[0]
+    return ""
 
 
 def _columns(f: h5py.File) -> list[tuple[str, str]]:
@@ -352,6 +434,7 @@ def _read_index(path: Path, key: str, signature: str | None = None) -> dict[str,
         with _open_checked(path, READABLE_FEATURE_FORMATS) as f:
             if f.attrs["config_key"] != key:
                 return None
+            _verify_digests(f, path)
             stale = signature is not None and str(f.attrs.get("meta_signature", "")) != signature
             index = {
                 r: {"size": int(s), "mtime_ns": int(m), "sha1": h, "error": "", "row": i}
@@ -383,6 +466,11 @@ def _fill_features(path: Path, entries: list[dict]) -> None:
 
 
 _STALE = "\0stale-metadata"  # a key no relative path can be
+
+
+def _failed_of(path: Path) -> tuple[tuple[str, str], ...]:
+    with _open_checked(path) as f:
+        return tuple(zip(_strings(f["failed/rel"]).tolist(), _strings(f["failed/reason"]).tolist()))
 
 
 def is_up_to_date(path: Path, corpus: corpora.Corpus, cfg: features_lib.FeatureConfig) -> bool:
@@ -422,6 +510,13 @@ def _write_cache(
     n_feat = features_lib.num_features(cfg)
     t_max = max((r[5].shape[0] for r in rows), default=1)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    # Stop before writing when the space is visibly short: h5py may crash, not raise, on a full disk.
+    need = int(len(rows) * t_max * n_feat * 4 * 1.05) + 8 * 2**20
+    free = shutil.disk_usage(dest.parent).free
+    if free < need:
+        raise CacheError(f"not enough disk space to write {dest}: it needs about {need / 2**20:.0f} MiB, "
+                         f"{free / 2**20:.0f} MiB are free; free some space and run again (every computed file is "
+                         "kept in its journal)")
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs["format_version"] = FORMAT_VERSION
@@ -469,10 +564,14 @@ def _write_cache(
             _str_dataset(fail, "reason", [x[1] for x in failed])
             fail.create_dataset("size", data=np.asarray([x[2] for x in failed], np.int64))
             fail.create_dataset("mtime_ns", data=np.asarray([x[3] for x in failed], np.int64))
+            f.attrs["digests"] = json.dumps(_all_digests(f), sort_keys=True)
             f.attrs["complete"] = True  # last: a file without it is never read
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, dest)
+    except OSError as e:
+        raise CacheError(f"cannot write {dest}: {e.strerror or str(e).splitlines()[0]}; every computed file is kept "
+                         "in its journal, run again once that is fixed") from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -500,7 +599,18 @@ def build(
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_path(corpus.source, cfg, cache_dir)
+    if is_up_to_date(path, corpus, cfg):  # nothing to write: no lock needed (a read-only folder is fine)
+        failed = _failed_of(path)
+        return BuildSummary(str(path), len(corpus), 0, len(corpus), 0, failed, len(corpus.skipped),
+                            time.perf_counter() - t0, wrote=False)
     with _lock(path, wait):
+        for leftover in path.parent.glob(f".{path.name}.*.tmp"):  # of writers that died; we hold the lock
+            leftover.unlink(missing_ok=True)
+        damaged = damage(path) if path.exists() else ""
+        if damaged:
+            if progress:
+                print(f"note: {damaged}; rebuilding it", flush=True)
+            path.unlink()
         current = _stat_all(corpus)
         old = _read_index(path, cfg.key(), _meta_signature(corpus)) if path.exists() else None
         stale_meta = old is not None and old.pop(_STALE, None) is not None
@@ -613,4 +723,14 @@ def ensure(
         summary = build(corpus, cfg, cache_dir, workers=workers, progress=progress, wait=True)
         if progress:
             print(summary, flush=True)
-    return load(path, expect=cfg)
+    try:
+        return load(path, expect=cfg)
+    except CacheError as e:  # damaged after all (e.g. a feature chunk): say so, rebuild once
+        if not damage(path):
+            raise
+        print(f"note: {str(e).split('; delete it')[0]}; rebuilding it", flush=True)
+        path.unlink(missing_ok=True)
+        summary = build(corpus, cfg, cache_dir, workers=workers, progress=progress, wait=True)
+        if progress:
+            print(summary, flush=True)
+        return load(path, expect=cfg)

@@ -13,12 +13,24 @@ kill between the two saves never blocks ``--resume`` (train.py re-syncs ``best``
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
+import jax
+import numpy as np
 import orbax.checkpoint as ocp
+
+DIGEST_KEY = "arrays_sha256"  # in each checkpoint's metadata: the arrays as saved, verified on restore
+META_DIGEST_KEY = "meta_sha256"  # and the metadata itself (all but these two keys)
+
+
+def _meta_digest(meta: dict) -> str:
+    body = {k: v for k, v in meta.items() if k not in (DIGEST_KEY, META_DIGEST_KEY)}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class CheckpointError(OSError):
@@ -34,6 +46,16 @@ def _manager(directory: Path) -> ocp.CheckpointManager:
 def _reason(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
+
+
+def tree_digest(tree: Any) -> str:
+    """SHA-256 of a tree's leaves (dtype, shape, bytes) in order: the same for a restored copy."""
+    h = hashlib.sha256()
+    for leaf in jax.tree_util.tree_leaves(jax.device_get(tree)):
+        a = np.asarray(leaf)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 class _Quiet:
@@ -56,8 +78,9 @@ class RunCheckpoints:
 
     def __init__(self, run_dir: str | os.PathLike):
         root = Path(run_dir) / "checkpoints"
-        self._best = _manager(root / "best")
-        self._last = _manager(root / "last")
+        with _Quiet():  # orbax logs a damaged step's metadata as it scans; restore() reports it in one line
+            self._best = _manager(root / "best")
+            self._last = _manager(root / "last")
 
     def save(self, slot: str, step: int, tree: Any, meta: dict) -> None:
         """Writes step ``step`` of the slot, replacing a step of that number a killed run left."""
@@ -65,6 +88,8 @@ class RunCheckpoints:
         try:
             if step in mngr.all_steps():
                 mngr.delete(step)
+            meta = {**meta, DIGEST_KEY: tree_digest(tree)}
+            meta[META_DIGEST_KEY] = _meta_digest(json.loads(json.dumps(meta, default=str)))
             mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
                                                     meta=ocp.args.JsonSave(meta)), force=True)
             mngr.wait_until_finished()
@@ -76,12 +101,13 @@ class RunCheckpoints:
         return self.step(slot) is not None
 
     def step(self, slot: str) -> int | None:
-        return (self._best if slot == "best" else self._last).latest_step()
+        with _Quiet():
+            return (self._best if slot == "best" else self._last).latest_step()
 
     def restore(self, slot: str, target: Any | None = None) -> tuple[Any, dict]:
         """(arrays, metadata) of the slot's latest step; a damaged checkpoint is a one-line CheckpointError."""
         mngr = self._best if slot == "best" else self._last
-        step = mngr.latest_step()
+        step = self.step(slot)
         if step is None:
             raise CheckpointError(f"no '{slot}' checkpoint in {mngr.directory}")
         state_args = ocp.args.StandardRestore(target) if target is not None else ocp.args.StandardRestore()
@@ -90,10 +116,15 @@ class RunCheckpoints:
                 out = mngr.restore(step, args=ocp.args.Composite(state=state_args, meta=ocp.args.JsonRestore()))
             if not isinstance(out["meta"], dict):
                 raise ValueError("its metadata item is missing or unreadable")
+            if META_DIGEST_KEY in out["meta"] and _meta_digest(out["meta"]) != out["meta"][META_DIGEST_KEY]:
+                raise ValueError("its metadata does not match the checksum it was saved with")
+            if DIGEST_KEY in out["meta"] and tree_digest(out["state"]) != out["meta"][DIGEST_KEY]:
+                raise ValueError("its arrays do not match the checksum they were saved with")
+            state, meta = out["state"], {k: v for k, v in out["meta"].items() if k not in (DIGEST_KEY, META_DIGEST_KEY)}
         except Exception as e:  # orbax, tensorstore and json raise many types for one damaged folder
             raise CheckpointError(f"{mngr.directory / str(step)} is damaged ({_reason(e)}); train that run "
                                   "again with --overwrite, or restore the folder from a copy") from None
-        return out["state"], out["meta"]
+        return state, meta
 
     def close(self) -> None:
         self._best.close()

@@ -128,6 +128,11 @@ class Predictor:
         # "speaker": the model was trained on per-speaker standardised features, so the files given
         # are standardised by their own statistics: all of them as one speaker ("files"), or one
         # speaker per folder ("folder").
+        missing = [k for k in ("label_names", "feature_config", "model_config", "num_frames") if k not in meta]
+        missing += [f"arrays/{k}" for k in ("params", "norm") if k not in tree]
+        if missing:
+            raise ckpt_lib.CheckpointError(f"{checkpoint_dir}: the checkpoint lacks {', '.join(missing)} (damaged, or "
+                                           "not written by python -m ser_jax.train); train that run again")
         self.normalization = str(meta.get("normalization", "global"))
         self.speaker_groups = speaker_groups
         self.checkpoint_dir = str(checkpoint_dir)

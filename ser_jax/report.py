@@ -250,8 +250,17 @@ def _json_default(o):
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """JSON with numpy scalars/arrays converted, indented for people to read."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # atomic: a kill never leaves half a file
+    try:
+        with open(tmp, "w") as f:
+            f.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_run_report(
@@ -276,7 +285,6 @@ def write_run_report(
     m.update({"protocol": protocol, "leaky": bool(leaky)})
     if extra:
         m.update(extra)
-    write_json(directory / "metrics.json", m)
     # The file's first line carries the LEAKY prefix and the summary explains it; no third copy.
     text = classification_report_text(y_true, y_pred, label_names)
     summary = format_summary(m, leaky=leaky, protocol=protocol)
@@ -285,18 +293,19 @@ def write_run_report(
     plot_confusion_matrix(
         m["confusion_matrix"], label_names, directory / "confusion_matrix_normalized.png", title, True, leaky=leaky
     )
+    write_json(directory / "metrics.json", m)  # last: its presence marks a finished run
     return m
 
 
 def write_aggregate_report(
-    directory: str | os.PathLike, per_fold: list[dict], *, leaky: bool, protocol: str, title: str
+    directory: str | os.PathLike, per_fold: list[dict], *, leaky: bool, protocol: str, title: str,
+    extra: dict | None = None,
 ) -> dict:
     """The k-fold counterpart of write_run_report: aggregate metrics.json, report.txt and the
     summed confusion matrices at the top of the run directory."""
     directory = Path(directory)
     agg = aggregate_metrics(per_fold)
     agg.update({"protocol": protocol, "leaky": bool(leaky)})
-    write_json(directory / "metrics.json", agg)
     names = agg["label_names"]
     rows = [f"{'class':>12s}  f1 mean +- std"] + [
         f"{n:>12s}  {v['mean']:.4f} +- {v['std']:.4f}" for n, v in agg["per_class_f1"].items()
@@ -319,4 +328,6 @@ def write_aggregate_report(
     plot_confusion_matrix(
         agg["confusion_matrix"], names, directory / "confusion_matrix_normalized.png", summed, True, leaky=leaky
     )
+    agg.update(extra or {})
+    write_json(directory / "metrics.json", agg)  # last: its presence marks a finished run
     return agg

@@ -28,6 +28,7 @@ from ser_jax import augment as augment_lib
 from ser_jax import cache as cache_lib
 from ser_jax import checkpoint as ckpt_lib
 from ser_jax import corpora
+from ser_jax import faults
 from ser_jax import features as features_lib
 from ser_jax import lockfile
 from ser_jax import models as models_lib
@@ -387,8 +388,10 @@ def fit_split(
                        {"epoch": epoch, "best_epoch": best_epoch, "best_acc": best_acc, "wait": wait,
                         "history": history, "train_seconds": seconds_before + time.perf_counter() - t0,
                         "stopped_by": stopped if stopped == "early_stopping" else None})
+            faults.point("between_checkpoint_saves")
             if improved:
                 ckpts.save("best", epoch + 1, {**best, "norm": norm}, best_meta())
+            faults.point("after_epoch")
             bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}", val_acc=f"{val_acc:.3f}",
                             best=f"{best_acc:.3f}@{best_epoch + 1}")
             if stopped == "early_stopping":
@@ -398,6 +401,7 @@ def fit_split(
         ckpts.close()
     seconds = seconds_before + time.perf_counter() - t0
 
+    faults.point("before_test_evaluation")
     # Only now, with the epoch chosen on validation data, is the test set looked at.
     best = jax.device_put(best)  # device arrays, as during training: no recompilation of eval_step
     state = state.replace(params=best["params"], batch_stats=best["batch_stats"])
@@ -428,6 +432,7 @@ def fit_split(
                                  "probabilities": np.round(test_probs, 6).tolist()},
             "config": cfg.to_dict(),
         })
+    faults.point("after_metrics_written")
     image = report_lib.confusion_matrix_image(metrics["confusion_matrix"], label_names, title, leaky=split.leaky)
     writer.add_image("test/confusion_matrix", image, len(history), dataformats="HWC")
     writer.add_text("test/report", "```\n" + (run_dir / "report.txt").read_text() + "\n```", len(history))
@@ -561,15 +566,14 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
     if len(per_split) == 1:
         metrics = per_split[0]
     else:
+        val = np.asarray([m["best_val_accuracy"] for m in per_split], np.float64)
         metrics = report_lib.write_aggregate_report(
             run_dir, per_split, leaky=False, protocol=cfg.split.protocol,
-            title=f"{cfg.split.protocol} ({cfg.split.channels}): {len(per_split)} folds")
-        val = np.asarray([m["best_val_accuracy"] for m in per_split], np.float64)
-        metrics.update({"best_val_accuracy": {"mean": float(val.mean()),
-                                              "std": float(val.std(ddof=1)) if len(val) > 1 else 0.0},
-                        "train_seconds": sum(m["train_seconds"] for m in per_split),
-                        "epochs_run": [m["epochs_run"] for m in per_split], "config": cfg.to_dict()})
-        report_lib.write_json(run_dir / "metrics.json", metrics)
+            title=f"{cfg.split.protocol} ({cfg.split.channels}): {len(per_split)} folds",
+            extra={"best_val_accuracy": {"mean": float(val.mean()),
+                                         "std": float(val.std(ddof=1)) if len(val) > 1 else 0.0},
+                   "train_seconds": sum(m["train_seconds"] for m in per_split),
+                   "epochs_run": [m["epochs_run"] for m in per_split], "config": cfg.to_dict()})
     return RunResult(str(run_dir), metrics, leaky=any(s.leaky for s in splits))
 
 
