@@ -403,8 +403,14 @@ def _inconsistency(feats: np.ndarray, lengths: np.ndarray, layout: tuple, cfg: f
 
 
 def damage(path: str | os.PathLike) -> str:
-    """Why an existing cache file cannot be trusted ('' when it can): everything load() verifies."""
+    """Why an existing cache file cannot be trusted ('' when it can): everything load() verifies.
+
+    A complete cache of an older format is not damaged: a rebuild borrows its feature rows.
+    """
     try:
+        with _open_checked(Path(path), READABLE_FEATURE_FORMATS) as f:
+            if int(f.attrs["format_version"]) < FORMAT_VERSION:
+                return ""
         load(path)
     except CacheError as e:
         return str(e).split("; delete it")[0]

@@ -48,9 +48,11 @@ def _train_cmd(corpus, cache_dir, run_dir, *extra):
 
 
 def _one_line_error(out: subprocess.CompletedProcess) -> bool:
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    return out.returncode not in (0, -9) and len(lines) == 1 and lines[0].startswith("error: ") \
-        and "Traceback" not in out.stderr
+    """Failed, with the reason as the last line of stderr (after any progress bars) and no traceback."""
+    lines = [line for line in out.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    return (out.returncode not in (0, -9) and len(errors) == 1 and lines[-1] == errors[0]
+            and "Traceback" not in out.stderr)
 
 
 # ------------------------------------------------------------------------------------------------
