@@ -206,11 +206,15 @@ def _journal_file(journal: Path, rel: str) -> Path:
 
 def _write_atomic_npz(dest: Path, **arrays: np.ndarray) -> None:
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, dest)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except OSError as e:  # name the folder: a full disk here is the journal's
+        tmp.unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror or str(e), str(dest.parent)) from None
 
 
 def _read_journal(journal: Path) -> dict[str, dict]:

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -85,17 +86,26 @@ class RunCheckpoints:
     def save(self, slot: str, step: int, tree: Any, meta: dict) -> None:
         """Writes step ``step`` of the slot, replacing a step of that number a killed run left."""
         mngr = self._best if slot == "best" else self._last
+        # Stop before orbax starts when the space is visibly short (its failure mid-write is noisy).
+        need = 2 * sum(np.asarray(x).nbytes for x in jax.tree_util.tree_leaves(tree)) + 2**20
+        free = shutil.disk_usage(Path(mngr.directory)).free
+        if free < need:
+            raise CheckpointError(f"cannot write the {slot} checkpoint in {mngr.directory}: not enough disk space "
+                                  f"({free / 2**20:.1f} MiB free, about {need / 2**20:.1f} MiB needed); the previous "
+                                  "one is kept, free some space and run again with --resume")
         try:
-            if step in mngr.all_steps():
-                mngr.delete(step)
-            meta = {**meta, DIGEST_KEY: tree_digest(tree)}
-            meta[META_DIGEST_KEY] = _meta_digest(json.loads(json.dumps(meta, default=str)))
-            mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
-                                                    meta=ocp.args.JsonSave(meta)), force=True)
-            mngr.wait_until_finished()
-        except OSError as e:
-            raise CheckpointError(f"cannot write the {slot} checkpoint in {mngr.directory}: "
-                                  f"{e.strerror or _reason(e)}; the previous one is kept") from None
+            with _Quiet():
+                if step in mngr.all_steps():
+                    mngr.delete(step)
+                meta = {**meta, DIGEST_KEY: tree_digest(tree)}
+                meta[META_DIGEST_KEY] = _meta_digest(json.loads(json.dumps(meta, default=str)))
+                mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
+                                                        meta=ocp.args.JsonSave(meta)), force=True)
+                mngr.wait_until_finished()
+        except Exception as e:  # a full disk or a permission problem surfaces as several types in orbax
+            reason = getattr(e, "strerror", None) or _reason(e)
+            raise CheckpointError(f"cannot write the {slot} checkpoint in {mngr.directory}: {reason}; the "
+                                  "previous one is kept, run again with --resume once that is fixed") from None
 
     def has(self, slot: str) -> bool:
         return self.step(slot) is not None

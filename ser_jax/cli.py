@@ -7,6 +7,7 @@ arguments and never reads global flags.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import sys
 import traceback
@@ -113,6 +114,19 @@ def corpus_readers(n: int) -> tuple[str, ...]:
     return names * n if len(names) == 1 else names
 
 
+_DISK_HINTS = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space", errno.EACCES: "fix its permissions",
+               errno.EPERM: "fix its permissions", errno.EROFS: "choose a writable folder"}
+
+
+def _os_error_line(e: OSError) -> str:
+    """One line naming the file and what to do; work finished before it is kept in every case."""
+    if not e.filename or not e.strerror:
+        return str(e)
+    hint = _DISK_HINTS.get(e.errno, "fix that")
+    return (f"{e.strerror}: {e.filename}; {hint} and run the same command again (finished work is kept; "
+            "a training continues with --resume)")
+
+
 class UsageError(ValueError):
     """A bad flag value; printed as one line naming the flag."""
 
@@ -138,8 +152,14 @@ def run(main: Callable[[list[str]], int | None]) -> None:
         except (UsageError, CacheError, ValueError, OSError, FloatingPointError) as e:
             if os.environ.get("SER_JAX_DEBUG"):
                 traceback.print_exc()
-            print(f"error: {e}", file=sys.stderr)
-            return 2 if isinstance(e, UsageError) else 1
+            print(f"error: {_os_error_line(e) if isinstance(e, OSError) else e}", file=sys.stderr)
+            if isinstance(e, UsageError):
+                return 2
+            # Background threads of orbax and TensorBoard may still fail on the same cause (a full
+            # disk) and print tracebacks at interpreter exit; everything is on disk, so leave now.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
 
     app.run(wrapped)
 

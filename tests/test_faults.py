@@ -314,3 +314,37 @@ def test_runs_that_cannot_work_stop_in_one_line(tiny_corpus, tiny_cache_dir, tmp
                          text=True)
     assert _one_line_error(out), out.stderr
     assert re.search(message, out.stderr)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on a real 4 MiB tmpfs, where this process may mount one (else the test is skipped:
+    the simulated ENOSPC tests above cover the same error paths)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    if out.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (not root); ENOSPC is simulated by the tests above")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_really_full_disk_is_one_line_for_precompute_and_training(tiny_corpus, tiny_cache_dir, small_disk):
+    tried = handled = 0
+    # Precompute into a 4 MiB disk: the cache of 312 clips needs more.
+    out = subprocess.run([sys.executable, "-m", "ser_jax.precompute", f"--data_dir={tiny_corpus}",
+                          f"--cache_dir={small_disk / 'cache'}", *TINY_FLAGS[:7], "--workers=1"],
+                         capture_output=True, text=True)
+    tried += 1
+    handled += _one_line_error(out) and "space" in out.stderr
+    # Training whose run directory fills up: the disk is filled to 64 KiB free first.
+    (small_disk / "filler").write_bytes(b"\0" * (shutil.disk_usage(small_disk).free - 64 * 1024))
+    out = subprocess.run(_train_cmd(tiny_corpus, tiny_cache_dir, small_disk / "run", "--epochs=3"),
+                         capture_output=True, text=True)
+    tried += 1
+    handled += _one_line_error(out)
+    assert handled == tried, out.stderr[-2000:]
+    _report("a really full disk (tmpfs)", tried, handled)
