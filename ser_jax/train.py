@@ -501,6 +501,57 @@ def class_weight_vector(y: np.ndarray, train_rows: np.ndarray, num_classes: int)
     return w.astype(np.float32)
 
 
+PROVENANCE_KEY = "provenance"  # in config.json: how the run was made (not a setting; never compared)
+# Settings that may differ on --resume: where features are cached and how many processes build them.
+RESUMABLE_CHANGES = ("cache_dir", "workers")
+
+
+def provenance() -> dict:
+    """The code and command behind a run: git commit (when in a checkout), package versions, argv."""
+    import subprocess
+    import sys
+    from importlib import metadata
+
+    commit = ""
+    try:
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)
+        if out.returncode == 0:
+            commit = out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    versions = {}
+    for name in ("ser_jax", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "librosa", "h5py",
+                 "scikit-learn", "opensmile"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"git_commit": commit, "versions": versions, "python": sys.version.split()[0], "command": list(sys.argv)}
+
+
+def _check_same_settings(saved: dict, cfg: ExperimentConfig, run_dir: Path) -> None:
+    """--resume continues a run with its own settings; different ones would make a mixed run."""
+    now = json.loads(json.dumps(cfg.to_dict()))
+    diffs = []
+
+    def walk(a: Any, b: Any, path: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                if not path and k in (*RESUMABLE_CHANGES, PROVENANCE_KEY):
+                    continue
+                walk(a.get(k), b.get(k), f"{path}.{k}" if path else k)
+        elif a != b:
+            diffs.append(f"{path}: {a!r} then, {b!r} now")
+
+    walk(saved, now, "")
+    if diffs:
+        raise ValueError(f"--resume: {run_dir} was started with other settings ({'; '.join(diffs[:3])}"
+                         f"{'; ...' if len(diffs) > 3 else ''}); resume it with its own flags, or pass --overwrite")
+
+
 def train_and_evaluate(
     cfg: ExperimentConfig, run_dir: str | os.PathLike, *, resume: bool = False, overwrite: bool = False,
     progress: bool = True,
@@ -519,6 +570,11 @@ def train_and_evaluate(
 def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, overwrite: bool,
                         progress: bool) -> RunResult:
     contents = [p for p in run_dir.iterdir() if p.name != LOCK_NAME]
+    if resume and not contents:
+        if progress:
+            print(f"note: nothing to resume in {run_dir}; starting a new run", flush=True)
+    elif resume and (run_dir / "config.json").exists():
+        _check_same_settings(json.loads((run_dir / "config.json").read_text()), cfg, run_dir)
     if (run_dir / "metrics.json").exists() and not (resume or overwrite):
         raise FileExistsError(f"{run_dir} already holds a finished run; pass --overwrite to replace it "
                               "or choose another --run_dir")
@@ -528,7 +584,7 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
                                   "--overwrite to start again")
         for p in contents:
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    report_lib.write_json(run_dir / "config.json", {**cfg.to_dict(), PROVENANCE_KEY: provenance()})
 
     fs = load_features(cfg, progress)
     splits = splits_lib.make_splits(cfg.split, fs.meta)

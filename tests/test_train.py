@@ -233,3 +233,19 @@ def test_bad_flags_are_one_line_errors_naming_the_flag(tiny_corpus, tmp_path, fl
     err = [line for line in out.stderr.splitlines() if line.strip() and not line.startswith("Pass --help")]
     assert len(err) == 1, out.stderr
     assert message.format(missing=missing) in err[0]
+
+
+def test_resume_continues_with_the_runs_own_settings_and_says_when_there_is_nothing(
+        tiny_corpus, tiny_cache_dir, tmp_path, capsys):
+    cfg = tiny_config(tiny_corpus, tiny_cache_dir, epochs=1)
+    train_lib.train_and_evaluate(cfg, tmp_path / "new", resume=True, progress=True)
+    assert "nothing to resume" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "new" / "config.json").read_text())
+    assert saved["provenance"]["versions"]["jax"] == jax.__version__ and saved["provenance"]["command"]
+    other = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=2, seed=5))
+    with pytest.raises(ValueError, match=r"--resume: .* was started with other settings \(train\.epochs: 1 then, 2 "
+                                         r"now; train\.seed: 0 then, 5 now\)"):
+        train_lib.train_and_evaluate(other, tmp_path / "new", resume=True, progress=False)
+    # Where the features are cached is not a setting of the run.
+    moved = dataclasses.replace(cfg, cache_dir=str(tiny_cache_dir) + "/.", workers=1)
+    train_lib.train_and_evaluate(moved, tmp_path / "new", resume=True, progress=False)
