@@ -87,7 +87,7 @@ class RunCheckpoints:
         """Writes step ``step`` of the slot, replacing a step of that number a killed run left."""
         mngr = self._best if slot == "best" else self._last
         # Stop before orbax starts when the space is visibly short (its failure mid-write is noisy).
-        need = 2 * sum(np.asarray(x).nbytes for x in jax.tree_util.tree_leaves(tree)) + 2**20
+        need = 2 * sum(getattr(x, "nbytes", 8) for x in jax.tree_util.tree_leaves(tree)) + 2**20  # no host copy
         free = shutil.disk_usage(Path(mngr.directory)).free
         if free < need:
             raise CheckpointError(f"cannot write the {slot} checkpoint in {mngr.directory}: not enough disk space "
