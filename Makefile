@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# Tests run in 2 processes (pytest-xdist): most of their time is single-threaded (imports,
+# XLA compilation, subprocesses), so 2 workers use a 2-core CI machine fully.
+TEST_WORKERS ?= 2
 
 .PHONY: venv test test-fast demo tensorboard clean-venv
 
@@ -15,11 +18,11 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The same suite without the tests marked slow.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 # The main job end to end on a synthetic corpus: corpus -> feature cache -> training -> report.
 DEMO_ACTORS ?= 4

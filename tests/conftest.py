@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 
-from ser_jax import features, synth
-from ser_jax.models import crnn
+# One persistent XLA compilation cache for the whole session, subprocesses and xdist workers
+# included (they inherit this environment): most tests train the same tiny model, and a cached
+# executable gives the same numbers (the kill tests compare resumed runs bit for bit with it on).
+# It must be set before JAX is imported, so here, above the imports of ser_jax.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="ser_jax-test-xla-")
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+
+from ser_jax import features, synth  # noqa: E402
+from ser_jax.models import crnn  # noqa: E402
 
 # Small enough that a cache builds in seconds, the same code path as the defaults.
 TINY_FEATURES = features.FeatureConfig(recipe="fast", sample_rate=16000, duration=1.0, n_fft=512, hop_length=256,
