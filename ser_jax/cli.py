@@ -23,16 +23,19 @@ FLAGS = flags.FLAGS
 def define_data_flags() -> None:
     from ser_jax import corpora
 
+    group("data")
     flags.DEFINE_string("data_dir", None, "Corpus folder or manifest (.csv/.tsv); several corpora as A,B. Each "
                         "keeps its own feature cache.")
     flags.DEFINE_list("corpus", ["auto"], f"Reader of each --data_dir entry (one for all, or one each): auto "
                       f"(detected from the file names), {', '.join(corpora.READERS)}.")
     flags.DEFINE_string("cache_dir", "cache", "Where HDF5 feature caches live.")
     flags.DEFINE_integer("workers", os.cpu_count() or 1, "Processes for feature extraction.", lower_bound=1)
+    group(None)
 
 
 def define_feature_flags() -> None:
     d = features_lib.FeatureConfig()
+    group("features")
     flags.DEFINE_enum("recipe", d.recipe, ["seed", "fast"],
                       "seed: the original notebook's features exactly; fast: one shared STFT, tonnetz from "
                       "the STFT chroma (no harmonic separation).")
@@ -51,6 +54,13 @@ def define_feature_flags() -> None:
                       "(openSMILE's 25 eGeMAPS descriptors per frame), computed only when named.")
     flags.DEFINE_boolean("fast_hpss", d.fast_hpss,
                          "fast recipe: compute tonnetz on the harmonic part (HPSS of the shared STFT).")
+    group(None)
+
+
+def define_jax_cache_flag(default: str) -> None:
+    flags.DEFINE_string("jax_cache", "", f"Folder of JAX's persistent compilation cache: a second run of the same "
+                        f"shapes skips XLA compilation (same programs, same numbers). Default {default}; 'off' "
+                        "disables it. The environment's JAX_COMPILATION_CACHE_DIR, when set, wins.")
 
 
 def parse_duration(value: str) -> float | None:
@@ -131,12 +141,27 @@ class UsageError(ValueError):
     """A bad flag value; printed as one line naming the flag."""
 
 
-def run(main: Callable[[list[str]], int | None]) -> None:
+def run(main: Callable[[list[str]], int | None], doc: str | None = None) -> None:
     """absl's app.run, with library errors printed as one line instead of a traceback.
 
-    Set SER_JAX_DEBUG=1 to see the full traceback.
+    ``--help`` prints ``doc`` and the command's own flags, grouped (``--helpfull``: absl's list of
+    every flag). A bad flag is one line and exit status 2, as every usage error. Set
+    SER_JAX_DEBUG=1 to see the full traceback of an error.
     """
     from ser_jax.cache import CacheError
+
+    if doc is None:
+        doc = getattr(sys.modules.get("__main__"), "__doc__", None) or ""
+
+    def parse(argv: list[str]) -> list[str]:
+        if any(a in ("-h", "-help", "--help", "-?", "--helpshort") for a in argv[1:]):
+            print(help_text(doc, argv[0]))
+            sys.exit(0)
+        try:
+            return FLAGS(argv)
+        except flags.Error as e:
+            print(f"error: {e}; see --help", file=sys.stderr)
+            sys.exit(2)
 
     def wrapped(argv: list[str]) -> int | None:
         from absl import logging
@@ -161,7 +186,55 @@ def run(main: Callable[[list[str]], int | None]) -> None:
             sys.stderr.flush()
             os._exit(1)
 
-    app.run(wrapped)
+    app.run(wrapped, flags_parser=parse)
+
+
+# --------------------------------------------------------------------------------------------
+# Help: the command's own flags, in the groups their define_* functions mark.
+
+_GROUPS: list[tuple[str, list[str]]] = []  # (title, flag names), in definition order
+_open_group: tuple[str, set[str]] | None = None
+
+
+def group(title: str | None) -> None:
+    """Flags defined from here on belong to ``title`` in --help (None closes the group)."""
+    global _open_group
+    if _open_group is not None:
+        name, before = _open_group
+        _GROUPS.append((name, [n for n in FLAGS if n not in before]))
+    _open_group = (title, set(FLAGS)) if title else None
+
+
+def _flag_line(name: str) -> str:
+    import textwrap
+
+    flag = FLAGS[name]
+    if flag.boolean:
+        head = f"--[no]{name}" + (" (default: on)" if flag.default else "")
+    else:
+        default = flag.default_as_str if flag.default not in (None, [], "") else ""
+        head = f"--{name}" + (f"={default.strip(chr(39))}" if default else "")
+    body = textwrap.fill(flag.help or "", width=100, initial_indent="      ", subsequent_indent="      ")
+    return f"  {head}\n{body}"
+
+
+def help_text(doc: str, prog: str = "") -> str:
+    """What --help prints: the command's docstring and its flags by group, with defaults."""
+    group(None)
+    grouped = {n for _, names in _GROUPS for n in names}
+    sections = list(_GROUPS)
+    own = [f.name for module, fl in FLAGS.flags_by_module_dict().items()
+           if module.startswith("ser_jax") or module == "__main__" for f in fl]
+    rest = [n for n in dict.fromkeys(own) if n not in grouped]
+    if rest:
+        sections.append(("flags", rest))
+    lines = [doc.strip(), ""] if doc.strip() else []
+    lines.append("Flags (also from a file: --flagfile=FILE; every absl flag: --helpfull):")
+    for title, names in sections:
+        names = [n for n in names if n in FLAGS and not (FLAGS[n].help or "").startswith("Alias for")]
+        if names:
+            lines += ["", f"{title}:", *(_flag_line(n) for n in sorted(set(names), key=names.index))]
+    return "\n".join(lines)
 
 
 def define_train_flags() -> None:
@@ -175,11 +248,13 @@ def define_train_flags() -> None:
 
     s, m, o, t = splits_lib.SplitConfig(), crnn.Config(), optim_lib.OptimConfig(), train_lib.TrainConfig()
     a = augment_lib.AugmentConfig()
+    group("run")
     flags.DEFINE_string("run_dir", None, "Where this run writes config, metrics, report, TensorBoard events and "
                         "checkpoints (default runs/<protocol>-<recipe>-<time>).")
     flags.DEFINE_boolean("resume", False, "Continue the interrupted run in --run_dir from its last checkpoint.")
     flags.DEFINE_boolean("overwrite", False, "Replace whatever --run_dir holds.")
-    # split
+    define_jax_cache_flag("<cache_dir>/xla")
+    group("split")
     flags.DEFINE_enum("split", s.protocol, [*splits_lib.PROTOCOLS, *splits_lib.ALIASES],
                       "seed_leaky: the original (early stopping on the TEST set); holdout: same test split, "
                       "validation carved from training; speaker_kfold: k-fold over speakers; speakers: explicit "
@@ -202,7 +277,7 @@ def define_train_flags() -> None:
     for old, new in (("val_actors", "val_speakers"), ("train_actors", "train_speakers"),
                      ("val_actor_ids", "val_speaker_ids"), ("test_actors", "test_speakers")):
         flags.DEFINE_alias(old, new)
-    # model
+    group("model")
     flags.DEFINE_enum("model", models_lib.DEFAULT, list(models_lib.MODELS),
                       "The network, from the model zoo (ser_jax/models): "
                       + "; ".join(f"{n}: {models_lib.summary(n).split(': ', 1)[-1]}" for n in models_lib.MODELS))
@@ -222,7 +297,7 @@ def define_train_flags() -> None:
     flags.DEFINE_list("dense_units", [str(v) for v in m.dense_units], "Hidden dense layers.")
     flags.DEFINE_float("dense_dropout", m.dense_dropout, "Dropout after each hidden dense layer.")
     flags.DEFINE_boolean("keras_init", m.keras_init, "Keras initialisers and BatchNorm epsilon.")
-    # optimiser
+    group("optimiser")
     flags.DEFINE_float("learning_rate", o.learning_rate, "Adam learning rate.")
     flags.DEFINE_float("l2", o.l2, "L2 factor on conv and hidden dense kernels (Keras l2(l) semantics).")
     flags.DEFINE_enum("decay", o.decay, ["coupled", "decoupled", "none"],
@@ -230,7 +305,7 @@ def define_train_flags() -> None:
     flags.DEFINE_enum("schedule", o.schedule, ["constant", "cosine", "warmup_cosine"], "Learning-rate schedule.")
     flags.DEFINE_integer("warmup_steps", o.warmup_steps, "Warm-up steps (warmup_cosine).")
     flags.DEFINE_float("clip_norm", o.clip_norm, "Clip gradients to this global norm (default none).")
-    # training
+    group("training")
     flags.DEFINE_integer("epochs", t.epochs, "Maximum epochs.")
     flags.DEFINE_integer("batch_size", t.batch_size, "Training batch size.")
     flags.DEFINE_integer("patience", t.patience, "Early-stopping patience in epochs (0 = off).")
@@ -242,6 +317,7 @@ def define_train_flags() -> None:
                          "several clips per test speaker.")
     flags.DEFINE_boolean("class_weights", t.class_weights, "Weight the loss by n / (classes * class count) of "
                          "the training rows, so rare classes count as much as frequent ones.")
+    group("augmentation")
     flags.DEFINE_integer("time_masks", a.time_masks, "SpecAugment: spans of frames zeroed per training clip (0 = off).")
     flags.DEFINE_integer("time_mask_width", a.time_mask_width, "SpecAugment: maximum frames per time mask.")
     flags.DEFINE_integer("feature_masks", a.feature_masks, "SpecAugment: bands of feature rows zeroed per training "
@@ -254,6 +330,7 @@ def define_train_flags() -> None:
                       "own, built once. Validation and test clips are never perturbed.")
     flags.DEFINE_string("noise_snr", "", "Train also on a copy of the training clips with white noise at an SNR "
                         "drawn per file from LOW:HIGH dB (or one value), e.g. 10:30; empty = off.")
+    group(None)
 
 
 def _ints(flag: str) -> tuple[int, ...]:

@@ -457,11 +457,3 @@ def define_flags() -> None:
     flags.DEFINE_enum("format", "markdown", list(FORMATS), "Markdown, LaTeX (booktabs) or both.")
     flags.DEFINE_string("out", None, "Write the table(s) to this file instead of stdout.")
     flags.DEFINE_string("runs_dir", exp_lib.DEFAULT_RUNS_DIR, "Where the runner put the runs.")
-
-
-if __name__ == "__main__":
-    from ser_jax import cli
-    from ser_jax import tables as _tables  # the importable module, not this __main__ copy
-
-    _tables.define_flags()
-    cli.run(_tables.main)

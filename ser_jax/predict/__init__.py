@@ -454,9 +454,11 @@ def render(predictions: Sequence[Prediction], label_names: Sequence[str], fmt: s
 def main(argv: list[str]) -> int:
     from absl import flags
 
-    from ser_jax import cli
+    from ser_jax import cli, runtime
 
     FLAGS = flags.FLAGS
+    runtime.enable_compilation_cache(runtime.compilation_cache_dir(FLAGS.jax_cache,
+                                                                   Path(runtime.user_cache_dir()) / "xla"))
     if not FLAGS.checkpoint:
         raise cli.UsageError("--checkpoint is required: the run directory python -m ser_jax.train wrote")
     if len(argv) < 2:
@@ -509,6 +511,8 @@ def main(argv: list[str]) -> int:
 def define_flags() -> None:
     from absl import flags
 
+    from ser_jax import cli
+
     flags.DEFINE_string("checkpoint", None, "Run directory written by python -m ser_jax.train (for a k-fold run, "
                         "its fold_0 checkpoint is used); several, comma-separated, predict as an ensemble.")
     flags.DEFINE_boolean("ensemble", False, "Average the class probabilities of every checkpoint at or below "
@@ -517,11 +521,4 @@ def define_flags() -> None:
     flags.DEFINE_integer("batch_size", 16, "Windows per forward pass.", lower_bound=1)
     flags.DEFINE_enum("speaker_groups", "files", list(SPEAKER_GROUPS), "Speaker-normalised models only: "
                       "standardise all given files as one speaker (files) or each folder as one speaker (folder).")
-
-
-if __name__ == "__main__":
-    from ser_jax import cli
-    from ser_jax import predict as _predict  # the importable module, not this __main__ copy
-
-    _predict.define_flags()
-    cli.run(_predict.main)
+    cli.define_jax_cache_flag("~/.cache/ser_jax/xla")

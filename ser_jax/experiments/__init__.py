@@ -560,11 +560,3 @@ def define_flags() -> None:
     flags.DEFINE_list("seeds", [], "Run only these of the spec's seeds.")
     flags.DEFINE_multi_string("train_flag", [], "An extra flag for every run, after the spec's flags, e.g. "
                               "--train_flag=--workers=2 (repeatable).")
-
-
-if __name__ == "__main__":
-    from ser_jax import cli
-    from ser_jax import experiments as _experiments  # the importable module, not this __main__ copy
-
-    _experiments.define_flags()
-    cli.run(_experiments.main)

@@ -639,12 +639,13 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
 def main(argv: list[str]) -> int:
     from absl import flags
 
-    from ser_jax import cli
+    from ser_jax import cli, runtime
 
     if len(argv) > 1:
         raise cli.UsageError(f"unexpected arguments {argv[1:]}; pass everything as --flags")
     FLAGS = flags.FLAGS
     cfg = cli.experiment_config_from_flags()
+    runtime.enable_compilation_cache(runtime.compilation_cache_dir(FLAGS.jax_cache, Path(cfg.cache_dir) / "xla"))
     run_dir = FLAGS.run_dir or os.path.join(
         "runs", f"{cfg.split.protocol}-{cfg.features.recipe}-{time.strftime('%Y%m%d-%H%M%S')}")
     result = train_and_evaluate(cfg, run_dir, resume=FLAGS.resume, overwrite=FLAGS.overwrite)
@@ -653,13 +654,3 @@ def main(argv: list[str]) -> int:
     print(f"run directory: {result.run_dir}  (report.txt, metrics.json, confusion_matrix.png)")
     print(f"TensorBoard:   .venv/bin/tensorboard --logdir {os.path.dirname(os.path.abspath(result.run_dir))}")
     return 0
-
-
-if __name__ == "__main__":
-    from ser_jax import cli
-    from ser_jax import train as _train  # the importable module, not this __main__ copy
-
-    cli.define_data_flags()
-    cli.define_feature_flags()
-    cli.define_train_flags()
-    cli.run(_train.main)

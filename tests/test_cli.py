@@ -1,0 +1,97 @@
+"""The command-line edge: help, usage errors, entry points, process setup."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ser_jax
+
+PACKAGE = Path(ser_jax.__file__).parent
+
+
+def _run(*args, env=None):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+def test_train_help_lists_its_own_flags_by_group_with_defaults():
+    out = _run("-m", "ser_jax.train", "--help")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    for group in ("data:", "features:", "split:", "model:", "optimiser:", "training:", "augmentation:"):
+        assert f"\n{group}\n" in text
+    assert "  --data_dir\n" in text and "  --epochs=80\n" in text and "  --[no]speaker_norm\n" in text
+    # Only ser_jax's flags: absl's and orbax's are behind --helpfull.
+    assert "--verbosity" not in text and "--only_check_args" not in text
+    assert text.index("\ndata:") < text.index("\nmodel:") < text.index("\ntraining:")
+
+
+@pytest.mark.parametrize("args, names", [
+    (["--bogus=1"], "'bogus'"),
+    (["--split=bogus"], "--split=bogus"),
+    (["--epochs=x"], "--epochs=x"),
+])
+def test_a_bad_flag_is_one_line_and_exit_status_2(args, names):
+    out = _run("-m", "ser_jax.train", *args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and names in lines[0], out.stderr
+
+
+def test_the_console_script_dispatches_to_the_same_commands():
+    listing = _run("-m", "ser_jax.main", "--help")
+    assert listing.returncode == 0 and "train" in listing.stdout and "predict" in listing.stdout
+    unknown = _run("-m", "ser_jax.main", "trian")
+    assert unknown.returncode == 2 and "unknown command 'trian'" in unknown.stderr
+    via_script = _run("-m", "ser_jax.main", "train", "--help")
+    via_module = _run("-m", "ser_jax.train", "--help")
+    assert via_script.returncode == 0 and via_script.stdout == via_module.stdout
+
+
+def _is_module(name: str) -> bool:
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:  # `from a import b`: module a.b when there is one, else a itself
+                full = f"{node.module}.{alias.name}"
+                found.add(full if _is_module(full) else node.module)
+    return found
+
+
+def test_no_module_imports_itself():
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if parts[-1] == "__main__":  # python -m's entry point imports its package: that is its job
+            continue
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        assert name not in _imports(path), f"{path} imports {name}, itself"
+
+
+def test_importing_a_library_module_leaves_the_process_alone():
+    check = "import ser_jax.corpus, ser_jax.runtime as r; print(r.done)"
+    assert _run("-c", check).stdout.strip() == "False"
+    # What python -m ser_jax.<command> looks like while it imports the package: set up, unless told not to.
+    as_command = "import sys; sys.argv = ['-m']; import ser_jax.runtime as r; print(r.done)"
+    assert _run("-c", as_command).stdout.strip() == "True"
+    assert _run("-c", as_command, env={"SER_JAX_PROCESS_SETUP": "0"}).stdout.strip() == "False"
+
+
+def test_the_compilation_cache_flag(tmp_path):
+    from ser_jax import runtime
+
+    assert runtime.compilation_cache_dir("", tmp_path / "xla") == str(tmp_path / "xla")
+    assert runtime.compilation_cache_dir("off", tmp_path / "xla") is None
+    assert runtime.compilation_cache_dir("~/x", "unused") == os.path.expanduser("~/x")
