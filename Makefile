@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # XLA compilation, subprocesses), so 2 workers use a 2-core CI machine fully.
 TEST_WORKERS ?= 2
 
-.PHONY: venv test test-fast demo tensorboard clean-venv
+.PHONY: venv test test-fast demo tensorboard clean-venv check-install
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ demo: $(STAMP)
 	@test -f demo/corpus/.complete || ( rm -rf demo/corpus && \
 	  $(BIN)/python -m ser_jax.synth --out demo/corpus --actors $(DEMO_ACTORS) --seed 0 && \
 	  touch demo/corpus/.complete )
-	$(BIN)/python -m ser_jax.train --flagfile=experiments/demo.flags
+	$(BIN)/python -m ser_jax.train --flagfile=demo
 	@echo "Curves: make tensorboard   (or $(BIN)/tensorboard --logdir runs)"
 
 tensorboard: $(STAMP)
@@ -38,3 +38,17 @@ tensorboard: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# `pip install .` into an empty virtual environment (outside the checkout), then the console script
+# from another folder: its commands, help, a preset, and a tiny synthetic corpus through training.
+check-install:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  $(PYTHON) -m venv "$$tmp/venv"; \
+	  "$$tmp/venv/bin/python" -m pip install --quiet .; \
+	  cd "$$tmp"; PATH="$$tmp/venv/bin:$$PATH"; \
+	  ser-jax --help; ser-jax train --help | grep -q -- '--data_dir'; \
+	  ser-jax synth --out corpus --actors 2 --seed 0 --sample_rate 16000; \
+	  ser-jax train --flagfile=holdout --data_dir=corpus --cache_dir=cache --run_dir=run --recipe=fast --sample_rate=16000 \
+	    --duration=1.0 --n_fft=512 --hop_length=256 --conv_filters=8 --conv_kernels=3 --lstm_units=8 \
+	    --dense_units=8 --epochs=2 --workers=1 | tail -3; \
+	  test -f run/metrics.json; echo "check-install: ok (pip install . in $$tmp)"

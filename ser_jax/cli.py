@@ -157,8 +157,13 @@ def run(main: Callable[[list[str]], int | None], doc: str | None = None) -> None
         if any(a in ("-h", "-help", "--help", "-?", "--helpshort") for a in argv[1:]):
             print(help_text(doc, argv[0]))
             sys.exit(0)
+        from ser_jax import flagfiles
+
         try:
-            return FLAGS(argv)
+            return FLAGS(flagfiles.expand(argv))
+        except flagfiles.FlagfileError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
         except flags.Error as e:
             print(f"error: {e}; see --help", file=sys.stderr)
             sys.exit(2)
@@ -218,6 +223,12 @@ def _flag_line(name: str) -> str:
     return f"  {head}\n{body}"
 
 
+def _presets() -> list[str]:
+    from ser_jax import flagfiles
+
+    return flagfiles.presets()
+
+
 def help_text(doc: str, prog: str = "") -> str:
     """What --help prints: the command's docstring and its flags by group, with defaults."""
     group(None)
@@ -229,7 +240,8 @@ def help_text(doc: str, prog: str = "") -> str:
     if rest:
         sections.append(("flags", rest))
     lines = [doc.strip(), ""] if doc.strip() else []
-    lines.append("Flags (also from a file: --flagfile=FILE; every absl flag: --helpfull):")
+    lines.append("Flags (also from a file or a preset: --flagfile=FILE|NAME, presets: " + ", ".join(_presets())
+                 + "; every absl flag: --helpfull):")
     for title, names in sections:
         names = [n for n in names if n in FLAGS and not (FLAGS[n].help or "").startswith("Alias for")]
         if names:

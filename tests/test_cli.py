@@ -95,3 +95,53 @@ def test_the_compilation_cache_flag(tmp_path):
     assert runtime.compilation_cache_dir("", tmp_path / "xla") == str(tmp_path / "xla")
     assert runtime.compilation_cache_dir("off", tmp_path / "xla") is None
     assert runtime.compilation_cache_dir("~/x", "unused") == os.path.expanduser("~/x")
+
+
+_PARSE_EVERY_PRESET = """
+import sys
+from absl import flags
+from ser_jax import cli, flagfiles
+cli.define_data_flags(); cli.define_feature_flags(); cli.define_train_flags()
+for name in flagfiles.presets():
+    for spelling in (name, f"experiments/{name}.flags"):
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(flagfiles.expand(["train", f"--flagfile={spelling}"]))  # raises on an unknown flag or value
+        print(spelling, flags.FLAGS.split, flags.FLAGS.epochs)
+"""
+
+
+def test_every_preset_parses_from_any_folder_by_name_or_by_its_old_path(tmp_path):
+    from ser_jax import flagfiles
+
+    assert {"base", "demo", "holdout", "seed", "speaker_independent", "speaker_independent_v1"} <= set(
+        flagfiles.presets())
+    out = subprocess.run([sys.executable, "-c", _PARSE_EVERY_PRESET], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    parsed = dict(line.split(" ", 1) for line in out.stdout.splitlines())
+    assert len(parsed) == 2 * len(flagfiles.presets())
+    assert parsed["holdout"] == parsed["experiments/holdout.flags"] == "holdout 80"
+    assert parsed["speaker_independent"].startswith("speaker_kfold")
+
+
+def test_flagfiles_compose_relative_to_the_file_that_includes_them(tmp_path):
+    from ser_jax import flagfiles
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "common.flags").write_text("# shared\n--epochs=5\n--lstm_units=16\n")
+    (tmp_path / "mine" / "exp.flags").write_text("--flagfile=common.flags\n--epochs=7\n")
+    (tmp_path / "mine" / "on_preset.flags").write_text("--flagfile=holdout\n--epochs=9\n")
+    argv = flagfiles.expand(["prog", f"--flagfile={tmp_path / 'mine' / 'exp.flags'}", "--seed=3"])
+    assert argv == ["prog", "--epochs=5", "--lstm_units=16", "--epochs=7", "--seed=3"]  # later flags win
+    on_preset = flagfiles.expand(["prog", f"--flagfile={tmp_path / 'mine' / 'on_preset.flags'}"])
+    assert "--split=holdout" in on_preset and on_preset[-1] == "--epochs=9"
+    (tmp_path / "loop.flags").write_text(f"--flagfile={tmp_path / 'loop.flags'}\n")
+    with pytest.raises(flagfiles.FlagfileError, match="loop"):
+        flagfiles.expand([f"--flagfile={tmp_path / 'loop.flags'}"])
+
+
+def test_a_missing_flagfile_is_one_line_naming_it_and_the_presets(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "ser_jax.train", "--flagfile=holdot"], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [out.stderr.strip()]
+    assert "--flagfile=holdot: no such file" in out.stderr and "holdout" in out.stderr

@@ -31,8 +31,8 @@ Spec format (JSON; unknown keys are an error)::
       "seeds": [0, 1, 2]
     }
 
-Relative ``--flagfile`` paths are read by absl relative to the working directory, so run from the
-project root.
+A ``--flagfile`` is a path or the name of a preset (ser_jax/presets; see ser_jax.flagfiles), so a
+spec runs from any folder.
 """
 
 from __future__ import annotations
@@ -246,17 +246,19 @@ def find_specs(directory: str | os.PathLike = DEFAULT_SPEC_DIR) -> list[Path]:
 
 
 def check_flagfiles(spec: TableSpec) -> None:
-    """Every --flagfile the spec names must exist (relative to the working directory, as absl reads it)."""
+    """Every --flagfile the spec names must be a file or a preset (ser_jax.flagfiles), before any run."""
+    from ser_jax import flagfiles
+
     groups = [("base_flags", spec.base_flags), ("fixed_flags", spec.fixed_flags)]
     groups += [(f"rows[{r.name}]", r.flags) for r in spec.rows]
     groups += [(f"columns[{c.name}]", c.flags) for c in spec.columns]
     for where, flags in groups:
         for f in flags:
             if f.startswith("--flagfile="):
-                target = f.split("=", 1)[1]
-                if not os.path.isfile(target):
-                    raise SpecError(f"{spec.path}: {where}: {f}: no such file relative to {os.getcwd()}; run from "
-                                    "the project root")
+                try:
+                    flagfiles.resolve(f.split("=", 1)[1])
+                except flagfiles.FlagfileError as e:
+                    raise SpecError(f"{spec.path}: {where}: {e}") from None
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,0 +1,609 @@
+"""Per-clip acoustic features: the seed notebook's 187 rows per frame, computed two ways.
+
+``seed`` makes the per-feature librosa calls of the original notebook (see FACTS.md), so its
+numbers are the ones the original model was trained on. ``fast`` gives the same rows from one
+shared STFT and replaces the seed's costly tonnetz (harmonic separation + CQT chroma, ~90% of
+the seed's time) with tonnetz of the STFT chroma; every other row equals the seed's.
+Everything takes a :class:`FeatureConfig`; its :meth:`FeatureConfig.key` names feature caches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import os
+import warnings
+import zlib
+from importlib import metadata
+from typing import Any, Iterator
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+# The seed's row order.
+ALL_GROUPS = ("mfcc", "delta", "delta2", "chroma", "mel", "contrast", "tonnetz", "zcr", "rms")
+# Computed only when asked for (not in the defaults, so default cache keys never change):
+# egemaps = the 25 low-level descriptors of openSMILE's eGeMAPSv02 set (pitch, jitter, shimmer,
+# formants, HNR, loudness, spectral balance), read at this recipe's frames.
+OPTIONAL_GROUPS = ("egemaps",)
+GROUP_ORDER = ALL_GROUPS + OPTIONAL_GROUPS
+N_EGEMAPS = 25
+RECIPES = ("seed", "fast")
+# Bump when the numbers an unchanged FeatureConfig produces change, so old caches are not reused.
+FEATURES_VERSION = 1
+# librosa.feature.delta's default window; "interp" mode needs at least this many frames.
+DELTA_WIDTH = 9
+N_CHROMA = 12
+N_CONTRAST = 7  # spectral_contrast's default 6 bands + 1
+N_TONNETZ = 6
+MFCC_MELS = 128  # librosa.feature.mfcc computes its MFCC from a 128-band dB mel spectrogram
+
+_SAMPLE_RATES = (16000, 96000)  # contrast needs bands up to 6.4 kHz, the seed's CQT up to 4.2 kHz
+_N_FFT = (256, 16384)
+_N_MFCC = (1, MFCC_MELS)
+_N_MELS = (1, 512)
+_MIN_HOP = 16
+SPEED_RANGE = (0.5, 2.0)
+SNR_RANGE = (-20.0, 80.0)  # dB
+
+
+class AudioError(ValueError):
+    """A file cannot be used as audio; the message is a one-line reason (no path, no traceback)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """What to compute per clip. The defaults are exactly the seed notebook's features."""
+
+    recipe: str = "seed"  # "seed" | "fast"
+    sample_rate: int = 22050
+    duration: float | None = 3.0  # crop/zero-pad from the start to this many seconds; None = full length
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mfcc: int = 40
+    n_mels: int = 40
+    mel_db: bool = False  # the seed used power (not dB)
+    groups: tuple[str, ...] = ALL_GROUPS  # any subset, always emitted in ALL_GROUPS order
+    fast_hpss: bool = False  # fast recipe only: tonnetz on the HPSS-harmonic part of the shared STFT
+    # Perturbed copies for training (issue 10), each its own cache: audio played `speed` times
+    # faster (tempo and pitch together, as Kaldi's speed perturbation), and white noise at an SNR
+    # drawn per file from the range (seeded by the file name, so a copy is the same on every run).
+    speed: float = 1.0
+    noise_snr: tuple[float, float] | None = None  # (lowest, highest) dB; None = no noise
+
+    def __post_init__(self) -> None:
+        def fail(field: str, allowed: str, value: Any) -> None:
+            raise ValueError(f"FeatureConfig.{field} must be {allowed}, got {value!r}")
+
+        def check_int(field: str, lo: int, hi: int, extra: str = "") -> None:
+            v = getattr(self, field)
+            if not _is_int(v) or not lo <= v <= hi:
+                fail(field, f"an integer in [{lo}, {hi}]{extra}", v)
+            object.__setattr__(self, field, int(v))  # numpy integers would not survive json
+
+        if self.recipe not in RECIPES:
+            fail("recipe", " or ".join(repr(r) for r in RECIPES), self.recipe)
+        check_int("sample_rate", *_SAMPLE_RATES, " Hz")
+        d = self.duration
+        if d is not None:
+            if isinstance(d, bool) or not isinstance(d, (int, float, np.integer, np.floating)):
+                fail("duration", "a positive number of seconds or None (full length)", d)
+            if not math.isfinite(d) or d * self.sample_rate < 1:
+                fail("duration", "a positive number of seconds (at least one sample) or None", d)
+            object.__setattr__(self, "duration", float(d))
+        check_int("n_fft", *_N_FFT)
+        if self.n_fft % 2:
+            fail("n_fft", f"an even integer in [{_N_FFT[0]}, {_N_FFT[1]}]", self.n_fft)
+        check_int("hop_length", _MIN_HOP, self.n_fft, " (at most n_fft)")
+        check_int("n_mfcc", *_N_MFCC, f" (MFCCs come from a {MFCC_MELS}-band mel spectrogram)")
+        check_int("n_mels", *_N_MELS)
+        for field in ("mel_db", "fast_hpss"):
+            if not isinstance(getattr(self, field), (bool, np.bool_)):
+                fail(field, "True or False", getattr(self, field))
+            object.__setattr__(self, field, bool(getattr(self, field)))
+        groups = self.groups
+        if isinstance(groups, str) or not isinstance(groups, (tuple, list)):
+            fail("groups", f"a non-empty tuple drawn from {GROUP_ORDER}", groups)
+        unknown = [g for g in groups if g not in GROUP_ORDER]
+        if not groups or unknown or len(set(groups)) != len(groups):
+            fail("groups", f"a non-empty tuple without repeats drawn from {GROUP_ORDER}", groups)
+        object.__setattr__(self, "groups", tuple(g for g in GROUP_ORDER if g in groups))
+        if self.fast_hpss and self.recipe != "fast":
+            fail("fast_hpss", "False unless recipe is 'fast' (the seed always separates harmonics)", True)
+        sp = self.speed
+        if isinstance(sp, bool) or not isinstance(sp, (int, float, np.integer, np.floating)) or not (
+                SPEED_RANGE[0] <= sp <= SPEED_RANGE[1]):
+            fail("speed", f"a factor in [{SPEED_RANGE[0]}, {SPEED_RANGE[1]}] (1 = unchanged)", sp)
+        object.__setattr__(self, "speed", float(sp))
+        if self.noise_snr is not None:
+            object.__setattr__(self, "noise_snr", parse_snr_range(self.noise_snr, "FeatureConfig.noise_snr"))
+
+    @property
+    def perturbed(self) -> bool:
+        """True for the config of a training copy (never used for validation, test or predict)."""
+        return self.speed != 1.0 or self.noise_snr is not None
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields (groups as a list)."""
+        d = dataclasses.asdict(self)
+        d["groups"] = list(self.groups)
+        # Left out at their defaults, so that unperturbed configs keep the keys (and caches) they had.
+        if d["speed"] == 1.0:
+            del d["speed"]
+        if d["noise_snr"] is None:
+            del d["noise_snr"]
+        else:
+            d["noise_snr"] = list(d["noise_snr"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureConfig":
+        """Inverse of to_dict; unknown keys are an error (a typo would silently change the features)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"FeatureConfig has no field(s) {unknown}; known: {sorted(names)}")
+        d = dict(d)
+        for field in ("groups", "noise_snr"):
+            if isinstance(d.get(field), list):
+                d[field] = tuple(d[field])
+        return cls(**d)
+
+    def key(self) -> str:
+        """A short hash of every field plus the library versions that shape the numbers.
+
+        Two configs share a key only if they give the same features with the same libraries,
+        so the key can name a cache file without ever serving stale features.
+        """
+        libraries = dict(library_versions())
+        if "egemaps" in self.groups:  # only then, so that other keys do not depend on openSMILE
+            libraries["opensmile"] = _version("opensmile")
+        payload = {"config": self.to_dict(), "features_version": FEATURES_VERSION, "libraries": libraries}
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def parse_snr_range(value: Any, name: str = "noise_snr") -> tuple[float, float]:
+    """'10:20', '15', (10, 20) or 15 -> (lowest, highest) SNR in dB, checked."""
+    try:
+        if isinstance(value, str):
+            parts = [float(v) for v in value.split(":")]
+        elif isinstance(value, (tuple, list)):
+            parts = [float(v) for v in value]
+        else:
+            parts = [float(value)]
+    except (TypeError, ValueError):
+        parts = []
+    if len(parts) == 1:
+        parts = parts * 2
+    if (len(parts) != 2 or not all(math.isfinite(v) and SNR_RANGE[0] <= v <= SNR_RANGE[1] for v in parts)
+            or parts[0] > parts[1]):
+        raise ValueError(f"{name} must be an SNR in dB or a range LOW:HIGH within [{SNR_RANGE[0]:g}, "
+                         f"{SNR_RANGE[1]:g}], got {value!r}")
+    return parts[0], parts[1]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+@functools.lru_cache(maxsize=1)
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose numerics the features depend on."""
+    out = {name: _version(name) for name in ("librosa", "numpy", "scipy", "soxr", "soundfile")}
+    out["libsndfile"] = sf.__libsndfile_version__
+    return out
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+# ------------------------------------------------------------------------------------------------
+# Shapes
+
+
+def group_sizes(cfg: FeatureConfig) -> dict[str, int]:
+    """Rows per feature group (all groups, whether selected or not)."""
+    return {"mfcc": cfg.n_mfcc, "delta": cfg.n_mfcc, "delta2": cfg.n_mfcc, "chroma": N_CHROMA,
+            "mel": cfg.n_mels, "contrast": N_CONTRAST, "tonnetz": N_TONNETZ, "zcr": 1, "rms": 1,
+            "egemaps": N_EGEMAPS}
+
+
+def feature_layout(cfg: FeatureConfig) -> tuple[tuple[str, int, int], ...]:
+    """(group name, start row, stop row) of each selected group, in GROUP_ORDER."""
+    sizes = group_sizes(cfg)
+    out, start = [], 0
+    for g in cfg.groups:
+        out.append((g, start, start + sizes[g]))
+        start += sizes[g]
+    return tuple(out)
+
+
+def num_features(cfg: FeatureConfig) -> int:
+    """F, the width of extract()'s output (187 for the default)."""
+    return feature_layout(cfg)[-1][2]
+
+
+def min_samples(cfg: FeatureConfig) -> int:
+    """Full-length clips are zero-padded to this: one whole window and enough frames for deltas."""
+    return max(cfg.n_fft, (DELTA_WIDTH - 1) * cfg.hop_length)
+
+
+def clip_samples(num_samples: int, cfg: FeatureConfig) -> int:
+    """Length of a clip of num_samples (at cfg.sample_rate) after cropping/padding per cfg."""
+    if cfg.duration is not None:
+        return int(round(cfg.duration * cfg.sample_rate))
+    return max(int(num_samples), min_samples(cfg))
+
+
+def num_frames(num_samples: int, cfg: FeatureConfig) -> int:
+    """T for a clip of num_samples: 1 + n // hop with centered frames (130 for 3 s at 22050/512)."""
+    return 1 + clip_samples(num_samples, cfg) // cfg.hop_length
+
+
+def fit_length(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Crop or zero-pad at the end, as the seed did (idempotent)."""
+    n = clip_samples(len(y), cfg)
+    if len(y) >= n:
+        return y[:n]
+    return np.pad(y, (0, n - len(y)))
+
+
+# ------------------------------------------------------------------------------------------------
+# Audio
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silences librosa's expected warnings (short input, silent tuning) for one clip."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+@functools.lru_cache(maxsize=1)
+def _threadpools() -> Any:
+    try:
+        import scipy.linalg  # noqa: F401  (loads scipy's BLAS too, so the controller sees it)
+        import threadpoolctl
+    except ImportError:
+        return None
+    return threadpoolctl.ThreadpoolController()
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """BLAS on one thread for one clip.
+
+    The matrices here are small (a 1025 x 130 spectrogram), so BLAS threads gain ~0.2 ms per
+    clip, while idle-spinning BLAS threads in several feature processes on a busy machine
+    measured 2-10x slower. Process-level parallelism is the caller's job.
+    """
+    controller = _threadpools()
+    if controller is None:
+        yield
+        return
+    with controller.limit(limits=1, user_api="blas"):
+        yield
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, sf.LibsndfileError):
+        text = e.error_string
+    else:
+        text = str(e) or type(e).__name__
+    lines = [s.strip() for s in text.splitlines() if s.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+def load_audio(path: str | os.PathLike, cfg: FeatureConfig) -> np.ndarray:
+    """Mono float32 at cfg.sample_rate, cropped/zero-padded per cfg.duration.
+
+    The same as the seed's ``librosa.load(path, sr=...)`` (channel mean, soxr_hq resampling)
+    but libsndfile only (no audioread fallback) and with every failure turned into AudioError.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AudioError("cannot read: no such file")
+    if not os.path.isfile(path):
+        raise AudioError("cannot read: not a regular file")
+    if os.path.getsize(path) == 0:
+        raise AudioError("cannot decode: empty file (0 bytes)")
+    try:
+        with sf.SoundFile(path) as f:
+            native_sr = f.samplerate
+            data = f.read(dtype="float32", always_2d=False)
+    except Exception as e:  # libsndfile raises several types; callers need one reason, not a traceback
+        raise AudioError(f"cannot decode: {_one_line(e)}") from e
+    y = data.T  # (channels, n) as librosa lays it out
+    if y.shape[-1] == 0:
+        raise AudioError("empty audio (0 samples)")
+    if not np.all(np.isfinite(y)):
+        y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+    try:
+        with _quiet():
+            y = librosa.to_mono(y)
+            # Speed perturbation in the same resampling step: read at speed x the native rate.
+            y = librosa.resample(y, orig_sr=native_sr * cfg.speed if cfg.speed != 1.0 else native_sr,
+                                 target_sr=cfg.sample_rate, res_type="soxr_hq")
+    except Exception as e:
+        raise AudioError(f"cannot resample from {native_sr} Hz: {_one_line(e)}") from e
+    if len(y) == 0:
+        raise AudioError("empty audio (0 samples after resampling)")
+    if cfg.noise_snr is not None:
+        return add_noise(y, cfg, seed_text=os.path.basename(path))
+    return np.ascontiguousarray(fit_length(y, cfg), dtype=np.float32)
+
+
+def add_noise(y: np.ndarray, cfg: FeatureConfig, seed_text: str) -> np.ndarray:
+    """y cropped/padded per cfg plus white noise at an SNR drawn from cfg.noise_snr.
+
+    The SNR is relative to the power of the clip's own samples (not the zero padding), and the
+    draw is seeded by ``seed_text`` (the file name), so the same file gets the same noise on
+    every machine and run. A silent clip stays silent.
+    """
+    rng = np.random.default_rng(zlib.crc32(seed_text.encode()))
+    snr = rng.uniform(*cfg.noise_snr)
+    n_own = min(len(y), clip_samples(len(y), cfg))
+    out = fit_length(np.asarray(y, np.float32), cfg).astype(np.float64)
+    power = float(np.mean(out[:n_own] ** 2)) if n_own else 0.0
+    out += rng.standard_normal(len(out)) * math.sqrt(power / 10.0 ** (snr / 10.0))
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+# ------------------------------------------------------------------------------------------------
+# Extraction
+
+
+def extract(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """(T, F) float32 features of mono audio y at cfg.sample_rate; T = num_frames(len(y), cfg).
+
+    y is cropped/padded per cfg first (a no-op on load_audio's output). Groups come in
+    ALL_GROUPS order (see feature_layout); values are always finite.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"extract expects mono audio of shape (n,), got shape {y.shape}")
+    y = np.nan_to_num(y.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
+    y = np.ascontiguousarray(fit_length(y, cfg))
+    with _quiet(), _one_blas_thread():
+        rows = _seed_groups(y, cfg) if cfg.recipe == "seed" else _fast_groups(y, cfg)
+    t = num_frames(len(y), cfg)
+    if _needs(cfg, "egemaps"):
+        rows["egemaps"] = egemaps_lld(y, cfg.sample_rate, t, cfg.hop_length)
+    sizes = group_sizes(cfg)
+    blocks = []
+    for g in cfg.groups:
+        block = librosa.util.fix_length(np.asarray(rows[g], dtype=np.float32), size=t, axis=-1)
+        assert block.shape == (sizes[g], t), (g, block.shape)
+        blocks.append(block)
+    out = np.concatenate(blocks, axis=0).T
+    if not np.all(np.isfinite(out)):  # defensive; no known input produces this
+        out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.ascontiguousarray(out)
+
+
+@functools.lru_cache(maxsize=1)
+def _smile() -> Any:
+    try:
+        import opensmile
+    except ImportError as e:  # pragma: no cover - a dependency of the package
+        raise AudioError("the egemaps feature group needs the opensmile package: pip install opensmile") from e
+    return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
+                           feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
+
+
+def egemaps_lld(y: np.ndarray, sr: int, num_frames_out: int, hop_length: int) -> np.ndarray:
+    """(25, T) eGeMAPSv02 low-level descriptors of y at this recipe's frame centres.
+
+    openSMILE computes them every 10 ms (20-60 ms windows); each descriptor is linearly interpolated
+    at our centred frames (k * hop / sr seconds) so the group lines up with the others. Voicing-only
+    descriptors (F0, jitter, formants...) are 0 where openSMILE finds no voice, as it reports them.
+    """
+    df = _smile().process_signal(np.asarray(y, np.float32), sr)
+    start = df.index.get_level_values("start").total_seconds().to_numpy()
+    end = df.index.get_level_values("end").total_seconds().to_numpy()
+    values = np.nan_to_num(df.to_numpy(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    ours = np.arange(num_frames_out) * hop_length / sr
+    if len(values) == 0:
+        return np.zeros((N_EGEMAPS, num_frames_out), np.float32)
+    centres = (start + end) / 2
+    return np.stack([np.interp(ours, centres, values[:, j]) for j in range(values.shape[1])]).astype(np.float32)
+
+
+def compute(path: str | os.PathLike, cfg: FeatureConfig) -> np.ndarray:
+    """load_audio + extract: the (T, F) features of one file, or AudioError."""
+    return extract(load_audio(path, cfg), cfg)
+
+
+def _needs(cfg: FeatureConfig, *groups: str) -> bool:
+    return any(g in cfg.groups for g in groups)
+
+
+def _deltas(mfcc: np.ndarray, rows: dict[str, np.ndarray], cfg: FeatureConfig) -> None:
+    rows["mfcc"] = mfcc
+    if _needs(cfg, "delta"):
+        rows["delta"] = librosa.feature.delta(mfcc, width=DELTA_WIDTH)
+    if _needs(cfg, "delta2"):
+        rows["delta2"] = librosa.feature.delta(mfcc, width=DELTA_WIDTH, order=2)
+
+
+def _time_domain(y: np.ndarray, rows: dict[str, np.ndarray], cfg: FeatureConfig) -> None:
+    frames = dict(frame_length=cfg.n_fft, hop_length=cfg.hop_length)
+    if _needs(cfg, "zcr"):
+        zcr = _zero_crossing_rate if cfg.recipe == "fast" else librosa.feature.zero_crossing_rate
+        rows["zcr"] = zcr(y, **frames)
+    if _needs(cfg, "rms"):
+        rows["rms"] = librosa.feature.rms(y=y, **frames)
+
+
+def _seed_groups(y: np.ndarray, cfg: FeatureConfig) -> dict[str, np.ndarray]:
+    """The notebook's per-feature librosa calls, each computing its own spectrogram."""
+    sr, stft = cfg.sample_rate, dict(n_fft=cfg.n_fft, hop_length=cfg.hop_length)
+    rows: dict[str, np.ndarray] = {}
+    if _needs(cfg, "mfcc", "delta", "delta2"):
+        _deltas(librosa.feature.mfcc(y=y, sr=sr, n_mfcc=cfg.n_mfcc, **stft), rows, cfg)
+    if _needs(cfg, "chroma"):
+        rows["chroma"] = librosa.feature.chroma_stft(y=y, sr=sr, **stft)
+    if _needs(cfg, "mel"):
+        mel = librosa.feature.melspectrogram(y=y, sr=sr, n_mels=cfg.n_mels, **stft)
+        rows["mel"] = librosa.power_to_db(mel) if cfg.mel_db else mel
+    if _needs(cfg, "contrast"):
+        rows["contrast"] = librosa.feature.spectral_contrast(y=y, sr=sr, **stft)
+    if _needs(cfg, "tonnetz"):
+        harmonic = librosa.effects.harmonic(y, **stft)
+        rows["tonnetz"] = librosa.feature.tonnetz(y=harmonic, sr=sr, hop_length=cfg.hop_length)
+    _time_domain(y, rows, cfg)
+    return rows
+
+
+def _zero_crossing_rate(y: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
+    """librosa.feature.zero_crossing_rate(y) (centered, defaults), bit for bit, ~4x faster.
+
+    librosa marks crossings frame by frame on a framed copy of the signal (frame_length values
+    per frame); here each crossing is marked once and counted per frame with a cumulative sum.
+    As in librosa: edge padding, |x| <= 1e-10 counts as +0, and the first sample of a frame
+    never counts (pad=False). A test checks equality with librosa itself.
+    """
+    padded = np.pad(y.astype(np.float32, copy=False), frame_length // 2, mode="edge")
+    negative = np.signbit(np.where(np.abs(padded) <= np.float32(1e-10), np.float32(0), padded))
+    crossed = np.zeros(len(padded), dtype=np.int64)  # crossed[k]: crossings between 0 and k
+    np.cumsum(negative[1:] != negative[:-1], out=crossed[1:])
+    starts = np.arange(1 + (len(padded) - frame_length) // hop_length) * hop_length
+    counts = crossed[starts + frame_length - 1] - crossed[starts]
+    return (counts / frame_length)[np.newaxis, :]
+
+
+@functools.lru_cache(maxsize=32)
+def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    with _quiet():  # many bands on a small n_fft leave some empty: librosa warns, rows are zero
+        fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
+    fb.setflags(write=False)
+    return fb
+
+
+@functools.lru_cache(maxsize=512)
+def _chroma_basis(sr: int, n_fft: int, tuning: float) -> np.ndarray:
+    # tuning is a multiple of 0.01 in [-0.5, 0.5) (estimate_tuning's histogram), so few entries.
+    fb = librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=tuning, n_chroma=N_CHROMA)
+    fb.setflags(write=False)
+    return fb
+
+
+@functools.lru_cache(maxsize=32)
+def _tuning_band(sr: int, n_fft: int) -> tuple[int, int]:
+    """FFT bins piptrack may report a pitch in (150 Hz <= f < 4 kHz): all interior bins."""
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    inside = np.flatnonzero((150.0 <= freqs) & (freqs < min(4000.0, sr / 2)))
+    return int(inside[0]), int(inside[-1]) + 1
+
+
+def _estimate_tuning(power: np.ndarray, sr: int, n_fft: int) -> float:
+    """librosa.estimate_tuning(S=power, sr=sr, bins_per_octave=12), bit for bit, ~3x faster.
+
+    piptrack's gradient, parabolic shift and local-maximum test are all 3-bin stencils, and
+    only bins in [150 Hz, 4 kHz) can hold a pitch, so it is enough to evaluate them on that
+    band (plus one neighbour each side) instead of the whole spectrogram. The arithmetic,
+    dtypes included, copies librosa 0.11's piptrack and its numba stencils; a test checks
+    equality with librosa itself.
+    """
+    lo, hi = _tuning_band(sr, n_fft)
+    s = np.abs(power)
+    ref = 0.1 * np.max(s, axis=-2, keepdims=True)  # piptrack's threshold * max over all bins
+    x = s[lo - 1 : hi + 1]  # the band with one neighbour on each side
+    below, mid, above = x[:-2], x[1:-1], x[2:]
+    grad = (above - below) / 2.0  # np.gradient, interior
+    a = (above + below).astype(np.float64) - 2 * mid.astype(np.float64)  # numba's float64 promotion
+    b = (above - below).astype(np.float64) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.where(np.abs(b) >= np.abs(a), 0.0, -b / a).astype(np.float32)
+    dskew = 0.5 * grad * shift
+    xt = x * (x > ref)  # localmax of the thresholded spectrum
+    peak = (xt[1:-1] > xt[:-2]) & (xt[1:-1] >= xt[2:])
+    f_idx, t_idx = np.nonzero(peak)
+    pitch = ((f_idx + lo + shift[f_idx, t_idx]) * float(sr) / n_fft).astype(np.float32)
+    mag = (mid[f_idx, t_idx] + dskew[f_idx, t_idx]).astype(np.float32)
+    keep = pitch > 0
+    threshold = np.median(mag[keep]) if keep.any() else 0.0
+    return float(librosa.pitch_tuning(pitch[(mag >= threshold) & keep], resolution=0.01,
+                                      bins_per_octave=N_CHROMA))
+
+
+def _chroma(power: np.ndarray, fb: np.ndarray) -> np.ndarray:
+    """chroma_stft's last two steps, on a precomputed power spectrogram and filterbank."""
+    raw = np.einsum("cf,...ft->...ct", fb, power, optimize=True)
+    return librosa.util.normalize(raw, norm=np.inf, axis=-2)
+
+
+def _fast_groups(y: np.ndarray, cfg: FeatureConfig) -> dict[str, np.ndarray]:
+    """The seed's rows from one shared STFT; tonnetz from its chroma instead of a CQT.
+
+    Each step is the librosa function the seed calls, handed the shared spectrogram, so all
+    rows but tonnetz equal the seed's (same STFT, same filterbanks, same tuning estimate).
+    """
+    sr, n_fft = cfg.sample_rate, cfg.n_fft
+    rows: dict[str, np.ndarray] = {}
+    spectral = ("mfcc", "delta", "delta2", "chroma", "mel", "contrast", "tonnetz")
+    if _needs(cfg, *spectral):
+        mag = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=cfg.hop_length))
+        power = mag**2  # what librosa's _spectrogram(power=2) computes
+        if _needs(cfg, "mfcc", "delta", "delta2"):
+            mel128 = np.einsum("...ft,mf->...mt", power, _mel_basis(sr, n_fft, MFCC_MELS), optimize=True)
+            mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel128), n_mfcc=cfg.n_mfcc)
+            _deltas(mfcc, rows, cfg)
+        if _needs(cfg, "mel"):
+            mel = np.einsum("...ft,mf->...mt", power, _mel_basis(sr, n_fft, cfg.n_mels), optimize=True)
+            rows["mel"] = librosa.power_to_db(mel) if cfg.mel_db else mel
+        if _needs(cfg, "chroma", "tonnetz"):
+            tuning = _estimate_tuning(power, sr, n_fft)
+            fb = _chroma_basis(sr, n_fft, float(tuning))
+            chroma = _chroma(power, fb) if _needs(cfg, "chroma") or not cfg.fast_hpss else None
+            if chroma is not None:
+                rows["chroma"] = chroma
+            if _needs(cfg, "tonnetz"):
+                if cfg.fast_hpss:
+                    harmonic, _ = librosa.decompose.hpss(mag)
+                    chroma = _chroma(harmonic**2, fb)
+                rows["tonnetz"] = librosa.feature.tonnetz(chroma=chroma)
+        if _needs(cfg, "contrast"):
+            rows["contrast"] = librosa.feature.spectral_contrast(S=mag, sr=sr, n_fft=n_fft)
+    _time_domain(y, rows, cfg)
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------
+# The original
+
+
+def seed_reference(path: str | os.PathLike) -> np.ndarray:
+    """The seed notebook's feature function as it was (FACTS.md): the baseline for benchmarks.
+
+    No config, no error handling, no warning control: the per-feature librosa calls on the
+    first 3 s at 22050 Hz, stacked to (130, 187).
+    """
+    y, sr = librosa.load(path, sr=22050)
+    target = 3 * sr
+    if len(y) < target:
+        y = np.pad(y, (0, target - len(y)))
+    else:
+        y = y[:target]
+    mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=40)
+    delta = librosa.feature.delta(mfcc)
+    delta2 = librosa.feature.delta(mfcc, order=2)
+    chroma = librosa.feature.chroma_stft(y=y, sr=sr)
+    mel = librosa.feature.melspectrogram(y=y, sr=sr, n_mels=40)
+    contrast = librosa.feature.spectral_contrast(y=y, sr=sr)
+    tonnetz = librosa.feature.tonnetz(y=librosa.effects.harmonic(y), sr=sr)
+    zcr = librosa.feature.zero_crossing_rate(y)
+    rms = librosa.feature.rms(y=y)
+    feats = np.vstack([mfcc, delta, delta2, chroma, mel, contrast, tonnetz, zcr, rms]).T
+    return librosa.util.fix_length(feats, size=130, axis=0)

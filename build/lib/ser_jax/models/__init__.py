@@ -1,0 +1,124 @@
+"""The model zoo: every network ser_jax can train, found by name.
+
+Each model is one module here holding a frozen ``Config`` dataclass (validated, with a
+``num_classes`` field; its defaults are the model's recommended settings) and a Flax ``Model`` whose
+``__call__(x, lengths, *, train)`` maps frame features (B, T, F) and true frame counts (B,) to
+logits (B, num_classes), with frames past a clip's length never changing its logits. Training
+needs the ``dropout`` rng and, for models with BatchNorm, a mutable ``batch_stats`` collection.
+
+Adding a model is one new file plus one line in :data:`MODELS`; ``--model=NAME`` then trains it,
+``--model_config=field=value,...`` sets any field of its Config, and the checkpoint stores the name
+and config, so ``predict`` rebuilds it. Kernels of modules named ``conv_<i>``/``dense_<i>`` get the
+L2 penalty (see ``optim.l2_mask``); name layers accordingly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import flax.linen as nn
+
+from ser_jax.models.layers import count_params  # noqa: F401  (part of the package's interface)
+
+# name -> module holding Config and Model. One line per model.
+MODELS: dict[str, str] = {
+    "crnn": "ser_jax.models.crnn",  # the original notebook's CNN-BiLSTM-attention
+    "tcn": "ser_jax.models.tcn",  # TIM-Net-style bidirectional dilated temporal convolutions
+    "conformer": "ser_jax.models.conformer",  # small conformer encoder with attention pooling
+}
+DEFAULT = "crnn"
+
+
+def module(name: str) -> types.ModuleType:
+    if name not in MODELS:
+        raise ValueError(f"--model={name}: unknown model; choose from {', '.join(MODELS)}")
+    return importlib.import_module(MODELS[name])
+
+
+def config_class(name: str) -> type:
+    return module(name).Config
+
+
+def summary(name: str) -> str:
+    """The first line of the model module's docstring."""
+    return (module(name).__doc__ or name).strip().splitlines()[0]
+
+
+def build(name: str, config: Any) -> nn.Module:
+    """The Flax module of model ``name`` with ``config`` (its Config, or a dict of its fields)."""
+    if isinstance(config, Mapping):
+        config = config_from_dict(name, config)
+    cls = config_class(name)
+    if not isinstance(config, cls):
+        raise ValueError(f"model {name!r} needs a {cls.__module__}.Config, got {type(config).__name__}")
+    return module(name).Model(config)
+
+
+def config_from_dict(name: str, d: Mapping[str, Any]) -> Any:
+    """Inverse of dataclasses.asdict for a model's Config (as stored in config.json and checkpoints)."""
+    cls = config_class(name)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - fields)
+    if unknown:
+        raise ValueError(f"model {name!r} has no setting(s) {', '.join(unknown)}; it has {', '.join(sorted(fields))}")
+    return cls(**d)
+
+
+def make_config(name: str, overrides: Sequence[str] | Mapping[str, Any] = (), base: Any = None, **fields: Any) -> Any:
+    """Model ``name``'s Config: ``base`` (default: the model's defaults) with ``overrides`` applied.
+
+    ``overrides`` are ``field=value`` strings, as ``--model_config`` gives them, parsed by the field's
+    type (ints, floats, booleans, strings, tuples of ints as ``1:2:3``), or a mapping of values.
+    """
+    cls = config_class(name)
+    base = cls() if base is None else base
+    values = parse_overrides(name, overrides) if not isinstance(overrides, Mapping) else dict(overrides)
+    return dataclasses.replace(base, **values, **fields)
+
+
+def parse_overrides(name: str, items: Sequence[str]) -> dict[str, Any]:
+    cls = config_class(name)
+    hints = typing.get_type_hints(cls)
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = str(item).partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or not key:
+            raise ValueError(f"--model_config={item}: expected FIELD=VALUE (e.g. dropout=0.2)")
+        if key not in hints:
+            raise ValueError(f"--model_config={item}: model {name!r} has no setting {key!r}; it has "
+                             f"{', '.join(f.name for f in dataclasses.fields(cls))}")
+        out[key] = _parse_value(hints[key], raw, item)
+    return out
+
+
+def _parse_value(kind: Any, raw: str, item: str) -> Any:
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    try:
+        if kind is bool:
+            if raw.lower() in ("true", "1", "yes"):
+                return True
+            if raw.lower() in ("false", "0", "no"):
+                return False
+            raise ValueError
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is str:
+            return raw
+        if origin is tuple:
+            inner = args[0]
+            return tuple(inner(v) for v in raw.replace(":", " ").split()) if raw else ()
+        if origin in (typing.Union, types.UnionType) and type(None) in args:  # X | None
+            if raw.lower() == "none":
+                return None
+            return _parse_value(next(a for a in args if a is not type(None)), raw, item)
+    except ValueError:
+        raise ValueError(f"--model_config={item}: {raw!r} is not a valid {getattr(kind, '__name__', kind)}") from None
+    raise ValueError(f"--model_config={item}: this setting cannot be given on the command line")

@@ -1,0 +1,110 @@
+"""Per-feature standardisation over valid (unpadded) frames: global (fitted on training rows only)
+or per speaker (each speaker by the statistics of its own clips, labels unused).
+
+Features of different groups differ by orders of magnitude (mel power vs. zero-crossing
+rate), so the network sees z-scores. The statistics come from the training rows alone (so
+nothing of validation or test leaks in) and from the frames each clip really has (so the
+zero padding of short clips does not pull the means towards zero).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_CHUNK = 256  # rows per pass: bounded memory, and works on an h5py dataset as well as an array
+
+
+def fit_standardizer(
+    features, lengths: np.ndarray, rows: np.ndarray, min_std: float = 1e-8
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std per feature (both (F,) float32) over frames ``t < lengths[r]`` of ``rows``.
+
+    Accumulated in float64 chunk by chunk (Chan's pairwise update), so a float32 corpus of
+    any size is summarised without a float64 copy of it. A feature whose std is below
+    ``min_std`` (constant, e.g. silence) gets std 1, as scikit-learn's StandardScaler does:
+    it is centred but not blown up, and padded frames stay finite after standardising.
+    """
+    if features.ndim != 3:
+        raise ValueError(f"fit_standardizer: features must be (N, T, F), got shape {features.shape}")
+    n, t_max, n_feat = features.shape
+    lengths = np.asarray(lengths)
+    rows = np.unique(np.asarray(rows, dtype=np.int64))  # sorted: h5py needs increasing indices
+    if lengths.shape != (n,):
+        raise ValueError(f"fit_standardizer: lengths must be ({n},) to match features, got {lengths.shape}")
+    if len(rows) == 0:
+        raise ValueError("fit_standardizer: rows is empty; pass the training rows")
+    if rows[0] < 0 or rows[-1] >= n:
+        raise ValueError(f"fit_standardizer: rows must index 0..{n - 1}, got {rows[0]}..{rows[-1]}")
+    bad = rows[(lengths[rows] < 0) | (lengths[rows] > t_max)]
+    if len(bad):
+        raise ValueError(
+            f"fit_standardizer: lengths[{bad[0]}]={lengths[bad[0]]} is outside 0..{t_max} (frames per row)"
+        )
+
+    count, mean, m2 = 0, np.zeros(n_feat), np.zeros(n_feat)
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        x = np.asarray(features[chunk], dtype=np.float64)
+        valid = np.arange(t_max)[None, :] < lengths[chunk][:, None]
+        frames = x[valid]  # (valid frames, F)
+        c = len(frames)
+        if c == 0:
+            continue
+        m = frames.mean(axis=0)
+        s = ((frames - m) ** 2).sum(axis=0)
+        delta = m - mean
+        total = count + c
+        mean = mean + delta * (c / total)
+        m2 = m2 + s + delta**2 * (count * c / total)
+        count = total
+    if count == 0:
+        raise ValueError("fit_standardizer: the given rows have no valid frames (all lengths are 0)")
+    std = np.sqrt(m2 / count)
+    std = np.where(std < min_std, 1.0, std)
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def standardize(x, mean, std, lengths=None):
+    """(x - mean) / std per feature; with ``lengths`` (per row of x), padded frames are set to 0.
+
+    Works on numpy and jax arrays alike. Zeroing the padding puts it at the training mean,
+    where it carries no signal, instead of at ``-mean / std``.
+    """
+    z = (x - mean) / std
+    if lengths is None:
+        return z.astype(np.float32)
+    if z.ndim != 3:
+        raise ValueError(f"standardize: lengths given, so x must be (N, T, F), got shape {z.shape}")
+    if isinstance(z, np.ndarray):
+        xp = np
+    else:
+        import jax.numpy as xp  # only when given jax arrays (also works under jit)
+    valid = xp.arange(z.shape[1])[None, :] < xp.asarray(lengths)[:, None]
+    return xp.where(valid[..., None], z, 0.0).astype(np.float32)
+
+
+def fit_per_speaker(features, lengths: np.ndarray, rows: np.ndarray, speakers: np.ndarray,
+                    min_std: float = 1e-8) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Mean and std per feature of each speaker, over the valid frames of that speaker's own rows.
+
+    Takes no labels, so it may be fitted on a test speaker's clips (its unlabelled recordings) as
+    well as on training speakers'; and each speaker's statistics come from its rows only, never
+    from another speaker's. This assumes several clips per speaker at test time.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    speakers = np.asarray(speakers)
+    return {str(s): fit_standardizer(features, lengths, rows[speakers[rows] == s], min_std)
+            for s in sorted(set(speakers[rows].tolist()))}
+
+
+def standardize_per_speaker(features, lengths: np.ndarray, rows: np.ndarray, speakers: np.ndarray,
+                            stats: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Features with each row of ``rows`` standardised by its speaker's statistics; other rows are 0."""
+    rows = np.asarray(rows, dtype=np.int64)
+    speakers = np.asarray(speakers)
+    lengths = np.asarray(lengths)
+    out = np.zeros(features.shape, np.float32)
+    for s, (mean, std) in stats.items():
+        r = rows[speakers[rows] == s]
+        out[r] = standardize(np.asarray(features[r]), mean, std, lengths[r])
+    return out

@@ -1,0 +1,524 @@
+"""Emotion of new audio files from a trained run: ``python -m ser_jax.predict --checkpoint=RUN_DIR FILE_OR_DIR ...``.
+
+Everything that shapes the input comes from the checkpoint, never from flags: the label map, the
+feature config and feature groups, the model config and the training standardisation. So a
+prediction uses exactly the numbers the model was trained on and names classes with the map it
+was trained with.
+
+Clip length. Training cropped or zero-padded every clip to ``duration`` seconds from the start.
+Prediction does the same for a clip no longer than that. A longer clip is cut into windows of
+``duration`` seconds starting every ``duration / 2`` seconds, the last window ending exactly at
+the end of the clip (so every sample is heard); each window is predicted as a training clip and
+the class probabilities are averaged over windows. Runs trained on full-length clips
+(``--duration=full``) predict each clip whole, with its true number of frames.
+
+The forward pass is compiled once per input shape: windows of many files are stacked into
+batches of a fixed size (the short last batch padded), so one compilation serves every file of
+a fixed-duration model; full-length inputs are padded to a multiple of a frame bucket.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ser_jax import checkpoint as ckpt_lib
+from ser_jax import corpora
+from ser_jax import features as features_lib
+from ser_jax import models as models_lib
+from ser_jax import normalize as normalize_lib
+
+FORMATS = ("table", "json", "csv")
+SPEAKER_GROUPS = ("files", "folder")  # speaker-normalised models: who counts as one speaker
+FRAME_BUCKET = 64  # full-length models: inputs padded to a multiple of this many frames
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """The predicted emotion of one file and the probability of every class of the label map."""
+
+    path: str
+    emotion: str
+    probabilities: dict[str, float]
+    windows: int  # how many windows of the training duration were averaged (1 for a short clip)
+    note: str = ""  # e.g. that a speaker-normalised model saw this clip's speaker in this clip alone
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictionError:
+    """A file that could not be predicted, with a one-line reason."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def window_starts(num_samples: int, window: int) -> list[int]:
+    """First samples of the windows a clip of num_samples is cut into (see the module docstring).
+
+    One window at 0 when the clip fits; otherwise windows every window // 2 samples, plus one
+    ending at the clip's end if the regular ones stop short of it.
+    """
+    if window < 1:
+        raise ValueError(f"window must be at least one sample, got {window}")
+    if num_samples <= window:
+        return [0]
+    hop = max(1, window // 2)
+    starts = list(range(0, num_samples - window + 1, hop))
+    if starts[-1] + window < num_samples:
+        starts.append(num_samples - window)
+    return starts
+
+
+def _prediction(path: str, probs: np.ndarray, label_names: Sequence[str], windows: int, note: str = "") -> Prediction:
+    """A Prediction from one file's class probabilities (already averaged over windows and models)."""
+    return Prediction(path=path, emotion=label_names[int(np.argmax(probs))],
+                      probabilities={name: float(p) for name, p in zip(label_names, probs)}, windows=windows,
+                      note=note)
+
+
+def read_items(model, paths: Iterable[str | os.PathLike], chunk_windows: int
+               ) -> Iterator[list[tuple[str, list[np.ndarray] | str]]]:
+    """(path, unscaled windows, or the one-line reason it is unreadable) per file, in chunks of about
+    chunk_windows windows; all in one chunk when the model scales files by each other (speakers)."""
+    pending: list[tuple[str, list[np.ndarray] | str]] = []
+    count = 0
+    for p in paths:
+        path = os.fspath(p)
+        try:
+            item: list[np.ndarray] | str = model.raw_inputs(path)
+            count += len(item)
+        except features_lib.AudioError as e:
+            item = str(e).splitlines()[0]
+        except Exception as e:  # one bad file must not stop the others
+            item = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        pending.append((path, item))
+        if count >= chunk_windows and not model.reads_all_first:
+            yield pending
+            pending, count = [], 0
+    if pending:
+        yield pending
+
+
+class Predictor:
+    """A trained model with everything needed to turn audio files into emotions.
+
+    Build one with :func:`load_predictor`. ``batch_size`` windows go through the network at once.
+    """
+
+    def __init__(self, tree: dict, meta: dict, checkpoint_dir: str | os.PathLike, batch_size: int = 16,
+                 speaker_groups: str = "files"):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if speaker_groups not in SPEAKER_GROUPS:
+            raise ValueError(f"--speaker_groups={speaker_groups}: expected one of {', '.join(SPEAKER_GROUPS)}")
+        # "speaker": the model was trained on per-speaker standardised features, so the files given
+        # are standardised by their own statistics: all of them as one speaker ("files"), or one
+        # speaker per folder ("folder").
+        missing = [k for k in ("label_names", "feature_config", "model_config", "num_frames") if k not in meta]
+        missing += [f"arrays/{k}" for k in ("params", "norm") if k not in tree]
+        if missing:
+            raise ckpt_lib.CheckpointError(f"{checkpoint_dir}: the checkpoint lacks {', '.join(missing)} (damaged, or "
+                                           "not written by python -m ser_jax.train); train that run again")
+        self.normalization = str(meta.get("normalization", "global"))
+        self.speaker_groups = speaker_groups
+        self.checkpoint_dir = str(checkpoint_dir)
+        self.meta = dict(meta)
+        self.label_names: tuple[str, ...] = tuple(str(n) for n in meta["label_names"])
+        self.feature_config = features_lib.FeatureConfig.from_dict(meta["feature_config"])
+        layout = features_lib.feature_layout(self.feature_config)
+        groups = tuple(meta.get("groups") or ()) or tuple(name for name, _, _ in layout)
+        unknown = sorted(set(groups) - {name for name, _, _ in layout})
+        if unknown:
+            raise ValueError(f"{checkpoint_dir}: checkpoint selects feature group(s) {unknown} that its "
+                             f"feature config does not compute")
+        # The cache's layout order, as FeatureSet.select_groups keeps it.
+        self.groups = tuple(name for name, _, _ in layout if name in groups)
+        self.columns = np.concatenate([np.arange(a, b) for name, a, b in layout if name in groups])
+        # Checkpoints written before the model zoo hold the original network, now named crnn.
+        self.model_name = str(meta.get("model_name", "crnn"))
+        self.model_config = models_lib.config_from_dict(self.model_name, meta["model_config"])
+        if self.model_config.num_classes != len(self.label_names):
+            raise ValueError(f"{checkpoint_dir}: model has {self.model_config.num_classes} outputs but the "
+                             f"label map has {len(self.label_names)} names")
+        self.num_frames = int(meta["num_frames"])
+        self.leaky = bool(meta.get("leaky", False))
+        self.protocol = str(meta.get("protocol", "?"))
+        self.epoch = meta.get("epoch")
+        self.val_accuracy = meta.get("val_accuracy")
+        self.mean = np.asarray(tree["norm"]["mean"], np.float32)
+        self.std = np.asarray(tree["norm"]["std"], np.float32)
+        if self.mean.shape != (len(self.columns),) or self.std.shape != (len(self.columns),):
+            raise ValueError(f"{checkpoint_dir}: normalisation has {self.mean.shape[0]} features but the "
+                             f"feature groups {list(self.groups)} give {len(self.columns)}")
+        self.batch_size = int(batch_size)
+        self._variables = jax.device_put({"params": tree["params"], "batch_stats": tree.get("batch_stats") or {}})
+        model = models_lib.build(self.model_name, self.model_config)
+
+        def forward(variables, x, lengths):
+            return jax.nn.softmax(model.apply(variables, x, lengths, train=False), axis=-1)
+
+        self._forward = jax.jit(forward)
+
+    # ------------------------------------------------------------------------------------------
+    # Audio -> standardised model inputs
+
+    @property
+    def window_samples(self) -> int | None:
+        """Samples per window (the training crop), or None for a full-length model."""
+        cfg = self.feature_config
+        return None if cfg.duration is None else features_lib.clip_samples(0, cfg)
+
+    def inputs(self, path: str | os.PathLike) -> list[np.ndarray]:
+        """The standardised (T, F) inputs of one file, one per window; AudioError if unreadable.
+
+        With the training statistics; a speaker-normalised model needs its speaker's other clips
+        instead (see :meth:`iter_predictions`).
+        """
+        return [normalize_lib.standardize(f[None], self.mean, self.std, np.asarray([len(f)]))[0]
+                for f in self.raw_inputs(path)]
+
+    def raw_inputs(self, path: str | os.PathLike) -> list[np.ndarray]:
+        """The unscaled (T, F) features of one file's windows; AudioError if unreadable."""
+        cfg = self.feature_config
+        full = dataclasses.replace(cfg, duration=None)
+        y = features_lib.load_audio(path, full)  # whole clip at the training sample rate
+        if self.window_samples is None:
+            clips = [y]
+        else:
+            n = self.window_samples
+            clips = [y[s : s + n] for s in window_starts(len(y), n)]
+        out = []
+        for clip in clips:
+            feats = features_lib.extract(clip, cfg)[:, self.columns]
+            out.append(np.ascontiguousarray(feats, dtype=np.float32))
+        return out
+
+    def probabilities(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        """(len(inputs), classes) softmax outputs for standardised (T_i, F) inputs.
+
+        Inputs are grouped by padded width and sent in batches of ``batch_size`` (the last one
+        padded), so the network is compiled once per width.
+        """
+        out = np.zeros((len(inputs), len(self.label_names)), np.float32)
+        by_width: dict[int, list[int]] = {}
+        for i, x in enumerate(inputs):
+            by_width.setdefault(self._width(len(x)), []).append(i)
+        for width, rows in sorted(by_width.items()):
+            for start in range(0, len(rows), self.batch_size):
+                chunk = rows[start : start + self.batch_size]
+                x = np.zeros((self.batch_size, width, len(self.columns)), np.float32)
+                lengths = np.full(self.batch_size, width, np.int32)
+                for j, i in enumerate(chunk):
+                    x[j, : len(inputs[i])] = inputs[i]
+                    lengths[j] = len(inputs[i])
+                probs = np.asarray(self._forward(self._variables, jnp.asarray(x), jnp.asarray(lengths)))
+                out[chunk] = probs[: len(chunk)]
+        return out
+
+    def _width(self, frames: int) -> int:
+        if frames <= self.num_frames:
+            return self.num_frames
+        return FRAME_BUCKET * math.ceil(frames / FRAME_BUCKET)
+
+    # ------------------------------------------------------------------------------------------
+    # Files -> predictions
+
+
+    def speaker_of(self, path: str) -> str:
+        """The group a file's statistics come from, for a speaker-normalised model."""
+        return str(Path(path).resolve().parent) if self.speaker_groups == "folder" else "all files"
+
+    def scaled_inputs(self, items: Sequence[tuple[str, list[np.ndarray] | str]]
+                      ) -> tuple[dict[int, list[np.ndarray]], dict[int, str]]:
+        """The model inputs of the readable items (index -> standardised windows) and notes per index.
+
+        Global scaling uses the training statistics; a speaker-normalised model standardises each
+        group of files (see :meth:`speaker_of`) by that group's own statistics.
+        """
+        readable = [i for i, (_, item) in enumerate(items) if not isinstance(item, str)]
+        if self.normalization != "speaker":
+            return {i: [normalize_lib.standardize(w[None], self.mean, self.std, np.asarray([len(w)]))[0]
+                        for w in items[i][1]] for i in readable}, {}
+        groups: dict[str, list[int]] = {}
+        for i in readable:
+            groups.setdefault(self.speaker_of(items[i][0]), []).append(i)
+        scaled: dict[int, list[np.ndarray]] = {}
+        notes: dict[int, str] = {}
+        for members in groups.values():
+            windows = [w for i in members for w in items[i][1]]
+            lengths = np.asarray([len(w) for w in windows])
+            stacked = np.zeros((len(windows), lengths.max(), len(self.columns)), np.float32)
+            for j, w in enumerate(windows):
+                stacked[j, : len(w)] = w
+            mean, std = normalize_lib.fit_standardizer(stacked, lengths, np.arange(len(windows)))
+            for i in members:
+                scaled[i] = [normalize_lib.standardize(w[None], mean, std, np.asarray([len(w)]))[0]
+                             for w in items[i][1]]
+                if len(members) == 1:
+                    notes[i] = ("speaker statistics from this clip alone: the model expects several clips "
+                                "per speaker, so this prediction is less reliable")
+        return scaled, notes
+
+    def item_probabilities(self, items: Sequence[tuple[str, list[np.ndarray] | str]]
+                           ) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+        """(windows, classes) probabilities per readable item, in one batched pass; and notes."""
+        scaled, notes = self.scaled_inputs(items)
+        order = sorted(scaled)
+        probs = self.probabilities([w for i in order for w in scaled[i]])
+        out, k = {}, 0
+        for i in order:
+            out[i] = probs[k : k + len(scaled[i])]
+            k += len(scaled[i])
+        return out, notes
+
+    @property
+    def reads_all_first(self) -> bool:
+        """True when a file's scaling depends on the other files given (speaker normalisation)."""
+        return self.normalization == "speaker"
+
+    def predict_file(self, path: str | os.PathLike) -> Prediction:
+        """The prediction for one file; raises features.AudioError naming the file if it is unreadable."""
+        result = self.predict_files([path])[0]
+        if isinstance(result, PredictionError):
+            raise features_lib.AudioError(str(result))
+        return result
+
+    def predict_files(self, paths: Iterable[str | os.PathLike]) -> list[Prediction | PredictionError]:
+        """Predictions in the order of paths; a file that cannot be read gives a PredictionError."""
+        return list(self.iter_predictions(paths))
+
+    def iter_predictions(
+        self, paths: Iterable[str | os.PathLike], chunk_windows: int | None = None
+    ) -> Iterator[Prediction | PredictionError]:
+        """predict_files as a stream: windows of consecutive files are batched together, results
+        come out in input order as soon as their batch is done. A speaker-normalised model reads every
+        file before the first result, since each file's scaling depends on its speaker's other files."""
+        for items in read_items(self, paths, chunk_windows or 4 * self.batch_size):
+            probs, notes = self.item_probabilities(items)
+            for i, (path, item) in enumerate(items):
+                yield (PredictionError(path, item) if isinstance(item, str)
+                       else _prediction(path, probs[i].mean(axis=0), self.label_names, len(item), notes.get(i, "")))
+
+    def describe(self) -> str:
+        """One line about the checkpoint, for the console."""
+        cfg = self.feature_config
+        crop = "full-length clips" if cfg.duration is None else f"{cfg.duration:g} s windows"
+        acc = f", val accuracy {self.val_accuracy:.4f}" if isinstance(self.val_accuracy, (int, float)) else ""
+        return (f"checkpoint {self.checkpoint_dir} ({self.model_name} model, epoch {self.epoch}{acc}; protocol "
+                f"{self.protocol}; "
+                f"{cfg.recipe} features at {cfg.sample_rate} Hz, {crop}; {len(self.label_names)} classes)")
+
+
+class Ensemble(Predictor):
+    """Several trained models (the folds or seeds of an experiment) predicting as one: the mean of
+    their class probabilities. Features are computed once per file, so members must share the label
+    map, the feature config and the feature groups; each scales the features its own way."""
+
+    def __init__(self, members: Sequence[Predictor]):
+        # No super().__init__: the members hold the networks; what is inherited (reading audio into
+        # windows, predict_file(s)) needs only the shared feature settings set here.
+        if not members:
+            raise ValueError("an ensemble needs at least one model")
+        first = members[0]
+        for m in members[1:]:
+            for what in ("label_names", "feature_config", "groups"):
+                if getattr(m, what) != getattr(first, what):
+                    raise ValueError(f"{m.checkpoint_dir} and {first.checkpoint_dir} differ in {what} "
+                                     f"({getattr(m, what)} vs {getattr(first, what)}); an ensemble's models must "
+                                     "share it")
+        self.members = tuple(members)
+        self.checkpoint_dir = first.checkpoint_dir
+        self.label_names, self.feature_config, self.groups = first.label_names, first.feature_config, first.groups
+        self.columns, self.num_frames, self.batch_size = first.columns, first.num_frames, first.batch_size
+        self.normalization = first.normalization if len({m.normalization for m in members}) == 1 else "mixed"
+        self.speaker_groups = first.speaker_groups
+        self.leaky = any(m.leaky for m in members)
+        self.protocol = first.protocol
+
+    @property
+    def reads_all_first(self) -> bool:
+        return any(m.reads_all_first for m in self.members)
+
+    def iter_predictions(
+        self, paths: Iterable[str | os.PathLike], chunk_windows: int | None = None
+    ) -> Iterator[Prediction | PredictionError]:
+        for items in read_items(self, paths, chunk_windows or 4 * self.batch_size):
+            results = [m.item_probabilities(items) for m in self.members]
+            for i, (path, item) in enumerate(items):
+                if isinstance(item, str):
+                    yield PredictionError(path, item)
+                    continue
+                probs = np.mean([probs[i].mean(axis=0) for probs, _ in results], axis=0)
+                note = next((notes[i] for _, notes in results if i in notes), "")
+                yield _prediction(path, probs, self.label_names, len(item), note)
+
+    def describe(self) -> str:
+        return f"ensemble of {len(self.members)} models, the first: " + self.members[0].describe()
+
+
+def load_ensemble(run_dirs: Sequence[str | os.PathLike], batch_size: int = 16,
+                  speaker_groups: str = "files") -> Ensemble:
+    """Every best checkpoint at or below the given run directories (all folds, all seeds), as one model."""
+    dirs = [d for r in run_dirs for d in ckpt_lib.find_all_checkpoints(r)]
+    return Ensemble([_load(d, batch_size, speaker_groups) for d in dirs])
+
+
+def load_predictor(run_dir: str | os.PathLike, batch_size: int = 16, speaker_groups: str = "files") -> Predictor:
+    """The Predictor of a run's best checkpoint (fold_0's for a k-fold run)."""
+    return _load(ckpt_lib.find_run_checkpoint(run_dir), batch_size, speaker_groups)
+
+
+def _load(directory: Path, batch_size: int, speaker_groups: str) -> Predictor:
+    tree, meta = ckpt_lib.load_best(directory)
+    missing = [k for k in ("label_names", "feature_config", "model_config", "num_frames") if k not in meta]
+    if missing or "norm" not in tree:
+        raise ckpt_lib.CheckpointError(f"{directory}: checkpoint lacks {missing or ['norm']}; it was not written "
+                                       "by python -m ser_jax.train")
+    return Predictor(tree, meta, directory, batch_size=batch_size, speaker_groups=speaker_groups)
+
+
+# ----------------------------------------------------------------------------------------------
+# Inputs and outputs of the command line
+
+
+def expand_inputs(paths: Sequence[str | os.PathLike]) -> tuple[list[str], list[PredictionError]]:
+    """Files to predict: files as given, folders searched recursively for audio by extension, sorted."""
+    files: list[str] = []
+    errors: list[PredictionError] = []
+    for p in paths:
+        path = os.fspath(p)
+        if os.path.isdir(path):
+            found = sorted(str(f) for f in Path(path).rglob("*")
+                           if f.is_file() and f.suffix.lower() in corpora.AUDIO_EXTENSIONS)
+            if not found:
+                errors.append(PredictionError(path, "no audio files in this folder (searched recursively)"))
+            files.extend(found)
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            errors.append(PredictionError(path, "no such file or folder"))
+    return files, errors
+
+
+def format_table(predictions: Sequence[Prediction], label_names: Sequence[str]) -> str:
+    """Aligned columns: file, predicted emotion, one probability column per class, windows."""
+    header = ["file", "emotion", *label_names, "windows"]
+    rows = [[p.path, p.emotion, *(f"{p.probabilities[n]:.3f}" for n in label_names), str(p.windows)]
+            for p in predictions]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for r in [header, *rows]:
+        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
+        cells += [c.rjust(w) for c, w in zip(r[2:], widths[2:])]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def format_json(predictions: Sequence[Prediction]) -> str:
+    return json.dumps([dataclasses.asdict(p) for p in predictions], indent=2)
+
+
+def format_csv(predictions: Sequence[Prediction], label_names: Sequence[str]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["path", "emotion", "windows", *label_names])
+    for p in predictions:
+        w.writerow([p.path, p.emotion, p.windows, *(f"{p.probabilities[n]:.6f}" for n in label_names)])
+    return buf.getvalue().rstrip("\n")
+
+
+def render(predictions: Sequence[Prediction], label_names: Sequence[str], fmt: str) -> str:
+    if fmt == "json":
+        return format_json(predictions)
+    if fmt == "csv":
+        return format_csv(predictions, label_names)
+    if fmt == "table":
+        return format_table(predictions, label_names)
+    raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+
+
+def main(argv: list[str]) -> int:
+    from absl import flags
+
+    from ser_jax import cli, runtime
+
+    FLAGS = flags.FLAGS
+    runtime.enable_compilation_cache(runtime.compilation_cache_dir(FLAGS.jax_cache,
+                                                                   Path(runtime.user_cache_dir()) / "xla"))
+    if not FLAGS.checkpoint:
+        raise cli.UsageError("--checkpoint is required: the run directory python -m ser_jax.train wrote")
+    if len(argv) < 2:
+        raise cli.UsageError("give at least one audio file or folder after the flags")
+    run_dirs = [Path(d) for d in FLAGS.checkpoint.split(",") if d]
+    for d in run_dirs:
+        if not d.is_dir():
+            raise cli.UsageError(f"--checkpoint={FLAGS.checkpoint}: {d}: no such directory")
+    if FLAGS.ensemble or len(run_dirs) > 1:
+        predictor = load_ensemble(run_dirs if FLAGS.ensemble else [ckpt_lib.find_run_checkpoint(d) for d in run_dirs],
+                                  batch_size=FLAGS.batch_size, speaker_groups=FLAGS.speaker_groups)
+        for m in predictor.members:
+            print(f"member: {m.checkpoint_dir}", file=sys.stderr)
+    else:
+        predictor = load_predictor(run_dirs[0], batch_size=FLAGS.batch_size, speaker_groups=FLAGS.speaker_groups)
+    run_dir = run_dirs[0]
+    if not isinstance(predictor, Ensemble) and Path(predictor.checkpoint_dir).resolve() != run_dir.resolve():
+        print(f"{run_dir} is a k-fold run: predicting with the checkpoint of "
+              f"{Path(predictor.checkpoint_dir).name} ({predictor.checkpoint_dir}); --ensemble uses every fold",
+              file=sys.stderr)
+    print(predictor.describe(), file=sys.stderr)
+    if predictor.normalization in ("speaker", "mixed"):
+        how = "each folder as one speaker" if predictor.speaker_groups == "folder" else "all files as one speaker"
+        print(f"speaker-normalised model: features standardised by the statistics of the files given ({how}; "
+              "--speaker_groups=folder|files)", file=sys.stderr)
+    if predictor.leaky:
+        print("warning: LEAKY checkpoint: this model was selected on its own test set "
+              f"(protocol {predictor.protocol}); its reported scores are optimistic", file=sys.stderr)
+
+    files, errors = expand_inputs(argv[1:])
+    n_inputs = len(files) + len(errors)
+    for e in errors:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+    predictions = []
+    for result in predictor.iter_predictions(files):
+        if isinstance(result, PredictionError):
+            errors.append(result)
+            print(f"error: {result}", file=sys.stderr, flush=True)
+        else:
+            predictions.append(result)
+            if result.note:
+                print(f"note: {result.path}: {result.note}", file=sys.stderr, flush=True)
+    if predictions or FLAGS.format != "table":
+        print(render(predictions, predictor.label_names, FLAGS.format), flush=True)
+    if errors:
+        print(f"{len(errors)} of {n_inputs} input(s) failed", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def define_flags() -> None:
+    from absl import flags
+
+    from ser_jax import cli
+
+    flags.DEFINE_string("checkpoint", None, "Run directory written by python -m ser_jax.train (for a k-fold run, "
+                        "its fold_0 checkpoint is used); several, comma-separated, predict as an ensemble.")
+    flags.DEFINE_boolean("ensemble", False, "Average the class probabilities of every checkpoint at or below "
+                         "--checkpoint (all folds of a k-fold run; all seeds of a table's runs).")
+    flags.DEFINE_enum("format", "table", list(FORMATS), "Output: an aligned table, JSON (a list of objects) or CSV.")
+    flags.DEFINE_integer("batch_size", 16, "Windows per forward pass.", lower_bound=1)
+    flags.DEFINE_enum("speaker_groups", "files", list(SPEAKER_GROUPS), "Speaker-normalised models only: "
+                      "standardise all given files as one speaker (files) or each folder as one speaker (folder).")
+    cli.define_jax_cache_flag("~/.cache/ser_jax/xla")

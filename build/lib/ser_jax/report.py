@@ -1,0 +1,333 @@
+"""Metrics of a finished run and the human-readable files it leaves behind.
+
+Labels are integer indices into ``label_names`` (the label map stored with the run), so a
+class is named by the map, never by a list typed by hand. Classes that occur neither in the
+targets nor in the predictions (e.g. disgust and surprised in a song-only run with the
+8-emotion map) are listed with zeros but left out of the macro averages, which would
+otherwise be dragged down by classes that were never in play.
+
+A run that early-stopped on its test set (protocol ``seed_leaky``) is optimistic; every
+text and image made here for it begins with :data:`LEAKY_PREFIX`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn import metrics as skm
+
+LEAKY_PREFIX = "LEAKY (early stopping on the test set)"
+SCALAR_METRICS = ("accuracy", "macro_f1", "weighted_f1", "uar")
+_SCALAR_TITLES = {"accuracy": "accuracy", "macro_f1": "macro F1", "weighted_f1": "weighted F1", "uar": "UAR"}
+
+
+def format_title(text: str, *, leaky: bool = False) -> str:
+    """The text as given, or prefixed with the LEAKY warning when the run early-stopped on test."""
+    return f"{LEAKY_PREFIX}: {text}" if leaky else text
+
+
+def _labels(y_true, y_pred, label_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Checks the inputs; returns them as int arrays and the label ids in play (true or predicted)."""
+    y_true = np.asarray(y_true).astype(np.int64).ravel()
+    y_pred = np.asarray(y_pred).astype(np.int64).ravel()
+    k = len(label_names)
+    if k == 0:
+        raise ValueError("report: label_names is empty; pass the run's label map")
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"report: y_true has {len(y_true)} labels but y_pred has {len(y_pred)}")
+    if len(y_true) == 0:
+        raise ValueError("report: no predictions to score (y_true is empty)")
+    for name, y in (("y_true", y_true), ("y_pred", y_pred)):
+        if y.min() < 0 or y.max() >= k:
+            raise ValueError(
+                f"report: {name} holds label {y.min() if y.min() < 0 else y.max()}, outside the "
+                f"label map 0..{k - 1} ({', '.join(label_names)})"
+            )
+    in_play = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
+    return y_true, y_pred, in_play
+
+
+def compute_metrics(y_true, y_pred, label_names: Sequence[str]) -> dict:
+    """Accuracy, macro/weighted F1, UAR, per-class P/R/F1/support and the confusion matrix.
+
+    UAR (unweighted average recall) is the mean recall over classes present in ``y_true``,
+    which is scikit-learn's balanced accuracy. Macro F1 averages over the classes in play
+    (present in ``y_true`` or ``y_pred``), as scikit-learn does without an explicit label list.
+    The confusion matrix (rows = true, columns = predicted) and ``per_class`` cover the
+    whole label map, so folds and runs stay comparable.
+    """
+    label_names = [str(n) for n in label_names]
+    y_true, y_pred, in_play = _labels(y_true, y_pred, label_names)
+    all_ids = list(range(len(label_names)))
+    p, r, f, s = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=all_ids, average=None, zero_division=0
+    )
+    present = s > 0
+    return {
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "macro_f1": float(skm.f1_score(y_true, y_pred, labels=in_play, average="macro", zero_division=0)),
+        "weighted_f1": float(skm.f1_score(y_true, y_pred, labels=in_play, average="weighted", zero_division=0)),
+        "uar": float(np.mean(r[present])),
+        "per_class": {
+            name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, name in enumerate(label_names)
+        },
+        "confusion_matrix": skm.confusion_matrix(y_true, y_pred, labels=all_ids).tolist(),
+        "label_names": label_names,
+        "averaged_over": [label_names[i] for i in in_play],
+        "n": int(len(y_true)),
+    }
+
+
+def classification_report_text(
+    y_true, y_pred, label_names: Sequence[str], digits: int = 4, *, leaky: bool = False
+) -> str:
+    """scikit-learn's classification report with the label map's names, for report.txt.
+
+    Rows cover the classes in play; classes of the map absent from both targets and
+    predictions are named on a closing line rather than shown as rows of zeros.
+    """
+    label_names = [str(n) for n in label_names]
+    y_true, y_pred, in_play = _labels(y_true, y_pred, label_names)
+    text = skm.classification_report(
+        y_true,
+        y_pred,
+        labels=in_play,
+        target_names=[label_names[i] for i in in_play],
+        digits=digits,
+        zero_division=0,
+    )
+    absent = [n for i, n in enumerate(label_names) if i not in in_play]
+    if absent:
+        text += f"\nnot in targets or predictions (left out of the averages): {', '.join(absent)}\n"
+    if leaky:
+        text = f"{LEAKY_PREFIX}: these scores are optimistic; the test set chose the stopping epoch.\n\n" + text
+    return text
+
+
+def confusion_title(title: str, *, leaky: bool = False, normalize: bool = False) -> str:
+    """The title drawn on a confusion-matrix image (LEAKY prefix first when it applies)."""
+    if normalize:
+        title = f"{title} (rows normalised: recall)"
+    return format_title(title, leaky=leaky)
+
+
+def _figure(cm, label_names: Sequence[str], title: str, normalize: bool):
+    # Figure + Agg canvas directly: no pyplot, so no global state and no display needed.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    cm = np.asarray(cm, dtype=np.float64)
+    k = len(label_names)
+    if cm.shape != (k, k):
+        raise ValueError(f"confusion matrix is {cm.shape} but there are {k} label names")
+    row_sums = cm.sum(axis=1, keepdims=True)
+    frac = np.divide(cm, row_sums, out=np.zeros_like(cm), where=row_sums > 0)
+    shown = frac if normalize else cm
+
+    side = max(5.5, 0.75 * k + 3.0)
+    fig = Figure(figsize=(side + 1.2, side), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    vmax = 1.0 if normalize else max(shown.max(), 1.0)
+    im = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=vmax)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class" if normalize else "count")
+    ax.set_xticks(range(k), labels=label_names, rotation=40, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(k), labels=label_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fontsize = 10 if k <= 10 else max(6, 10 - (k - 10) // 2)
+    for i in range(k):
+        for j in range(k):
+            value = shown[i, j]
+            text = f"{value:.2f}" if normalize else f"{int(round(value))}"
+            if normalize and cm[i, j] == 0:
+                text = "0"
+            dark = value > 0.55 * vmax
+            ax.text(j, i, text, ha="center", va="center", fontsize=fontsize, color="white" if dark else "black")
+    wrapped = "\n".join(textwrap.wrap(title, width=int(side * 9)))
+    ax.set_title(wrapped, fontsize=11, color="firebrick" if title.startswith(LEAKY_PREFIX) else "black")
+    return fig
+
+
+def plot_confusion_matrix(
+    cm, label_names: Sequence[str], path: str | os.PathLike, title: str, normalize: bool = False, *, leaky: bool = False
+) -> None:
+    """Saves an annotated confusion matrix (rows = true) as a PNG at ``path``."""
+    fig = _figure(cm, label_names, confusion_title(title, leaky=leaky, normalize=normalize), normalize)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+
+
+def confusion_matrix_image(
+    cm, label_names: Sequence[str], title: str, normalize: bool = False, *, leaky: bool = False
+) -> np.ndarray:
+    """The same picture as an (H, W, 3) uint8 array, e.g. for TensorBoard's add_image (HWC)."""
+    fig = _figure(cm, label_names, confusion_title(title, leaky=leaky, normalize=normalize), normalize)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def _mean_std(values: Sequence[float]) -> dict:
+    v = np.asarray(values, dtype=np.float64)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+
+
+def aggregate_metrics(per_fold: list[dict]) -> dict:
+    """Mean and std over folds of the scalar metrics and per-class F1, the summed confusion matrix.
+
+    std is the sample std (ddof=1; 0 for one fold). ``pooled`` scores the summed matrix as if
+    all folds' test sets were one, which weights folds by their size.
+    """
+    if not per_fold:
+        raise ValueError("aggregate_metrics: no folds given")
+    names = per_fold[0]["label_names"]
+    for i, m in enumerate(per_fold):
+        if m["label_names"] != names:
+            raise ValueError(f"aggregate_metrics: fold {i} has label map {m['label_names']}, fold 0 has {names}")
+    cm = np.sum([np.asarray(m["confusion_matrix"], dtype=np.int64) for m in per_fold], axis=0)
+    support = cm.sum(axis=1)
+    recall = np.divide(np.diag(cm), support, out=np.zeros(len(names)), where=support > 0)
+    out: dict[str, Any] = {k: _mean_std([m[k] for m in per_fold]) for k in SCALAR_METRICS}
+    out["per_class_f1"] = {n: _mean_std([m["per_class"][n]["f1"] for m in per_fold]) for n in names}
+    out["confusion_matrix"] = cm.tolist()
+    out["pooled"] = {
+        "accuracy": float(np.trace(cm) / cm.sum()) if cm.sum() else 0.0,
+        "uar": float(recall[support > 0].mean()) if (support > 0).any() else 0.0,
+    }
+    out["per_fold"] = [{k: m[k] for k in SCALAR_METRICS} for m in per_fold]
+    if all("per_corpus" in m for m in per_fold):  # several corpora tested: mean +- std per corpus too
+        names_c = sorted(set.intersection(*(set(m["per_corpus"]) for m in per_fold)))
+        out["per_corpus"] = {c: {k: _mean_std([m["per_corpus"][c][k] for m in per_fold]) for k in SCALAR_METRICS}
+                             for c in names_c}
+    skipped = [m.get("skipped_folds") for m in per_fold if m.get("skipped_folds")]
+    if skipped:
+        out["skipped_folds"] = skipped[0]
+    out["label_names"] = list(names)
+    out["n_folds"] = len(per_fold)
+    out["std_ddof"] = 1
+    return out
+
+
+def format_summary(metrics: dict, *, leaky: bool, protocol: str) -> str:
+    """A few console lines: the headline scores (mean +- std for an aggregate of folds)."""
+    if "n_folds" in metrics:
+        head = f"protocol {protocol}, {metrics['n_folds']} folds (mean +- std over folds):"
+        scores = [
+            f"{_SCALAR_TITLES[k]} {100 * metrics[k]['mean']:.2f} +- {100 * metrics[k]['std']:.2f}%"
+            for k in SCALAR_METRICS
+        ]
+    else:
+        n = f", {metrics['n']} test clips" if "n" in metrics else ""
+        head = f"protocol {protocol}{n}:"
+        scores = [f"{_SCALAR_TITLES[k]} {100 * metrics[k]:.2f}%" for k in SCALAR_METRICS]
+    lines = [head, "  " + "  ".join(scores)]
+    for name, per in metrics.get("per_corpus", {}).items():  # several corpora in the test set: each alone
+        fold_mean = {k: v["mean"] if isinstance(v, dict) else v for k, v in per.items()}
+        lines.append(f"  {name} alone: " + "  ".join(f"{_SCALAR_TITLES[k]} {100 * fold_mean[k]:.2f}%"
+                                                   for k in SCALAR_METRICS))
+    for note in metrics.get("skipped_folds", []):
+        lines.append(f"  skipped {note}")
+    if leaky:
+        lines.insert(0, f"{LEAKY_PREFIX}: the test set chose the stopping epoch, so these scores are optimistic.")
+    return "\n".join(lines)
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """JSON with numpy scalars/arrays converted, indented for people to read."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # atomic: a kill never leaves half a file
+    try:
+        with open(tmp, "w") as f:
+            f.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_run_report(
+    directory: str | os.PathLike,
+    y_true,
+    y_pred,
+    label_names: Sequence[str],
+    *,
+    leaky: bool,
+    protocol: str,
+    title: str,
+    extra: dict | None = None,
+) -> dict:
+    """Writes metrics.json, report.txt, confusion_matrix.png (counts) and
+    confusion_matrix_normalized.png into ``directory``; returns the metrics written.
+
+    ``extra`` (epochs, seconds, split description, ...) is merged into metrics.json.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    m = compute_metrics(y_true, y_pred, label_names)
+    m.update({"protocol": protocol, "leaky": bool(leaky)})
+    if extra:
+        m.update(extra)
+    # The file's first line carries the LEAKY prefix and the summary explains it; no third copy.
+    text = classification_report_text(y_true, y_pred, label_names)
+    summary = format_summary(m, leaky=leaky, protocol=protocol)
+    (directory / "report.txt").write_text(f"{format_title(title, leaky=leaky)}\n{summary}\n\n{text}")
+    plot_confusion_matrix(m["confusion_matrix"], label_names, directory / "confusion_matrix.png", title, leaky=leaky)
+    plot_confusion_matrix(
+        m["confusion_matrix"], label_names, directory / "confusion_matrix_normalized.png", title, True, leaky=leaky
+    )
+    write_json(directory / "metrics.json", m)  # last: its presence marks a finished run
+    return m
+
+
+def write_aggregate_report(
+    directory: str | os.PathLike, per_fold: list[dict], *, leaky: bool, protocol: str, title: str,
+    extra: dict | None = None,
+) -> dict:
+    """The k-fold counterpart of write_run_report: aggregate metrics.json, report.txt and the
+    summed confusion matrices at the top of the run directory."""
+    directory = Path(directory)
+    agg = aggregate_metrics(per_fold)
+    agg.update({"protocol": protocol, "leaky": bool(leaky)})
+    names = agg["label_names"]
+    rows = [f"{'class':>12s}  f1 mean +- std"] + [
+        f"{n:>12s}  {v['mean']:.4f} +- {v['std']:.4f}" for n, v in agg["per_class_f1"].items()
+    ]
+    per_fold_lines = [
+        f"fold {i}: " + "  ".join(f"{_SCALAR_TITLES[k]} {100 * f[k]:.2f}%" for k in SCALAR_METRICS)
+        for i, f in enumerate(agg["per_fold"])
+    ]
+    (directory / "report.txt").write_text(
+        "\n".join(
+            [format_title(title, leaky=leaky), format_summary(agg, leaky=leaky, protocol=protocol), ""]
+            + per_fold_lines
+            + [""]
+            + rows
+        )
+        + "\n"
+    )
+    summed = f"{title} (summed over {agg['n_folds']} folds)"
+    plot_confusion_matrix(agg["confusion_matrix"], names, directory / "confusion_matrix.png", summed, leaky=leaky)
+    plot_confusion_matrix(
+        agg["confusion_matrix"], names, directory / "confusion_matrix_normalized.png", summed, True, leaky=leaky
+    )
+    agg.update(extra or {})
+    write_json(directory / "metrics.json", agg)  # last: its presence marks a finished run
+    return agg
