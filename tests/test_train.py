@@ -205,6 +205,32 @@ def test_speaker_independent_folds_are_aggregated(tiny_corpus, tiny_cache_dir, t
     assert m["accuracy"]["mean"] == pytest.approx(np.mean([f["accuracy"] for f in folds]))
     np.testing.assert_array_equal(m["confusion_matrix"], np.sum([f["confusion_matrix"] for f in folds], 0))
     assert (tmp_path / "run" / "confusion_matrix.png").is_file()
+    # TensorBoard: every fold and the k-fold run itself are HParams sessions with their test metrics.
+    top = _events(tmp_path / "run")
+    assert top.Scalars("hparams/test_accuracy")[-1].value == pytest.approx(m["accuracy"]["mean"])
+    assert "split.protocol" in _hparams(top)
+    fold = _events(tmp_path / "run" / "fold_1")
+    assert fold.Scalars("test/uar")[-1].value == pytest.approx(folds[1]["uar"])
+    assert {f"test_f1/{n}" for n in folds[1]["per_class"]} <= set(fold.Tags()["scalars"])
+    assert _hparams(fold)["model.lstm_units"] == TINY_MODEL.lstm_units
+
+
+def _events(run_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    return acc
+
+
+def _hparams(acc) -> dict:
+    """The hyperparameters of the run's HParams session, read back as TensorBoard's plugin reads them."""
+    from tensorboard.plugins.hparams import metadata
+
+    content = acc.PluginTagToContent(metadata.PLUGIN_NAME)
+    info = metadata.parse_session_start_info_plugin_data(content[metadata.SESSION_START_INFO_TAG])
+    return {k: v.number_value if v.HasField("number_value") else v.string_value if v.HasField("string_value")
+            else v.bool_value for k, v in info.hparams.items()}
 
 
 @pytest.mark.slow

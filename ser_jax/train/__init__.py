@@ -37,6 +37,7 @@ from ser_jax import optim as optim_lib
 from ser_jax import perturb as perturb_lib
 from ser_jax import report as report_lib
 from ser_jax import splits as splits_lib
+from ser_jax import summaries
 
 
 class TrainingDiverged(FloatingPointError):
@@ -439,6 +440,7 @@ def fit_split(
     image = report_lib.confusion_matrix_image(metrics["confusion_matrix"], label_names, title, leaky=split.leaky)
     writer.add_image("test/confusion_matrix", image, len(history), dataformats="HWC")
     writer.add_text("test/report", "```\n" + (run_dir / "report.txt").read_text() + "\n```", len(history))
+    summaries.write_results(run_dir, cfg.to_dict(), metrics, len(history), writer)
     writer.close()
     return metrics
 
@@ -633,6 +635,7 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
                                          "std": float(val.std(ddof=1)) if len(val) > 1 else 0.0},
                    "train_seconds": sum(m["train_seconds"] for m in per_split),
                    "epochs_run": [m["epochs_run"] for m in per_split], "config": cfg.to_dict()})
+        summaries.write_results(run_dir, cfg.to_dict(), metrics, step=0)  # the k-fold run as one session
     return RunResult(str(run_dir), metrics, leaky=any(s.leaky for s in splits))
 
 
