@@ -12,13 +12,12 @@ Everything is end to end: pool start-up, audio decoding and HDF5 writing are inc
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
 
 from absl import app, flags
-
-import dataclasses
 
 from ser_jax import cache, corpora, features
 

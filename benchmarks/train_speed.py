@@ -69,7 +69,7 @@ def time_epochs(n_train: int, n_val: int, epochs: int, model: str = "crnn") -> d
     compile_s = time.perf_counter() - t0
 
     epoch_s, step_ms = [], []
-    for epoch in range(epochs):
+    for _ in range(epochs):
         t0 = time.perf_counter()
         for b, (idx, w) in enumerate(batches):
             state, m = train_lib.train_step(state, data, jnp.asarray(idx), jnp.asarray(w), jax.random.PRNGKey(b))

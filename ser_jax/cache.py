@@ -39,9 +39,8 @@ from typing import Iterator, Sequence
 import h5py
 import numpy as np
 
-from ser_jax import corpora
+from ser_jax import corpora, lockfile
 from ser_jax import features as features_lib
-from ser_jax import lockfile
 
 # 2: metadata columns come from the corpus reader (format 1 had RAVDESS' columns only). A format-1
 # cache of the same feature config lends its feature rows to a rebuild, so nothing is recomputed.
@@ -632,7 +631,7 @@ def build(
 
         done: dict[str, dict] = {}
         todo: list[str] = []
-        for rel, (u, size, mtime) in current.items():
+        for rel, (_, size, mtime) in current.items():
             for source in (pending.get(rel), (old or {}).get(rel)):
                 if fresh(source, size, mtime):
                     done[rel] = source

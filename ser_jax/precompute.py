@@ -1,4 +1,5 @@
-"""``python -m ser_jax.precompute --data_dir=DIR[,DIR2] [--corpus=auto] [--recipe=fast ...]``: build or update feature caches.
+"""``python -m ser_jax.precompute --data_dir=DIR[,DIR2] [--corpus=auto] [--recipe=fast ...]``: build or update
+feature caches.
 
 Computes only what is new or changed, in parallel, with a progress bar; bad files are recorded and
 reported, never fatal. Interrupt it at any time and run it again to resume.
@@ -9,8 +10,7 @@ from __future__ import annotations
 from absl import flags
 
 from ser_jax import cache as cache_lib
-from ser_jax import cli
-from ser_jax import corpora
+from ser_jax import cli, corpora
 
 FLAGS = flags.FLAGS
 

@@ -397,7 +397,8 @@ def _emobox(cfg: SplitConfig, meta, rows) -> list[Split]:
             continue
         plan[k] = (test_ids, val_ids)
     if not plan:
-        raise ValueError(f"protocol 'emobox': the data can form none of EmoBox's 6 RAVDESS folds ({'; '.join(skipped)})")
+        raise ValueError(f"protocol 'emobox': the data can form none of EmoBox's 6 RAVDESS folds "
+                         f"({'; '.join(skipped)})")
     if cfg.fold is not None and cfg.fold not in plan:
         raise ValueError(f"SplitConfig.fold is {cfg.fold} but EmoBox fold_{cfg.fold} cannot be formed: "
                          + "; ".join(s for s in skipped if s.startswith(f"fold_{cfg.fold}:")))

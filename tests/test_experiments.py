@@ -229,7 +229,8 @@ def test_a_row_names_the_corpora_of_data_dir_it_trains_on(tiny_corpus, tmp_path)
     data = f"{tiny_corpus},{emodb}"
     assert f"--data_dir={emodb}" in experiments.train_flags(spec, runs["e"], data)
     assert f"--data_dir={data}" in experiments.train_flags(spec, runs["both"], data)
-    with pytest.raises(experiments.SpecError, match=r"row x uses corpora \['savee'\] but --data_dir holds ravdess, emodb"):
+    with pytest.raises(experiments.SpecError,
+                       match=r"row x uses corpora \['savee'\] but --data_dir holds ravdess, emodb"):
         experiments.train_flags(spec, runs["x"], data)
 
 

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_train import tiny_config
 
 from ser_jax import splits
 from ser_jax import train as train_lib
 from ser_jax.testing import corpora as synthetic
-
-from test_train import tiny_config
 
 # sha1 of the (train, val, test) relative paths of each split of the session's tiny synthetic RAVDESS
 # corpus (3 actors, 16 kHz, seed 0), computed by the code before corpora were plug-ins (commit b91fd0d,

@@ -160,7 +160,8 @@ def test_a_loss_far_above_chance_for_several_epochs_is_divergence(tiny_corpus, t
 
 def test_a_batch_larger_than_the_training_set_is_refused_before_training(tiny_corpus, tiny_cache_dir, tmp_path):
     cfg = tiny_config(tiny_corpus, tiny_cache_dir, batch_size=100000)
-    with pytest.raises(ValueError, match=r"--batch_size=100000 is larger than the training set \(\d+ clips in holdout\)"):
+    with pytest.raises(ValueError,
+                       match=r"--batch_size=100000 is larger than the training set \(\d+ clips in holdout\)"):
         train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False)
     assert not (tmp_path / "run" / "checkpoints").exists()
 

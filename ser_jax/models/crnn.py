@@ -25,14 +25,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Callable
-from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from ser_jax.models.layers import check_int, reverse_valid, time_mask
 
@@ -229,7 +226,8 @@ class BiLSTM(nn.Module):
     """Bidirectional LSTM (Keras gate order i, f, c, o; sigmoid gates; tanh cell), all steps returned.
 
     Both directions run in one loop with a leading direction axis of 2; the input projections of all
-    steps are one matmul before the loop, and the backward pass is hand-written (``_lstm_scan_bwd``). Dropout follows Keras: one input mask and one recurrent mask per sequence
+    steps are one matmul before the loop, and the backward pass is hand-written (``_lstm_scan_bwd``).
+    Dropout follows Keras: one input mask and one recurrent mask per sequence
     and direction, reused at every step. Outputs at padded steps are zero. With ``intermediates``
     mutable the masks are sown as ``input_mask`` (2, B, D) and ``recurrent_mask`` (2, B, H).
     """

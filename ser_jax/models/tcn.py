@@ -24,8 +24,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ser_jax.models.layers import (check_inputs, check_int, check_rate, masked_batch_norm, masked_mean,
-                                   reverse_valid, time_mask)
+from ser_jax.models.layers import (
+    check_inputs,
+    check_int,
+    check_rate,
+    masked_batch_norm,
+    masked_mean,
+    reverse_valid,
+    time_mask,
+)
 
 
 @dataclasses.dataclass(frozen=True)

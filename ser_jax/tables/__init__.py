@@ -122,8 +122,8 @@ def _with_sub_rows(spec: exp_lib.TableSpec, cells: dict[tuple[str, str], Cell]) 
         names = sorted({c for col in spec.columns for m in cells[row.name, col.name].runs
                         for c in m.get("per_corpus", {})})
         for name in names:
-            sub = dataclasses.replace(row, name=f"{row.name}{SUB_ROW}{name}", label=f"{row.label}: {name} test speakers",
-                                      per_corpus=False)
+            sub = dataclasses.replace(row, name=f"{row.name}{SUB_ROW}{name}",
+                                      label=f"{row.label}: {name} test speakers", per_corpus=False)
             rows.append(sub)
             for col in spec.columns:
                 runs = [m for m in cells[row.name, col.name].runs if name in m.get("per_corpus", {})]

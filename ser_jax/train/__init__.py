@@ -27,17 +27,14 @@ from flax.training import train_state
 from ser_jax import augment as augment_lib
 from ser_jax import cache as cache_lib
 from ser_jax import checkpoint as ckpt_lib
-from ser_jax import corpora
-from ser_jax import faults
+from ser_jax import corpora, faults, lockfile, summaries
 from ser_jax import features as features_lib
-from ser_jax import lockfile
 from ser_jax import models as models_lib
 from ser_jax import normalize as normalize_lib
 from ser_jax import optim as optim_lib
 from ser_jax import perturb as perturb_lib
 from ser_jax import report as report_lib
 from ser_jax import splits as splits_lib
-from ser_jax import summaries
 
 
 class TrainingDiverged(FloatingPointError):
