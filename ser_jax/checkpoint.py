@@ -25,6 +25,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from ser_jax import rundir
+
 DIGEST_KEY = "arrays_sha256"  # in each checkpoint's metadata: the arrays as saved, verified on restore
 META_DIGEST_KEY = "meta_sha256"  # and the metadata itself (all but these two keys)
 
@@ -78,7 +80,7 @@ class RunCheckpoints:
     """The two checkpoint slots of one run directory (``<run>/checkpoints/{best,last}``)."""
 
     def __init__(self, run_dir: str | os.PathLike):
-        root = Path(run_dir) / "checkpoints"
+        root = Path(run_dir) / rundir.CHECKPOINTS
         with _Quiet():  # orbax logs a damaged step's metadata as it scans; restore() reports it in one line
             self._best = _manager(root / "best")
             self._last = _manager(root / "last")
@@ -144,8 +146,8 @@ class RunCheckpoints:
 def find_run_checkpoint(path: str | os.PathLike) -> Path:
     """The run directory holding a best checkpoint: ``path`` itself or its first fold."""
     path = Path(path)
-    for candidate in (path, *sorted(path.glob("fold_*"))):
-        if (candidate / "checkpoints" / "best").is_dir():
+    for candidate in (path, *rundir.fold_dirs(path)):
+        if (candidate / rundir.CHECKPOINTS / "best").is_dir():
             return candidate
     raise CheckpointError(
         f"{path}: no checkpoints/best inside; pass the run directory that python -m ser_jax.train wrote"

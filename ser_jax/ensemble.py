@@ -17,13 +17,14 @@ from typing import Sequence
 import numpy as np
 
 from ser_jax import report as report_lib
+from ser_jax import rundir
 
 
 def split_predictions(run_dir: str | os.PathLike) -> dict[str, dict]:
     """Test predictions of a finished run, per split: {"": ...} or {"fold_1": ..., "fold_4": ...}."""
     run_dir = Path(run_dir)
-    folds = sorted(run_dir.glob("fold_*/metrics.json"))
-    files = {p.parent.name: p for p in folds} or {"": run_dir / "metrics.json"}
+    folds = [d / rundir.METRICS for d in rundir.fold_dirs(run_dir) if rundir.finished(d)]
+    files = {p.parent.name: p for p in folds} or {"": run_dir / rundir.METRICS}
     out = {}
     for split, path in files.items():
         m = json.loads(path.read_text())

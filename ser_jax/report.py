@@ -21,6 +21,8 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn import metrics as skm
 
+from ser_jax import rundir
+
 LEAKY_PREFIX = "LEAKY (early stopping on the test set)"
 SCALAR_METRICS = ("accuracy", "macro_f1", "weighted_f1", "uar")
 _SCALAR_TITLES = {"accuracy": "accuracy", "macro_f1": "macro F1", "weighted_f1": "weighted F1", "uar": "UAR"}
@@ -288,12 +290,12 @@ def write_run_report(
     # The file's first line carries the LEAKY prefix and the summary explains it; no third copy.
     text = classification_report_text(y_true, y_pred, label_names)
     summary = format_summary(m, leaky=leaky, protocol=protocol)
-    (directory / "report.txt").write_text(f"{format_title(title, leaky=leaky)}\n{summary}\n\n{text}")
+    (directory / rundir.REPORT).write_text(f"{format_title(title, leaky=leaky)}\n{summary}\n\n{text}")
     plot_confusion_matrix(m["confusion_matrix"], label_names, directory / "confusion_matrix.png", title, leaky=leaky)
     plot_confusion_matrix(
         m["confusion_matrix"], label_names, directory / "confusion_matrix_normalized.png", title, True, leaky=leaky
     )
-    write_json(directory / "metrics.json", m)  # last: its presence marks a finished run
+    write_json(directory / rundir.METRICS, m)  # last: its presence marks a finished run
     return m
 
 
@@ -314,7 +316,7 @@ def write_aggregate_report(
         f"fold {i}: " + "  ".join(f"{_SCALAR_TITLES[k]} {100 * f[k]:.2f}%" for k in SCALAR_METRICS)
         for i, f in enumerate(agg["per_fold"])
     ]
-    (directory / "report.txt").write_text(
+    (directory / rundir.REPORT).write_text(
         "\n".join(
             [format_title(title, leaky=leaky), format_summary(agg, leaky=leaky, protocol=protocol), ""]
             + per_fold_lines
@@ -329,5 +331,5 @@ def write_aggregate_report(
         agg["confusion_matrix"], names, directory / "confusion_matrix_normalized.png", summed, True, leaky=leaky
     )
     agg.update(extra or {})
-    write_json(directory / "metrics.json", agg)  # last: its presence marks a finished run
+    write_json(directory / rundir.METRICS, agg)  # last: its presence marks a finished run
     return agg

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ser_jax import report as report_lib
+from ser_jax import rundir
 
 KINDS = ("metrics", "per_emotion")
 DEFAULT_SPEC_DIR = "experiments/tables"
@@ -286,7 +287,7 @@ def expand_runs(spec: TableSpec, runs_dir: str | os.PathLike, only_rows: Sequenc
 def run_status(run_dir: str | os.PathLike) -> str:
     """'done' (metrics.json), 'failed' (FAILED marker), 'unfinished' (anything else there) or 'missing'."""
     d = Path(run_dir)
-    if (d / "metrics.json").is_file():
+    if rundir.finished(d):
         return "done"
     if (d / FAILED_MARKER).exists():
         return "failed"
@@ -296,7 +297,8 @@ def run_status(run_dir: str | os.PathLike) -> str:
 
 
 def _has_checkpoints(run_dir: Path) -> bool:
-    return (run_dir / "checkpoints").is_dir() or any(run_dir.glob("fold_*/checkpoints"))
+    return (run_dir / rundir.CHECKPOINTS).is_dir() or any((d / rundir.CHECKPOINTS).is_dir()
+                                                         for d in rundir.fold_dirs(run_dir))
 
 
 def train_flags(spec: TableSpec, run: Run, data_dir: str, extra_flags: Sequence[str] = ()) -> list[str]:
@@ -379,7 +381,7 @@ def execute(cmd: Sequence[str], run: Run, env: dict[str, str] | None = None) -> 
         log.write(f"=== {stamp} exit {proc.returncode} after {seconds:.0f} s: {shlex.join(cmd)}\n")
         log.write(out or "")
         log.write("--- stderr ---\n" + (err or "") + "\n")
-    metrics_path = run_dir / "metrics.json"
+    metrics_path = run_dir / rundir.METRICS
     if proc.returncode == 0 and metrics_path.is_file():
         return Outcome(run, "done", seconds, json.loads(metrics_path.read_text()), 0)
     tail = _tail(err)

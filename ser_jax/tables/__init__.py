@@ -27,6 +27,7 @@ import numpy as np
 from ser_jax import ensemble as ensemble_lib
 from ser_jax import experiments as exp_lib
 from ser_jax import report as report_lib
+from ser_jax import rundir
 
 FORMATS = ("markdown", "latex", "both")
 DAGGER_NOTE = ("LEAKY: early stopping chose the epoch on the test set itself (the original notebook's "
@@ -83,7 +84,7 @@ def collect(spec: exp_lib.TableSpec, runs_dir: str | os.PathLike = exp_lib.DEFAU
         for col in spec.columns:
             cells[row.name, col.name] = Cell({m: [] for m in spec.metrics}, [], len(spec.seeds))
     for run in exp_lib.expand_runs(spec, runs_dir):
-        path = run.run_dir / "metrics.json"
+        path = run.run_dir / rundir.METRICS
         if not path.is_file():
             continue
         try:

@@ -27,7 +27,7 @@ from flax.training import train_state
 from ser_jax import augment as augment_lib
 from ser_jax import cache as cache_lib
 from ser_jax import checkpoint as ckpt_lib
-from ser_jax import corpora, faults, lockfile, summaries
+from ser_jax import corpora, faults, lockfile, rundir, summaries
 from ser_jax import features as features_lib
 from ser_jax import models as models_lib
 from ser_jax import normalize as normalize_lib
@@ -45,7 +45,7 @@ class RunLockedError(OSError):
     """Another process is writing the run directory."""
 
 
-LOCK_NAME = ".lock"  # in the run directory, held (flock) by the process training into it
+LOCK_NAME = rundir.LOCK  # in the run directory, held (flock) by the process training into it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,7 +260,7 @@ def _check_divergence(loss: float, epoch: int, history: list[dict], chance: floa
     what = (f"training loss became {loss} at epoch {epoch + 1}" if not math.isfinite(loss) else
             f"training loss stayed above {DIVERGED_FACTOR:g}x chance level ({DIVERGED_FACTOR * chance:.2f}) "
             f"for {DIVERGED_EPOCHS} epochs ({loss:.4g} at epoch {epoch + 1})")
-    kept = (f"the best checkpoint (epoch {best_epoch + 1}) is kept in {run_dir / 'checkpoints'}" if best_epoch >= 0
+    kept = (f"the best checkpoint (epoch {best_epoch + 1}) is kept in {run_dir / rundir.CHECKPOINTS}" if best_epoch >= 0
             else "no checkpoint was kept (it diverged before any epoch finished)")
     raise TrainingDiverged(f"{name}: {what}; {kept}; lower --learning_rate or set --clip_norm")
 
@@ -326,7 +326,7 @@ def fit_split(
         start_epoch, best_epoch, best_acc, wait = meta["epoch"] + 1, meta["best_epoch"], meta["best_acc"], meta["wait"]
         history, seconds_before = meta["history"], float(meta.get("train_seconds", 0.0))
         stopped = meta.get("stopped_by") or stopped
-        with open(run_dir / "metrics.jsonl", "w") as f:  # drop epochs logged after the checkpoint
+        with open(run_dir / rundir.HISTORY, "w") as f:  # drop epochs logged after the checkpoint
             f.writelines(json.dumps(row) + "\n" for row in history)
         if best_epoch >= 0 and ckpts.step("best") != best_epoch + 1:  # killed between the two saves
             ckpts.save("best", best_epoch + 1, {**best, "norm": norm}, best_meta())
@@ -334,7 +334,7 @@ def fit_split(
             print(f"resuming {run_dir} after epoch {start_epoch}", flush=True)
 
     if start_epoch == 0:  # a fresh start, or --resume before any epoch was checkpointed
-        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+        (run_dir / rundir.HISTORY).unlink(missing_ok=True)
     writer = SummaryWriter(logdir=str(run_dir), purge_step=start_epoch + 1 if start_epoch else None)
     if start_epoch == 0:
         writer.add_text("config", "```\n" + json.dumps(cfg.to_dict(), indent=2) + "\n```", 0)
@@ -371,7 +371,7 @@ def fit_split(
                 writer.add_scalar(f"val/{k}", row[f"val_{k}"], epoch + 1)
             writer.add_scalar("val/macro_f1", val_f1, epoch + 1)
             writer.add_scalar("learning_rate", lr, epoch + 1)
-            with open(run_dir / "metrics.jsonl", "a") as f:
+            with open(run_dir / rundir.HISTORY, "a") as f:
                 f.write(json.dumps(row) + "\n")
             improved = val_acc > best_acc
             if improved:
@@ -436,7 +436,7 @@ def fit_split(
     faults.point("after_metrics_written")
     image = report_lib.confusion_matrix_image(metrics["confusion_matrix"], label_names, title, leaky=split.leaky)
     writer.add_image("test/confusion_matrix", image, len(history), dataformats="HWC")
-    writer.add_text("test/report", "```\n" + (run_dir / "report.txt").read_text() + "\n```", len(history))
+    writer.add_text("test/report", "```\n" + (run_dir / rundir.REPORT).read_text() + "\n```", len(history))
     summaries.write_results(run_dir, cfg.to_dict(), metrics, len(history), writer)
     writer.close()
     return metrics
@@ -575,9 +575,9 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
     if resume and not contents:
         if progress:
             print(f"note: nothing to resume in {run_dir}; starting a new run", flush=True)
-    elif resume and (run_dir / "config.json").exists():
-        _check_same_settings(json.loads((run_dir / "config.json").read_text()), cfg, run_dir)
-    if (run_dir / "metrics.json").exists() and not (resume or overwrite):
+    elif resume and (run_dir / rundir.CONFIG).exists():
+        _check_same_settings(json.loads((run_dir / rundir.CONFIG).read_text()), cfg, run_dir)
+    if rundir.finished(run_dir) and not (resume or overwrite):
         raise FileExistsError(f"{run_dir} already holds a finished run; pass --overwrite to replace it "
                               "or choose another --run_dir")
     if contents and not resume:
@@ -586,7 +586,7 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
                                   "--overwrite to start again")
         for p in contents:
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-    report_lib.write_json(run_dir / "config.json", {**cfg.to_dict(), PROVENANCE_KEY: provenance()})
+    report_lib.write_json(run_dir / rundir.CONFIG, {**cfg.to_dict(), PROVENANCE_KEY: provenance()})
 
     fs = load_features(cfg, progress)
     splits = splits_lib.make_splits(cfg.split, fs.meta)
@@ -608,9 +608,9 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
         raise ValueError(f"--batch_size={cfg.train.batch_size} is larger than the training set ({len(smallest.train)} "
                          f"clips in {smallest.name}); use at most {len(smallest.train)}")
     for split in splits:
-        sub = run_dir / f"fold_{split.fold}" if split.fold is not None and len(splits) > 1 else run_dir
-        if sub != run_dir and (sub / "metrics.json").exists():  # a finished fold of a resumed run
-            per_split.append(json.loads((sub / "metrics.json").read_text()))
+        sub = rundir.fold_dir(run_dir, split.fold) if split.fold is not None and len(splits) > 1 else run_dir
+        if sub != run_dir and rundir.finished(sub):  # a finished fold of a resumed run
+            per_split.append(json.loads((sub / rundir.METRICS).read_text()))
             continue
         x, norm = standardize_rows(fs, split, cfg.train)
         data = Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.asarray(np.maximum(y, 0)))
@@ -650,7 +650,7 @@ def main(argv: list[str]) -> int:
         "runs", f"{cfg.split.protocol}-{cfg.features.recipe}-{time.strftime('%Y%m%d-%H%M%S')}")
     result = train_and_evaluate(cfg, run_dir, resume=FLAGS.resume, overwrite=FLAGS.overwrite)
     print()
-    print((Path(result.run_dir) / "report.txt").read_text())
+    print((Path(result.run_dir) / rundir.REPORT).read_text())
     print(f"run directory: {result.run_dir}  (report.txt, metrics.json, confusion_matrix.png)")
     print(f"TensorBoard:   .venv/bin/tensorboard --logdir {os.path.dirname(os.path.abspath(result.run_dir))}")
     return 0
