@@ -15,6 +15,11 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="ser_jax-test-xla-")
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+# librosa's numba functions are compiled on first use and cached beside librosa (cache=True). Two
+# xdist workers compiling the same function at once in a fresh virtual environment race on those
+# files and crash (a segmentation fault inside numba, seen on a fresh clone); each worker gets its own.
+if os.environ.get("PYTEST_XDIST_WORKER") and "NUMBA_CACHE_DIR" not in os.environ:
+    os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix=f"ser_jax-test-numba-{os.environ['PYTEST_XDIST_WORKER']}-")
 
 from ser_jax import features, synth  # noqa: E402
 from ser_jax.models import crnn  # noqa: E402
