@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -15,11 +17,21 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="ser_jax-test-xla-")
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
-# librosa's numba functions are compiled on first use and cached beside librosa (cache=True). Two
-# xdist workers compiling the same function at once in a fresh virtual environment race on those
-# files and crash (a segmentation fault inside numba, seen on a fresh clone); each worker gets its own.
-if os.environ.get("PYTEST_XDIST_WORKER") and "NUMBA_CACHE_DIR" not in os.environ:
-    os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix=f"ser_jax-test-numba-{os.environ['PYTEST_XDIST_WORKER']}-")
+# librosa's numba functions are compiled on first use and cached beside librosa. Compiled inside a
+# test process that has already run JAX (an xdist worker), one of them crashed with a segmentation
+# fault on a fresh clone (piptrack's _parabolic_interpolation; never with the cache filled). So the
+# controller fills that cache first, in a process without JAX, and the workers only load from it.
+_WARM_NUMBA = """
+import os, tempfile
+import numpy as np, soundfile as sf
+from ser_jax import features as F
+path = os.path.join(tempfile.mkdtemp(), "warm.wav")
+sf.write(path, 0.1 * np.random.default_rng(0).standard_normal(3 * 22050).astype("float32"), 22050)
+for cfg in (F.FeatureConfig(), F.FeatureConfig(recipe="fast"), F.FeatureConfig(recipe="fast", fast_hpss=True)):
+    F.compute(path, cfg)
+"""
+if not os.environ.get("PYTEST_XDIST_WORKER"):
+    subprocess.run([sys.executable, "-c", _WARM_NUMBA], check=False, capture_output=True)
 
 from ser_jax import features, synth  # noqa: E402
 from ser_jax.models import crnn  # noqa: E402
