@@ -39,12 +39,14 @@ tensorboard: $(STAMP)
 clean-venv:
 	rm -rf $(VENV)
 
-# `pip install .` into an empty virtual environment (outside the checkout), then the console script
+# `pip install` of the committed tree (a copy, so no build/ lands in the checkout) into an empty
+# virtual environment, then the console script
 # from another folder: its commands, help, a preset, and a tiny synthetic corpus through training.
 check-install:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	  $(PYTHON) -m venv "$$tmp/venv"; \
-	  "$$tmp/venv/bin/python" -m pip install --quiet .; \
+	  mkdir "$$tmp/src"; git archive HEAD | tar -x -C "$$tmp/src"; \
+	  "$$tmp/venv/bin/python" -m pip install --quiet "$$tmp/src"; \
 	  cd "$$tmp"; PATH="$$tmp/venv/bin:$$PATH"; \
 	  ser-jax --help; ser-jax train --help | grep -q -- '--data_dir'; \
 	  ser-jax synth --out corpus --actors 2 --seed 0 --sample_rate 16000; \
