@@ -155,7 +155,7 @@ def run(main: Callable[[list[str]], int | None], doc: str | None = None) -> None
 
     def parse(argv: list[str]) -> list[str]:
         if any(a in ("-h", "-help", "--help", "-?", "--helpshort") for a in argv[1:]):
-            print(help_text(doc, argv[0]))
+            print(help_text(doc))
             sys.exit(0)
         from ser_jax import flagfiles
 
@@ -229,7 +229,7 @@ def _presets() -> list[str]:
     return flagfiles.presets()
 
 
-def help_text(doc: str, prog: str = "") -> str:
+def help_text(doc: str) -> str:
     """What --help prints: the command's docstring and its flags by group, with defaults."""
     group(None)
     grouped = {n for _, names in _GROUPS for n in names}
@@ -245,7 +245,7 @@ def help_text(doc: str, prog: str = "") -> str:
     for title, names in sections:
         names = [n for n in names if n in FLAGS and not (FLAGS[n].help or "").startswith("Alias for")]
         if names:
-            lines += ["", f"{title}:", *(_flag_line(n) for n in sorted(set(names), key=names.index))]
+            lines += ["", f"{title}:", *map(_flag_line, dict.fromkeys(names))]
     return "\n".join(lines)
 
 
