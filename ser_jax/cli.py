@@ -194,6 +194,12 @@ def run(main: Callable[[list[str]], int | None], doc: str | None = None) -> None
     app.run(wrapped, flags_parser=parse)
 
 
+def run_command(module) -> None:
+    """The whole ``__main__`` of a command package: its flags, then its ``main`` under :func:`run`."""
+    module.define_flags()
+    run(module.main, module.__doc__)
+
+
 # --------------------------------------------------------------------------------------------
 # Help: the command's own flags, in the groups their define_* functions mark.
 

@@ -636,6 +636,14 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
     return RunResult(str(run_dir), metrics, leaky=any(s.leaky for s in splits))
 
 
+def define_flags() -> None:
+    from ser_jax import cli
+
+    cli.define_data_flags()
+    cli.define_feature_flags()
+    cli.define_train_flags()
+
+
 def main(argv: list[str]) -> int:
     from absl import flags
 
