@@ -21,14 +21,17 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from ser_jax.fields import setting
+
 
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig:
-    time_masks: int = 0  # spans of frames masked per clip
-    time_mask_width: int = 12  # each span is 0..this many frames, inside the clip's true length
-    feature_masks: int = 0  # bands of feature rows masked per clip
-    feature_mask_width: int = 20  # each band is 0..this many rows
-    mixup: float = 0.0  # alpha of mixup's Beta(alpha, alpha) mixing weight; 0 = off
+    time_masks: int = setting(0, "SpecAugment: spans of frames zeroed per training clip (0 = off).")
+    time_mask_width: int = setting(12, "SpecAugment: maximum frames per time mask (inside the clip's true length).")
+    feature_masks: int = setting(0, "SpecAugment: bands of feature rows zeroed per training clip (0 = off).")
+    feature_mask_width: int = setting(20, "SpecAugment: maximum rows per feature mask.")
+    mixup: float = setting(0.0, "Mixup: mix each training clip with another of its batch, weight drawn from "
+                           "Beta(alpha, alpha) (the clip's own label keeps the larger share); 0 = off.")
 
     def __post_init__(self):
         for name in ("time_masks", "time_mask_width", "feature_masks", "feature_mask_width", "mixup"):

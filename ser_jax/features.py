@@ -25,6 +25,8 @@ import librosa
 import numpy as np
 import soundfile as sf
 
+from ser_jax.fields import setting
+
 # The seed's row order.
 ALL_GROUPS = ("mfcc", "delta", "delta2", "chroma", "mel", "contrast", "tonnetz", "zcr", "rms")
 # Computed only when asked for (not in the defaults, so default cache keys never change):
@@ -60,21 +62,27 @@ class AudioError(ValueError):
 class FeatureConfig:
     """What to compute per clip. The defaults are exactly the seed notebook's features."""
 
-    recipe: str = "seed"  # "seed" | "fast"
-    sample_rate: int = 22050
-    duration: float | None = 3.0  # crop/zero-pad from the start to this many seconds; None = full length
-    n_fft: int = 2048
-    hop_length: int = 512
-    n_mfcc: int = 40
-    n_mels: int = 40
-    mel_db: bool = False  # the seed used power (not dB)
-    groups: tuple[str, ...] = ALL_GROUPS  # any subset, always emitted in ALL_GROUPS order
-    fast_hpss: bool = False  # fast recipe only: tonnetz on the HPSS-harmonic part of the shared STFT
+    recipe: str = setting("seed", "seed: the original notebook's features exactly; fast: one shared STFT, tonnetz "
+                          "from the STFT chroma (no harmonic separation).", choices=RECIPES)
+    sample_rate: int = setting(22050, "Resample audio to this rate (Hz).")
+    duration: float | None = setting(
+        3.0, "Crop/zero-pad every clip to this many seconds from the start, or 'full' to keep each clip's true "
+        "length (padded frames are masked in training).", parse=lambda v: parse_duration(v))
+    n_fft: int = setting(2048, "STFT window (samples).")
+    hop_length: int = setting(512, "STFT hop (samples).")
+    n_mfcc: int = setting(40, "MFCC coefficients.")
+    n_mels: int = setting(40, "Mel bands of the mel feature group.")
+    mel_db: bool = setting(False, "Mel group in dB instead of power (the seed used power).")
+    # Any subset, always emitted in ALL_GROUPS order. Derived from --feature_groups (cache_groups):
+    # a cache holds every default group, so ablations over groups share one cache.
+    groups: tuple[str, ...] = setting(ALL_GROUPS, cli=False)
+    fast_hpss: bool = setting(False, "fast recipe: compute tonnetz on the harmonic part (HPSS of the shared STFT).")
     # Perturbed copies for training (issue 10), each its own cache: audio played `speed` times
     # faster (tempo and pitch together, as Kaldi's speed perturbation), and white noise at an SNR
     # drawn per file from the range (seeded by the file name, so a copy is the same on every run).
-    speed: float = 1.0
-    noise_snr: tuple[float, float] | None = None  # (lowest, highest) dB; None = no noise
+    # Set by the training's --speed_perturb / --noise_snr, never directly.
+    speed: float = setting(1.0, cli=False)
+    noise_snr: tuple[float, float] | None = setting(None, cli=False)  # (lowest, highest) dB; None = no noise
 
     def __post_init__(self) -> None:
         def fail(field: str, allowed: str, value: Any) -> None:
@@ -166,6 +174,30 @@ class FeatureConfig:
         payload = {"config": self.to_dict(), "features_version": FEATURES_VERSION, "libraries": libraries}
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def parse_duration(value: str) -> float | None:
+    """--duration: seconds, or 'full' (None: each clip's true length)."""
+    if value.strip().lower() in ("full", "none", "longest"):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"--duration={value!r}: expected seconds (e.g. 3.0) or 'full'") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"--duration={value}: must be a positive number of seconds; for each clip's full "
+                         "length use --duration=full")
+    return seconds
+
+
+def cache_groups(wanted: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The groups a feature cache holds for a job using ``wanted``: every default group (so runs on
+    different subsets share one cache) plus the optional groups named."""
+    unknown = sorted(set(wanted) - set(GROUP_ORDER))
+    if unknown:
+        raise ValueError(f"--feature_groups: unknown group(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(GROUP_ORDER)}")
+    return ALL_GROUPS + tuple(g for g in OPTIONAL_GROUPS if g in wanted)
 
 
 def parse_snr_range(value: Any, name: str = "noise_snr") -> tuple[float, float]:

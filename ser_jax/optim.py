@@ -14,6 +14,8 @@ from typing import Any
 import jax
 import optax
 
+from ser_jax.fields import setting
+
 # Module-name prefixes whose ``kernel`` gets the L2 penalty: the original's conv and hidden dense
 # layers (``conv_<i>``, ``dense_<i>``); every model in ser_jax.models names its layers by this rule.
 L2_MODULE_PREFIXES = ("conv_", "dense_")
@@ -27,21 +29,23 @@ _L2_MODULE = re.compile("^(" + "|".join(re.escape(p) for p in L2_MODULE_PREFIXES
 class OptimConfig:
     """Adam settings; the defaults are the original's (Keras Adam 1e-3, l2(1e-3) coupled)."""
 
-    learning_rate: float = 1e-3
-    l2: float = 1e-3  # Keras l2(1e-3) on conv and hidden dense kernels (see l2_mask)
+    learning_rate: float = setting(1e-3, "Adam learning rate.")
+    l2: float = setting(1e-3, "L2 factor on conv and hidden dense kernels (Keras l2(l) semantics; see l2_mask).")
     # "coupled": Keras L2, gradient += 2*l2*w before Adam. "decoupled": AdamW, w -= lr(t) * 2*l2 * w
     # after Adam (the same decay as coupled L2 would give under plain SGD, Loshchilov & Hutter), on the
     # same kernels. "none": plain Adam, l2 ignored.
-    decay: str = "coupled"
-    schedule: str = "constant"  # "constant" | "cosine" (to 0 at total_steps) | "warmup_cosine"
-    warmup_steps: int = 0  # linear warm-up from 0; only with schedule="warmup_cosine"
-    clip_norm: float | None = None  # clip the global norm of the loss gradient (before L2 is added)
+    decay: str = setting("coupled", "coupled: L2 added to the gradient before Adam (as Keras l2); decoupled: AdamW; "
+                         "none: plain Adam.", choices=DECAYS)
+    schedule: str = setting("constant", "Learning-rate schedule (cosine: to 0 at the last step).", choices=SCHEDULES)
+    warmup_steps: int = setting(0, "Linear warm-up steps from 0 (schedule=warmup_cosine only).")
+    clip_norm: float | None = setting(None, "Clip the global norm of the loss gradient (before L2) to this; default "
+                                      "none.")
     # Keras' Adam epsilon, kept for faithfulness to the original. (Keras adds it to sqrt(v) before
     # bias correction, optax after, so Keras' effective epsilon is 1e-7 / sqrt(1 - 0.999**t); both are
     # negligible beside sqrt(v) for all but near-zero gradients, so 1e-7 vs 1e-8 hardly matters.)
-    adam_eps: float = 1e-7
-    b1: float = 0.9
-    b2: float = 0.999
+    adam_eps: float = setting(1e-7, "Adam's epsilon (Keras' default).")
+    b1: float = setting(0.9, "Adam's beta_1.")
+    b2: float = setting(0.999, "Adam's beta_2.")
 
     def __post_init__(self) -> None:
         _positive("learning_rate", self.learning_rate)

@@ -1,6 +1,9 @@
 """``python -m ser_jax.precompute --data_dir=DIR[,DIR2] [--corpus=auto] [--recipe=fast ...]``: build or update
 feature caches.
 
+A cache holds every default feature group (plus the optional groups --feature_groups names), so it is
+the very cache a training with the same feature flags reads.
+
 Computes only what is new or changed, in parallel, with a progress bar; bad files are recorded and
 reported, never fatal. Interrupt it at any time and run it again to resume.
 """
@@ -29,9 +32,14 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def define_flags() -> None:
     cli.define_data_flags()
     cli.define_feature_flags()
     flags.DEFINE_boolean("wait", False, "If another precompute is writing the same cache, wait for it "
                          "instead of stopping.")
-    cli.run(main)
+
+
+if __name__ == "__main__":
+    import sys
+
+    cli.run_command(sys.modules[__name__])

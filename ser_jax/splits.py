@@ -32,6 +32,7 @@ from sklearn.model_selection import train_test_split
 
 # Standardisation is fitted on a split's training rows; it lives in normalize.py and is
 # re-exported here because callers reach for it together with the split.
+from ser_jax.fields import setting
 from ser_jax.normalize import fit_standardizer, standardize  # noqa: F401
 
 PROTOCOLS = ("seed_leaky", "holdout", "speaker_kfold", "speakers", "loso", "emobox", "cross_corpus")
@@ -68,18 +69,24 @@ def _check_disjoint(parts: Mapping[str, Sequence[str]]) -> None:
 class SplitConfig:
     """How to split; validated on construction so bad flags fail before any work."""
 
-    protocol: str = "holdout"
-    channels: str = "both"  # "speech" | "song" | "both": rows of other channels are never used
-    test_size: float = 0.2  # seed_leaky / holdout
-    val_size: float = 0.1  # holdout: fraction of the training part, stratified
-    random_state: int = 42
-    folds: int = 5  # speaker_kfold
-    fold: int | None = None  # folded protocols: one fold (0-based) or None = all folds
-    val_speakers: int = 2  # speaker-independent protocols: validation speakers (per corpus), never test ones
-    train_speakers: tuple[str, ...] = ()  # "speakers" protocol: explicit lists ("ravdess:07", or "7")
-    val_speaker_ids: tuple[str, ...] = ()
-    test_speakers: tuple[str, ...] = ()
-    test_corpus: str = ""  # cross_corpus: the corpus tested on (a corpus name, e.g. emodb)
+    protocol: str = setting(
+        "holdout", "seed_leaky: the original (early stopping on the TEST set); holdout: same test split, validation "
+        "carved from training; speaker_kfold: k-fold over speakers; speakers: explicit speaker lists; loso: leave one "
+        "speaker out; emobox: EmoBox's RAVDESS folds; cross_corpus: test on every file of --test_corpus, train on the "
+        "others. actor_kfold/actors: old names.", flag="split", choices=PROTOCOLS + tuple(ALIASES))
+    channels: str = setting("both", "Which vocal channels to use (rows of other channels are never used).",
+                            choices=CHANNEL_CHOICES)
+    test_size: float = setting(0.2, "Test fraction (seed_leaky, holdout).")
+    val_size: float = setting(0.1, "Validation fraction of the training part, stratified (holdout).")
+    random_state: int = setting(42, "random_state of the stratified splits.", flag="split_seed")
+    folds: int = setting(5, "Folds over speakers (speaker_kfold).")
+    fold: int | None = setting(None, "Run one fold only (0-based; speaker_kfold, loso, emobox); default all.")
+    val_speakers: int = setting(2, "Validation speakers per fold and corpus (speaker-independent protocols); never "
+                                "test speakers.")
+    train_speakers: tuple[str, ...] = setting((), "Training speakers (split=speakers), e.g. ravdess:01 or 1.")
+    val_speaker_ids: tuple[str, ...] = setting((), "Validation speakers (split=speakers).")
+    test_speakers: tuple[str, ...] = setting((), "Test speakers (split=speakers).")
+    test_corpus: str = setting("", "split=cross_corpus: the corpus to test on (e.g. emodb, ravdess).")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "protocol", ALIASES.get(self.protocol, self.protocol))

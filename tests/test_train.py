@@ -241,7 +241,11 @@ def _hparams(acc) -> dict:
         ("--data_dir={missing}", "error: --data_dir={missing}: no such folder or file"),
         ("--split=bogus", "flag --split=bogus"),
         ("--fold=7", "fold"),
-        ("--learning_rate=-1", "error: --learning_rate=-1.0: must not be negative"),
+        ("--learning_rate=-1", "error: --learning_rate: must be a finite number > 0, got -1.0"),
+        ("--b1=1.5", "error: --b1: must be in [0, 1), got 1.5"),  # settable since flags come from the configs
+        ("--conv_kernels=3,3", "error: --conv_kernels: 2 kernel sizes for 1 conv_filters"),  # not crnn.conv_kernels
+        ("--split=speakers", "error: --train_speakers is empty"),  # not SplitConfig.train_speakers
+        ("--tcn.filters=8", "error: --tcn.filters is a setting of --model=tcn, not of --model=crnn"),
         ("--duration=soon", "error: --duration='soon'"),
         ("--duration=0", "error: --duration=0: must be a positive number of seconds; for each clip's full length"),
         ("--noise_snr=30:10", "error: --noise_snr must be an SNR in dB or a range LOW:HIGH"),

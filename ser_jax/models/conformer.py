@@ -30,7 +30,7 @@ class Config:
     num_classes: int = 8
     dim: int = 64  # model width
     heads: int = 4  # attention heads (dim must divide by it)
-    blocks: int = 2
+    blocks: int = 2  # conformer blocks
     ff_mult: int = 2  # feed-forward hidden width = ff_mult * dim
     conv_kernel: int = 15  # depthwise convolution, frames (after subsampling)
     subsample: int = 2  # average-pool frames by this factor before the blocks (1 = none)

@@ -28,13 +28,13 @@ from ser_jax import augment as augment_lib
 from ser_jax import cache as cache_lib
 from ser_jax import checkpoint as ckpt_lib
 from ser_jax import corpora, faults, lockfile, rundir, summaries
-from ser_jax import features as features_lib
 from ser_jax import models as models_lib
 from ser_jax import normalize as normalize_lib
 from ser_jax import optim as optim_lib
 from ser_jax import perturb as perturb_lib
 from ser_jax import report as report_lib
 from ser_jax import splits as splits_lib
+from ser_jax.config import ExperimentConfig, TrainConfig  # noqa: F401  (part of train's interface)
 
 
 class TrainingDiverged(FloatingPointError):
@@ -46,87 +46,6 @@ class RunLockedError(OSError):
 
 
 LOCK_NAME = rundir.LOCK  # in the run directory, held (flock) by the process training into it
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 80
-    batch_size: int = 32
-    patience: int = 15  # epochs without a better validation accuracy; 0 = never stop early
-    seed: int = 0
-    standardize: bool = True  # per-feature, fitted on the training rows only
-    # Per-speaker instead: every speaker (training, validation and test alike) standardised by the
-    # statistics of its own clips in the split, labels unused. Assumes several clips per test speaker.
-    speaker_norm: bool = False
-    class_weights: bool = False  # weight the loss by n / (classes * count of the class) on training rows
-    eval_batch_size: int = 128
-
-    def __post_init__(self):
-        for name in ("epochs", "batch_size", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name}={getattr(self, name)}: must be at least 1")
-        if self.patience < 0:
-            raise ValueError(f"--patience={self.patience}: must be >= 0 (0 disables early stopping)")
-
-
-def _names(value: str | Sequence[str]) -> tuple[str, ...]:
-    """'a,b' or ['a', 'b'] -> ('a', 'b'), blanks dropped."""
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return tuple(str(v).strip() for v in items if str(v).strip())
-
-
-@dataclasses.dataclass(frozen=True)
-class ExperimentConfig:
-    """Every setting of a run; written to config.json, so a run directory explains itself."""
-
-    data_dir: tuple[str, ...]  # one or more corpora (folders or manifest files); "A,B" is accepted
-    corpus: tuple[str, ...] = ("auto",)  # the reader of each data_dir (one name applies to all)
-    emotions: tuple[str, ...] = ()  # keep only these emotions (after merging); () = all
-    merge_emotions: tuple[tuple[str, str], ...] = ()  # (from, to): e.g. (("calm", "neutral"),)
-    cache_dir: str = "cache"
-    features: features_lib.FeatureConfig = features_lib.FeatureConfig()
-    groups: tuple[str, ...] = ()  # feature groups to train on (ablations); () = all in the cache
-    split: splits_lib.SplitConfig = splits_lib.SplitConfig()
-    model_name: str = models_lib.DEFAULT  # a name in ser_jax.models.MODELS
-    model: Any = None  # that model's Config; None = its defaults (a dict of fields is accepted)
-    optim: optim_lib.OptimConfig = optim_lib.OptimConfig()
-    train: TrainConfig = TrainConfig()
-    augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig()
-    workers: int | None = None  # feature extraction processes when the cache must be built
-    # Perturbed copies of the training clips (ser_jax/perturb.py), each a cached feature set.
-    speed_perturb: tuple[float, ...] = ()  # e.g. (0.9, 1.1): one copy per factor
-    noise_snr: tuple[float, float] | None = None  # one copy with white noise at an SNR from this range (dB)
-
-    def __post_init__(self):
-        data_dirs, readers = _names(self.data_dir), _names(self.corpus) or ("auto",)
-        if not data_dirs:
-            raise ValueError("--data_dir is empty: give a corpus folder or manifest file (several: A,B)")
-        if len(readers) == 1:
-            readers = readers * len(data_dirs)
-        if len(readers) != len(data_dirs):
-            raise ValueError(f"--corpus={','.join(readers)}: give one reader per --data_dir entry "
-                             f"({len(data_dirs)}), or one for all")
-        for r in readers:
-            if r != "auto":
-                corpora.reader(r)  # a one-line error listing the readers
-        model = self.model
-        if model is None or isinstance(model, dict):
-            model = models_lib.make_config(self.model_name, model or {})
-        elif not isinstance(model, models_lib.config_class(self.model_name)):
-            raise ValueError(f"--model={self.model_name}: the model config given is a {type(model).__module__}"
-                             ".Config; pass that model's Config")
-        object.__setattr__(self, "model", model)
-        emotions = tuple(corpora.canonical_emotion(e) for e in _names(self.emotions))
-        object.__setattr__(self, "data_dir", data_dirs)
-        object.__setattr__(self, "corpus", readers)
-        object.__setattr__(self, "emotions", emotions)
-        object.__setattr__(self, "merge_emotions", corpora.parse_merges(self.merge_emotions))
-        object.__setattr__(self, "speed_perturb", perturb_lib.check_speeds(self.speed_perturb))
-        if self.noise_snr is not None:
-            object.__setattr__(self, "noise_snr", features_lib.parse_snr_range(self.noise_snr, "--noise_snr"))
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,127 @@
+"""The experiment config: every setting of a training run, as frozen dataclasses defined once.
+
+``ExperimentConfig`` nests the configs of each part (features, split, model, optimiser, training,
+augmentation), each defined beside the code it configures and validated on construction. The
+command line is derived from these fields (``ser_jax.config_flags``); ``config.json`` in every run
+directory is ``ExperimentConfig.to_dict()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+from ser_jax import augment as augment_lib
+from ser_jax import corpora
+from ser_jax import features as features_lib
+from ser_jax import models as models_lib
+from ser_jax import optim as optim_lib
+from ser_jax import perturb as perturb_lib
+from ser_jax import splits as splits_lib
+from ser_jax.fields import setting
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = setting(80, "Maximum epochs.")
+    batch_size: int = setting(32, "Training batch size.")
+    patience: int = setting(15, "Early-stopping patience: epochs without a better validation accuracy (0 = off).")
+    seed: int = setting(0, "Seed of initialisation, shuffling and dropout.")
+    standardize: bool = setting(True, "Per-feature standardisation fitted on training rows (off to replicate the "
+                                "original exactly).")
+    # Per-speaker instead: every speaker (training, validation and test alike) standardised by the
+    # statistics of its own clips in the split, labels unused. Assumes several clips per test speaker.
+    speaker_norm: bool = setting(False, "Standardise every speaker (training and test alike) by the statistics of "
+                                 "its own clips instead of the training set's; uses no labels, assumes several "
+                                 "clips per test speaker.")
+    class_weights: bool = setting(False, "Weight the loss by n / (classes * class count) of the training rows, so "
+                                  "rare classes count as much as frequent ones.")
+    eval_batch_size: int = setting(128, "Batch size of validation and test passes (speed and memory only).")
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name}={getattr(self, name)}: must be at least 1")
+        if self.patience < 0:
+            raise ValueError(f"--patience={self.patience}: must be >= 0 (0 disables early stopping)")
+
+
+def _names(value: str | Sequence[str]) -> tuple[str, ...]:
+    """'a,b' or ['a', 'b'] -> ('a', 'b'), blanks dropped."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(str(v).strip() for v in items if str(v).strip())
+
+
+def _snr(value: str) -> str | None:
+    return value.strip() or None
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Every setting of a run; written to config.json, so a run directory explains itself."""
+
+    data_dir: tuple[str, ...] = setting(help="Corpus folder or manifest (.csv/.tsv); several corpora as A,B. Each "
+                                        "keeps its own feature cache.")
+    corpus: tuple[str, ...] = setting(("auto",), "Reader of each --data_dir entry (one for all, or one each): auto "
+                                      "(detected from the file names) or a reader of ser_jax/corpora.")
+    emotions: tuple[str, ...] = setting((), "Keep only these emotions (after --merge_emotions); empty = all.")
+    merge_emotions: tuple[tuple[str, str], ...] = setting(
+        (), "FROM:TO pairs mapping one emotion onto another, e.g. calm:neutral.")
+    cache_dir: str = setting("cache", "Where HDF5 feature caches live.")
+    features: features_lib.FeatureConfig = features_lib.FeatureConfig()
+    groups: tuple[str, ...] = setting(
+        (), "Feature groups to use, from " + ", ".join(features_lib.ALL_GROUPS) + " (empty = all); also "
+        + ", ".join(features_lib.OPTIONAL_GROUPS) + " (openSMILE's 25 eGeMAPS descriptors per frame), computed only "
+        "when named. A cache always holds every default group, so runs on subsets share it.", flag="feature_groups")
+    split: splits_lib.SplitConfig = splits_lib.SplitConfig()
+    model_name: str = setting(models_lib.DEFAULT, "The network, from the model zoo (ser_jax/models); its settings "
+                              "are the flags of its group below.", flag="model",
+                              choices=lambda: tuple(models_lib.MODELS))
+    model: Any = None  # that model's Config; None = its defaults (a dict of fields is accepted)
+    optim: optim_lib.OptimConfig = optim_lib.OptimConfig()
+    train: TrainConfig = TrainConfig()
+    augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig()
+    workers: int | None = setting(None, "Processes for feature extraction when a cache must be built (default: "
+                                  "one per core).")
+    # Perturbed copies of the training clips (ser_jax/perturb.py), each a cached feature set.
+    speed_perturb: tuple[float, ...] = setting(
+        (), "Train also on copies of the training clips played this many times faster (tempo and pitch), one copy "
+        "per factor, e.g. 0.9,1.1; each is a feature cache of its own, built once. Validation and test clips are "
+        "never perturbed.")
+    noise_snr: tuple[float, float] | None = setting(
+        None, "Train also on a copy of the training clips with white noise at an SNR drawn per file from LOW:HIGH "
+        "dB (or one value), e.g. 10:30; empty = off.", parse=_snr)
+
+    def __post_init__(self):
+        data_dirs, readers = _names(self.data_dir or ()), _names(self.corpus) or ("auto",)
+        if not data_dirs:
+            raise ValueError("--data_dir is empty: give a corpus folder or manifest file (several: A,B)")
+        if len(readers) == 1:
+            readers = readers * len(data_dirs)
+        if len(readers) != len(data_dirs):
+            raise ValueError(f"--corpus={','.join(readers)}: give one reader per --data_dir entry "
+                             f"({len(data_dirs)}), or one for all")
+        for r in readers:
+            if r != "auto":
+                corpora.reader(r)  # a one-line error listing the readers
+        model = self.model
+        if model is None or isinstance(model, dict):
+            model = models_lib.make_config(self.model_name, model or {})
+        elif not isinstance(model, models_lib.config_class(self.model_name)):
+            raise ValueError(f"--model={self.model_name}: the model config given is a {type(model).__module__}"
+                             ".Config; pass that model's Config")
+        object.__setattr__(self, "model", model)
+        emotions = tuple(corpora.canonical_emotion(e) for e in _names(self.emotions))
+        object.__setattr__(self, "data_dir", data_dirs)
+        object.__setattr__(self, "corpus", readers)
+        object.__setattr__(self, "emotions", emotions)
+        object.__setattr__(self, "merge_emotions", corpora.parse_merges(self.merge_emotions))
+        groups = _names(self.groups)
+        features_lib.cache_groups(groups)  # unknown names: one line listing the groups
+        object.__setattr__(self, "groups", () if set(groups) == set(self.features.groups) else groups)
+        object.__setattr__(self, "speed_perturb", perturb_lib.check_speeds(self.speed_perturb))
+        if self.noise_snr is not None:
+            object.__setattr__(self, "noise_snr", features_lib.parse_snr_range(self.noise_snr, "--noise_snr"))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
