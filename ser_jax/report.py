@@ -175,6 +175,42 @@ def confusion_matrix_image(
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
+def plot_training_curves(histories: Sequence[Sequence[dict]], path: str | os.PathLike, title: str, *,
+                         names: Sequence[str] = (), best_epochs: Sequence[int | None] = (),
+                         leaky: bool = False) -> None:
+    """Loss and accuracy per epoch (training solid, validation dashed), one colour per history
+    (the folds of a k-fold run), the restored epoch dotted; saved as a PNG at ``path``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4.2), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2)
+    for i, history in enumerate(histories):
+        if not history:
+            continue
+        color = f"C{i % 10}"
+        epochs = [r["epoch"] for r in history]
+        name = names[i] if i < len(names) else ("" if len(histories) == 1 else f"fold {i}")
+        for ax, key in zip(axes, ("loss", "accuracy")):
+            ax.plot(epochs, [r[f"train_{key}"] for r in history], color=color, lw=1.2,
+                    label=f"{name} train".strip())
+            ax.plot(epochs, [r[f"val_{key}"] for r in history], color=color, lw=1.2, ls="--",
+                    label=f"{name} validation".strip())
+            best = best_epochs[i] if i < len(best_epochs) else None
+            if best:
+                ax.axvline(best, color=color, lw=0.8, ls=":")
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8, ncol=1 if len(histories) < 3 else 2, loc="lower right")
+    fig.suptitle(format_title(f"{title} (dotted: the epoch restored)", leaky=leaky), fontsize=11,
+                 color="firebrick" if leaky else "black")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+
+
 def _mean_std(values: Sequence[float]) -> dict:
     v = np.asarray(values, dtype=np.float64)
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
@@ -276,8 +312,9 @@ def write_run_report(
     title: str,
     extra: dict | None = None,
 ) -> dict:
-    """Writes metrics.json, report.txt, confusion_matrix.png (counts) and
-    confusion_matrix_normalized.png into ``directory``; returns the metrics written.
+    """Writes metrics.json, report.txt, confusion_matrix.png (counts),
+    confusion_matrix_normalized.png and, given a history, training_curves.png into ``directory``;
+    returns the metrics written.
 
     ``extra`` (epochs, seconds, split description, ...) is merged into metrics.json.
     """
@@ -295,6 +332,9 @@ def write_run_report(
     plot_confusion_matrix(
         m["confusion_matrix"], label_names, directory / "confusion_matrix_normalized.png", title, True, leaky=leaky
     )
+    if m.get("history"):
+        plot_training_curves([m["history"]], directory / rundir.CURVES, title, best_epochs=[m.get("best_epoch")],
+                             leaky=leaky)
     write_json(directory / rundir.METRICS, m)  # last: its presence marks a finished run
     return m
 
@@ -330,6 +370,9 @@ def write_aggregate_report(
     plot_confusion_matrix(
         agg["confusion_matrix"], names, directory / "confusion_matrix_normalized.png", summed, True, leaky=leaky
     )
+    if any(f.get("history") for f in per_fold):
+        plot_training_curves([f.get("history") or [] for f in per_fold], directory / rundir.CURVES, title,
+                             best_epochs=[f.get("best_epoch") for f in per_fold], leaky=leaky)
     agg.update(extra or {})
     write_json(directory / rundir.METRICS, agg)  # last: its presence marks a finished run
     return agg

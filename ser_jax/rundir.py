@@ -3,6 +3,7 @@
     <run>/config.json       settings and provenance          <run>/metrics.json   written last: finished
     <run>/metrics.jsonl     one line per epoch               <run>/report.txt     classification report
     <run>/checkpoints/      orbax best/ and last/            <run>/.lock          held while training
+    <run>/training_curves.png  loss/accuracy per epoch
     <run>/fold_<k>/         one of these per fold of a k-fold run (the aggregate at the top)
 """
 
@@ -17,6 +18,7 @@ HISTORY = "metrics.jsonl"
 REPORT = "report.txt"
 CHECKPOINTS = "checkpoints"
 LOCK = ".lock"
+CURVES = "training_curves.png"  # loss and accuracy per epoch (every fold's, at the top of a k-fold run)
 FOLD_PREFIX = "fold_"
 
 

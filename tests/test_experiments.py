@@ -30,9 +30,18 @@ def write_spec(path: Path, **fields) -> Path:
 # Specs
 
 
+def test_specs_ship_in_the_package_and_load_by_name_from_any_folder(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    by_name = experiments.load_spec("protocols")
+    assert experiments.load_spec("experiments/tables/protocols.json") == by_name  # the README's older path
+    assert Path(by_name.path).is_relative_to(ROOT / "ser_jax")
+    with pytest.raises(experiments.SpecError, match=r"no packaged spec of that name; packaged: corpora, "):
+        experiments.load_spec("nonesuch")
+
+
 def test_the_four_ravdess_specs_load_and_name_existing_flagfiles(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # flagfiles are presets: found from any folder
-    specs = {p.stem: experiments.load_spec(p) for p in experiments.find_specs(ROOT / "experiments" / "tables")}
+    specs = {p.stem: experiments.load_spec(p) for p in experiments.find_specs()}
     assert {"protocols", "features", "model", "per_emotion"} <= set(specs)
     for spec in specs.values():
         experiments.check_flagfiles(spec)

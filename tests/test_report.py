@@ -173,3 +173,15 @@ def test_write_aggregate_report(tmp_path):
     text = (tmp_path / "report.txt").read_text()
     assert text.startswith("k-fold") and "fold 1: accuracy 50.00%" in text
     assert (tmp_path / "confusion_matrix.png").exists()
+    assert not (tmp_path / "training_curves.png").exists()  # no history given, no curves
+
+
+def test_training_curves_are_drawn_from_the_history(tmp_path):
+    history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accuracy": 1 - 1 / (e + 1),
+                "val_accuracy": 0.9 - 1 / (e + 1)} for e in range(1, 6)]
+    report.write_run_report(tmp_path, Y_TRUE, Y_PRED, ["a", "b", "c"], leaky=False, protocol="holdout",
+                            title="tiny run", extra={"history": history, "best_epoch": 4})
+    from matplotlib.image import imread
+
+    image = imread(tmp_path / "training_curves.png")
+    assert image.shape[0] > 300 and image.shape[1] > 800 and image[..., :3].std() > 0  # drawn, not blank

@@ -44,7 +44,8 @@ def test_a_run_compiles_each_step_once_and_writes_a_self_explaining_directory(ti
     assert train_lib.eval_step._cache_size() == 1
 
     run = tmp_path / "run"
-    for name in ("config.json", "metrics.json", "metrics.jsonl", "report.txt", "confusion_matrix.png"):
+    for name in ("config.json", "metrics.json", "metrics.jsonl", "report.txt", "confusion_matrix.png",
+                 "training_curves.png"):
         assert (run / name).is_file(), name
     assert list(run.glob("events.out.tfevents.*"))
     assert checkpoint.RunCheckpoints(run).has("best") and checkpoint.RunCheckpoints(run).has("last")
@@ -206,6 +207,7 @@ def test_speaker_independent_folds_are_aggregated(tiny_corpus, tiny_cache_dir, t
     assert m["accuracy"]["mean"] == pytest.approx(np.mean([f["accuracy"] for f in folds]))
     np.testing.assert_array_equal(m["confusion_matrix"], np.sum([f["confusion_matrix"] for f in folds], 0))
     assert (tmp_path / "run" / "confusion_matrix.png").is_file()
+    assert (tmp_path / "run" / "training_curves.png").is_file()  # every fold's curves at the top
     # TensorBoard: every fold and the k-fold run itself are HParams sessions with their test metrics.
     top = _events(tmp_path / "run")
     assert top.Scalars("hparams/test_accuracy")[-1].value == pytest.approx(m["accuracy"]["mean"])

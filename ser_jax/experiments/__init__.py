@@ -1,6 +1,7 @@
 """Table experiments: specs that name every run of a results table, and a runner that trains them.
 
-A spec (``experiments/tables/<table>.json``) lists rows (configurations), columns (e.g. vocal
+A spec (``ser_jax/presets/tables/<table>.json``, shipped in the package and found by name from any
+folder, or any JSON file of that form) lists rows (configurations), columns (e.g. vocal
 channels) and seeds; each (row, column, seed) is one training run in its own directory,
 ``<runs_dir>/<table>/<row>/<column>/seed_<seed>/``, made by ``python -m ser_jax.train`` in a
 subprocess with the flags ``base_flags + row flags + column flags + fixed_flags``, then
@@ -10,7 +11,7 @@ resumed (``--resume``) from its checkpoints; a failed one gets ``FAILED`` and ``
 status, the last lines of stderr) and is retried on the next invocation. ``ser_jax.tables``
 renders the finished runs.
 
-    python -m ser_jax.experiments run experiments/tables/protocols.json --data_dir=PATH [--dry_run] [--only=ROW]
+    python -m ser_jax.experiments run protocols --data_dir=PATH [--dry_run] [--only=ROW]
     python -m ser_jax.experiments list
 
 Spec format (JSON; unknown keys are an error)::
@@ -53,7 +54,8 @@ from ser_jax import report as report_lib
 from ser_jax import rundir
 
 KINDS = ("metrics", "per_emotion")
-DEFAULT_SPEC_DIR = "experiments/tables"
+SPECS_DIR = Path(__file__).resolve().parent.parent / "presets" / "tables"  # shipped in the package
+DEFAULT_SPEC_DIR = str(SPECS_DIR)
 DEFAULT_RUNS_DIR = "runs/tables"
 # The runner sets these itself; a spec that set them would silently lose them.
 RESERVED_FLAGS = ("data_dir", "run_dir", "seed", "resume", "overwrite")
@@ -230,11 +232,26 @@ def parse_spec(data: Any, path: str | os.PathLike) -> TableSpec:
         fixed_flags=_flag_list(f"{p}: fixed_flags", data.get("fixed_flags", [])))
 
 
+def spec_names() -> list[str]:
+    return sorted(p.stem for p in SPECS_DIR.glob("*.json"))
+
+
+def resolve_spec(path: str | os.PathLike) -> Path:
+    """A spec file as given, else the packaged spec of that name (``protocols``,
+    ``experiments/tables/protocols.json``: the README's paths work from any folder)."""
+    p = Path(os.path.expanduser(str(path)))
+    if p.is_file():
+        return p
+    packaged = SPECS_DIR / f"{p.name.removesuffix('.json')}.json"
+    if packaged.is_file():
+        return packaged
+    raise SpecError(f"{path}: no such table spec (from {os.getcwd()}) and no packaged spec of that name; "
+                    f"packaged: {', '.join(spec_names())}")
+
+
 def load_spec(path: str | os.PathLike) -> TableSpec:
-    """Reads and checks a table spec (JSON)."""
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"{p}: no such table spec; the specs are in {DEFAULT_SPEC_DIR}/")
+    """Reads and checks a table spec (JSON): a file, or a packaged spec by name."""
+    p = resolve_spec(path)
     try:
         data = json.loads(p.read_text())
     except json.JSONDecodeError as e:
@@ -527,7 +544,7 @@ def main(argv: list[str]) -> int:
         return 0
 
     if not paths:
-        raise cli.UsageError("run: give the table spec(s), e.g. experiments/tables/protocols.json")
+        raise cli.UsageError("run: give the table spec(s): a packaged name (e.g. protocols) or a JSON file")
     if FLAGS.dry_run and FLAGS.data_dir:
         data_dir = ",".join(os.path.expanduser(d) for d in FLAGS.data_dir.split(","))
     else:

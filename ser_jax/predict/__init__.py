@@ -38,6 +38,7 @@ from ser_jax import corpora
 from ser_jax import features as features_lib
 from ser_jax import models as models_lib
 from ser_jax import normalize as normalize_lib
+from ser_jax.inference_meta import InferenceMeta
 
 FORMATS = ("table", "json", "csv")
 SPEAKER_GROUPS = ("files", "folder")  # speaker-normalised models: who counts as one speaker
@@ -128,37 +129,24 @@ class Predictor:
         # "speaker": the model was trained on per-speaker standardised features, so the files given
         # are standardised by their own statistics: all of them as one speaker ("files"), or one
         # speaker per folder ("folder").
-        missing = [k for k in ("label_names", "feature_config", "model_config", "num_frames") if k not in meta]
-        missing += [f"arrays/{k}" for k in ("params", "norm") if k not in tree]
-        if missing:
-            raise ckpt_lib.CheckpointError(f"{checkpoint_dir}: the checkpoint lacks {', '.join(missing)} (damaged, or "
-                                           "not written by python -m ser_jax.train); train that run again")
-        self.normalization = str(meta.get("normalization", "global"))
+        if "norm" not in tree or "params" not in tree:
+            raise ckpt_lib.CheckpointError(f"{checkpoint_dir}: the checkpoint lacks its parameters or normalisation "
+                                           "(damaged, or not written by python -m ser_jax.train); train that run again")
+        info = meta if isinstance(meta, InferenceMeta) else InferenceMeta.from_dict(meta, str(checkpoint_dir))
+        self.info = info
+        self.normalization = info.normalization
         self.speaker_groups = speaker_groups
         self.checkpoint_dir = str(checkpoint_dir)
-        self.meta = dict(meta)
-        self.label_names: tuple[str, ...] = tuple(str(n) for n in meta["label_names"])
-        self.feature_config = features_lib.FeatureConfig.from_dict(meta["feature_config"])
+        self.label_names = info.label_names
+        self.feature_config = info.feature_config
         layout = features_lib.feature_layout(self.feature_config)
-        groups = tuple(meta.get("groups") or ()) or tuple(name for name, _, _ in layout)
-        unknown = sorted(set(groups) - {name for name, _, _ in layout})
-        if unknown:
-            raise ValueError(f"{checkpoint_dir}: checkpoint selects feature group(s) {unknown} that its "
-                             f"feature config does not compute")
+        groups = info.groups or tuple(name for name, _, _ in layout)
         # The cache's layout order, as FeatureSet.select_groups keeps it.
         self.groups = tuple(name for name, _, _ in layout if name in groups)
         self.columns = np.concatenate([np.arange(a, b) for name, a, b in layout if name in groups])
-        # Checkpoints written before the model zoo hold the original network, now named crnn.
-        self.model_name = str(meta.get("model_name", "crnn"))
-        self.model_config = models_lib.config_from_dict(self.model_name, meta["model_config"])
-        if self.model_config.num_classes != len(self.label_names):
-            raise ValueError(f"{checkpoint_dir}: model has {self.model_config.num_classes} outputs but the "
-                             f"label map has {len(self.label_names)} names")
-        self.num_frames = int(meta["num_frames"])
-        self.leaky = bool(meta.get("leaky", False))
-        self.protocol = str(meta.get("protocol", "?"))
-        self.epoch = meta.get("epoch")
-        self.val_accuracy = meta.get("val_accuracy")
+        self.model_name, self.model_config = info.model_name, info.model_config
+        self.num_frames, self.leaky, self.protocol = info.num_frames, info.leaky, info.protocol
+        self.epoch, self.val_accuracy = info.epoch, info.val_accuracy
         self.mean = np.asarray(tree["norm"]["mean"], np.float32)
         self.std = np.asarray(tree["norm"]["std"], np.float32)
         if self.mean.shape != (len(self.columns),) or self.std.shape != (len(self.columns),):
@@ -384,10 +372,6 @@ def load_predictor(run_dir: str | os.PathLike, batch_size: int = 16, speaker_gro
 
 def _load(directory: Path, batch_size: int, speaker_groups: str) -> Predictor:
     tree, meta = ckpt_lib.load_best(directory)
-    missing = [k for k in ("label_names", "feature_config", "model_config", "num_frames") if k not in meta]
-    if missing or "norm" not in tree:
-        raise ckpt_lib.CheckpointError(f"{directory}: checkpoint lacks {missing or ['norm']}; it was not written "
-                                       "by python -m ser_jax.train")
     return Predictor(tree, meta, directory, batch_size=batch_size, speaker_groups=speaker_groups)
 
 

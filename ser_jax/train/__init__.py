@@ -35,6 +35,7 @@ from ser_jax import perturb as perturb_lib
 from ser_jax import report as report_lib
 from ser_jax import splits as splits_lib
 from ser_jax.config import ExperimentConfig, TrainConfig  # noqa: F401  (part of train's interface)
+from ser_jax.inference_meta import InferenceMeta
 
 
 class TrainingDiverged(FloatingPointError):
@@ -215,25 +216,18 @@ def fit_split(
     class_w = (jnp.asarray(class_weight_vector(y, split.train, len(label_names))) if tc.class_weights else None)
     state = create_train_state(jax.random.fold_in(base_rng, 0), model_cfg, cfg.optim, num_frames, num_features,
                                total_steps=steps_per_epoch * tc.epochs, model_name=cfg.model_name)
-    inference_meta = {
-        "label_names": list(label_names),
-        "feature_config": cfg.features.to_dict(),
-        "groups": list(cfg.groups),
-        "model_name": cfg.model_name,
-        "model_config": dataclasses.asdict(model_cfg),
-        "num_frames": num_frames,
-        "protocol": cfg.split.protocol,
-        "leaky": split.leaky,
-        "normalization": normalization(tc),
-        "corpora": sorted(set(np.asarray(corpus).tolist())) if corpus is not None else [],
-    }
+    inference_meta = InferenceMeta(
+        label_names=tuple(label_names), feature_config=cfg.features, groups=tuple(cfg.groups),
+        model_name=cfg.model_name, model_config=model_cfg, num_frames=num_frames, protocol=cfg.split.protocol,
+        leaky=split.leaky, normalization=normalization(tc),
+        corpora=tuple(sorted(set(np.asarray(corpus).tolist()))) if corpus is not None else ())
     ckpts = ckpt_lib.RunCheckpoints(run_dir)
     history: list[dict] = []
     start_epoch, best_epoch, best_acc, wait, seconds_before, stopped = 0, -1, -np.inf, 0, 0.0, "max_epochs"
     best = {"params": _host(state.params), "batch_stats": _host(state.batch_stats)}
 
     def best_meta() -> dict:
-        return {**inference_meta, "epoch": best_epoch + 1, "val_accuracy": best_acc}
+        return dataclasses.replace(inference_meta, epoch=best_epoch + 1, val_accuracy=float(best_acc)).to_dict()
 
     if resume and ckpts.has("last"):
         target = {"params": state.params, "batch_stats": state.batch_stats, "opt_state": state.opt_state,
