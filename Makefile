@@ -8,11 +8,12 @@ PYTEST_ARGS ?=
 # XLA compilation, subprocesses), so 2 workers use a 2-core CI machine fully.
 TEST_WORKERS ?= 2
 
-.PHONY: venv test test-fast demo tensorboard clean-venv check-install
+.PHONY: venv test test-fast demo tensorboard clean-venv check-install lock
 
-$(STAMP): pyproject.toml
+# Installs the exact versions of constraints.txt (the ranges of pyproject.toml are for pip install .).
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -54,3 +55,12 @@ check-install:
 	    --duration=1.0 --n_fft=512 --hop_length=256 --conv_filters=8 --conv_kernels=3 --lstm_units=8 \
 	    --dense_units=8 --epochs=2 --workers=1 | tail -3; \
 	  test -f run/metrics.json; echo "check-install: ok (pip install . in $$tmp)"
+
+# Resolve pyproject.toml's ranges afresh in an empty virtual environment and pin the result in
+# constraints.txt (then run make test: CI tests exactly those versions).
+lock:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  $(PYTHON) -m venv "$$tmp/venv"; \
+	  "$$tmp/venv/bin/python" -m pip install --quiet '.[dev]'; \
+	  { head -2 constraints.txt; "$$tmp/venv/bin/pip" freeze | grep -v -i '^ser[-_]jax'; } > "$$tmp/constraints.txt"; \
+	  mv "$$tmp/constraints.txt" constraints.txt; echo "constraints.txt: $$(grep -c == constraints.txt) pinned packages"
