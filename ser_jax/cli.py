@@ -233,6 +233,7 @@ def define_train_flags() -> None:
     flags.DEFINE_boolean("resume", False, "Continue the interrupted run in --run_dir from its last checkpoint.")
     flags.DEFINE_boolean("overwrite", False, "Replace whatever --run_dir holds.")
     define_jax_cache_flag("<cache_dir>/xla")
+    config_flags.define(ExperimentConfig, only=("devices",))
     group("split")
     config_flags.define(splits_lib.SplitConfig)
     config_flags.define(ExperimentConfig, only=("emotions", "merge_emotions"))

@@ -81,6 +81,9 @@ class ExperimentConfig:
     optim: optim_lib.OptimConfig = optim_lib.OptimConfig()
     train: TrainConfig = TrainConfig()
     augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig()
+    devices: int = setting(0, "Local devices (GPUs, TPU cores, host CPU devices) each batch is split over: data "
+                           "parallelism; 0 = every visible device. The batch size stays global; N devices give one "
+                           "device's result up to float rounding.")
     workers: int | None = setting(None, "Processes for feature extraction when a cache must be built (default: "
                                   "one per core).")
     # Perturbed copies of the training clips (ser_jax/perturb.py), each a cached feature set.

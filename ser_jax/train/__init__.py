@@ -27,7 +27,7 @@ from flax.training import train_state
 from ser_jax import augment as augment_lib
 from ser_jax import cache as cache_lib
 from ser_jax import checkpoint as ckpt_lib
-from ser_jax import corpora, faults, lockfile, rundir, summaries
+from ser_jax import corpora, faults, lockfile, parallel, rundir, summaries
 from ser_jax import models as models_lib
 from ser_jax import normalize as normalize_lib
 from ser_jax import optim as optim_lib
@@ -93,16 +93,23 @@ def create_train_state(
     return state.replace(step=jnp.zeros((), jnp.int32))
 
 
-@functools.partial(jax.jit, donate_argnums=(0,), static_argnames=("augment",))
+def _split_batch(shard: Any, *arrays: jax.Array) -> tuple[jax.Array, ...]:
+    """The batch's arrays split over the devices (parallel.batch_sharding); unchanged on one device."""
+    return arrays if shard is None else tuple(jax.lax.with_sharding_constraint(a, shard) for a in arrays)
+
+
+@functools.partial(jax.jit, donate_argnums=(0,), static_argnames=("augment", "shard"))
 def train_step(
     state: TrainState, data: Arrays, idx: jax.Array, weights: jax.Array, rng: jax.Array,
     class_w: jax.Array | None = None, augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig(),
+    shard: Any = None,
 ) -> tuple[TrainState, dict]:
     """One optimiser step on the rows idx; weights are 0 for the padding of a short last batch.
 
     ``class_w`` (classes,) weighs each clip's loss by its class (1 everywhere: plain mean).
+    ``shard``: the batch's sharding over several devices (ser_jax.parallel), or None.
     """
-    x, lengths, y = data.x[idx], data.lengths[idx], data.y[idx]
+    x, lengths, y, weights = _split_batch(shard, data.x[idx], data.lengths[idx], data.y[idx], weights)
     # Its own stream, so turning masks on leaves the dropout masks of a seed unchanged.
     x = augment_lib.mask(jax.random.fold_in(rng, 1), x, lengths, augment)
     if augment.mixup > 0:
@@ -127,9 +134,9 @@ def train_step(
     return state, {"loss_sum": loss * count, "correct": correct, "count": count}
 
 
-@jax.jit
-def eval_step(state: TrainState, data: Arrays, idx: jax.Array) -> jax.Array:
-    x, lengths = data.x[idx], data.lengths[idx]
+@functools.partial(jax.jit, static_argnames=("shard",))
+def eval_step(state: TrainState, data: Arrays, idx: jax.Array, shard: Any = None) -> jax.Array:
+    x, lengths = _split_batch(shard, data.x[idx], data.lengths[idx])
     return state.apply_fn({"params": state.params, "batch_stats": state.batch_stats}, x, lengths, train=False)
 
 
@@ -147,10 +154,11 @@ def padded_batches(rows: np.ndarray, batch_size: int) -> list[tuple[np.ndarray, 
     return out
 
 
-def predict_logits(state: TrainState, data: Arrays, rows: np.ndarray, batch_size: int) -> np.ndarray:
+def predict_logits(state: TrainState, data: Arrays, rows: np.ndarray, batch_size: int, shard: Any = None
+                   ) -> np.ndarray:
     outs = []
     for idx, w in padded_batches(rows, batch_size):
-        logits = np.asarray(eval_step(state, data, jnp.asarray(idx)))
+        logits = np.asarray(eval_step(state, data, jnp.asarray(idx), shard=shard))
         outs.append(logits[w > 0])
     return np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
 
@@ -216,6 +224,10 @@ def fit_split(
     class_w = (jnp.asarray(class_weight_vector(y, split.train, len(label_names))) if tc.class_weights else None)
     state = create_train_state(jax.random.fold_in(base_rng, 0), model_cfg, cfg.optim, num_frames, num_features,
                                total_steps=steps_per_epoch * tc.epochs, model_name=cfg.model_name)
+    mesh = parallel.make_mesh(cfg.devices)
+    shard, everywhere = parallel.batch_sharding(mesh), parallel.replicated(mesh)
+    state, data = parallel.put(state, everywhere), parallel.put(data, everywhere)
+    class_w = parallel.put(class_w, everywhere)
     inference_meta = InferenceMeta(
         label_names=tuple(label_names), feature_config=cfg.features, groups=tuple(cfg.groups),
         model_name=cfg.model_name, model_config=model_cfg, num_frames=num_frames, protocol=cfg.split.protocol,
@@ -265,14 +277,14 @@ def fit_split(
             sums = []
             for b, (idx, w) in enumerate(padded_batches(perm, tc.batch_size)):
                 state, m = train_step(state, data, jnp.asarray(idx), jnp.asarray(w), jax.random.fold_in(epoch_rng, b),
-                                      class_w, augment=cfg.augment)
+                                      class_w, augment=cfg.augment, shard=shard)
                 sums.append(m)
             sums = jax.device_get(sums)
             count = sum(float(m["count"]) for m in sums)
             train_loss = sum(float(m["loss_sum"]) for m in sums) / count
             train_acc = sum(float(m["correct"]) for m in sums) / count
             _check_divergence(train_loss, epoch, history, chance, split.name, run_dir, best_epoch)
-            val_logits = predict_logits(state, data, split.val, tc.eval_batch_size)
+            val_logits = predict_logits(state, data, split.val, tc.eval_batch_size, shard)
             val_loss, val_acc = _loss_and_acc(val_logits, y[split.val])
             val_f1 = report_lib.compute_metrics(y[split.val], val_logits.argmax(-1), label_names)["macro_f1"]
             lr = float(optim_lib.learning_rate_at(cfg.optim, int(state.step), steps_per_epoch * tc.epochs))
@@ -317,9 +329,10 @@ def fit_split(
 
     faults.point("before_test_evaluation")
     # Only now, with the epoch chosen on validation data, is the test set looked at.
-    best = jax.device_put(best)  # device arrays, as during training: no recompilation of eval_step
+    # Device arrays placed as during training: no recompilation of eval_step.
+    best = jax.device_put(best) if everywhere is None else parallel.put(best, everywhere)
     state = state.replace(params=best["params"], batch_stats=best["batch_stats"])
-    test_logits = predict_logits(state, data, split.test, tc.eval_batch_size)
+    test_logits = predict_logits(state, data, split.test, tc.eval_batch_size, shard)
     y_pred = test_logits.argmax(-1)
     # Kept so that runs of several seeds can be scored as an ensemble later (experiments, tables).
     test_probs = np.exp(test_logits - test_logits.max(axis=-1, keepdims=True)) if len(test_logits) else test_logits
@@ -418,7 +431,7 @@ def class_weight_vector(y: np.ndarray, train_rows: np.ndarray, num_classes: int)
 
 PROVENANCE_KEY = "provenance"  # in config.json: how the run was made (not a setting; never compared)
 # Settings that may differ on --resume: where features are cached and how many processes build them.
-RESUMABLE_CHANGES = ("cache_dir", "workers")
+RESUMABLE_CHANGES = ("cache_dir", "workers", "devices")
 
 
 def provenance() -> dict:
@@ -516,6 +529,9 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
     y = np.asarray([label_index.get(e, -1) for e in fs.meta["emotion"]], np.int32)
     per_split = []
     splits = [perturb_lib.extend_train(split, origin, n_base) for split in splits]
+    mesh = parallel.make_mesh(cfg.devices)  # before any work: a bad --devices or batch size fails at once
+    parallel.check_batch_size(cfg.train.batch_size, mesh)
+    parallel.check_batch_size(cfg.train.eval_batch_size, mesh, "--eval_batch_size")
     smallest = min(splits, key=lambda sp: len(sp.train))
     if cfg.train.batch_size > len(smallest.train):
         raise ValueError(f"--batch_size={cfg.train.batch_size} is larger than the training set ({len(smallest.train)} "
