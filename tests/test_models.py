@@ -96,10 +96,10 @@ def test_training_gradients_match_finite_differences(name):
     params = variables["params"]
     grads = jax.jit(jax.grad(loss))(params)
     flat, tree = jax.tree_util.tree_flatten(params)
+    eps = 1e-2
     for i, (path, g) in enumerate(jax.tree_util.tree_leaves_with_path(grads)):
         v = rng.standard_normal(flat[i].shape).astype(np.float32)
         v /= np.linalg.norm(v)
-        eps = 1e-2
 
         def shifted(sign, i=i, v=v):
             return jax.tree_util.tree_unflatten(tree, [p + sign * eps * v if j == i else p for j, p in enumerate(flat)])
