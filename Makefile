@@ -42,14 +42,15 @@ clean-venv:
 
 # `pip install` of the committed tree (a copy, so no build/ lands in the checkout) into an empty
 # virtual environment, then the console script
-# from another folder: its commands, help, a preset, and a tiny synthetic corpus through training.
+# from another folder: its commands, help, the packaged table specs, a preset, and a tiny synthetic
+# corpus through training.
 check-install:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	  $(PYTHON) -m venv "$$tmp/venv"; \
 	  mkdir "$$tmp/src"; git archive HEAD | tar -x -C "$$tmp/src"; \
 	  "$$tmp/venv/bin/python" -m pip install --quiet "$$tmp/src"; \
 	  cd "$$tmp"; PATH="$$tmp/venv/bin:$$PATH"; \
-	  ser-jax --help; ser-jax train --help | grep -q -- '--data_dir'; \
+	  ser-jax --help; ser-jax train --help | grep -q -- '--data_dir'; ser-jax experiments list | grep -q protocols; \
 	  ser-jax synth --out corpus --actors 2 --seed 0 --sample_rate 16000; \
 	  ser-jax train --flagfile=holdout --data_dir=corpus --cache_dir=cache --run_dir=run --recipe=fast --sample_rate=16000 \
 	    --duration=1.0 --n_fft=512 --hop_length=256 --conv_filters=8 --conv_kernels=3 --lstm_units=8 \
