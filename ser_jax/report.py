@@ -333,8 +333,8 @@ def write_run_report(
         m["confusion_matrix"], label_names, directory / "confusion_matrix_normalized.png", title, True, leaky=leaky
     )
     if m.get("history"):
-        plot_training_curves([m["history"]], directory / rundir.CURVES, title, best_epochs=[m.get("best_epoch")],
-                             leaky=leaky)
+        plot_training_curves([m["history"]], directory / rundir.CURVES, f"{title.removesuffix(' test')} training",
+                             best_epochs=[m.get("best_epoch")], leaky=leaky)
     write_json(directory / rundir.METRICS, m)  # last: its presence marks a finished run
     return m
 
@@ -371,7 +371,7 @@ def write_aggregate_report(
         agg["confusion_matrix"], names, directory / "confusion_matrix_normalized.png", summed, True, leaky=leaky
     )
     if any(f.get("history") for f in per_fold):
-        plot_training_curves([f.get("history") or [] for f in per_fold], directory / rundir.CURVES, title,
+        plot_training_curves([f.get("history") or [] for f in per_fold], directory / rundir.CURVES, f"{title} training",
                              best_epochs=[f.get("best_epoch") for f in per_fold], leaky=leaky)
     agg.update(extra or {})
     write_json(directory / rundir.METRICS, agg)  # last: its presence marks a finished run

@@ -317,11 +317,12 @@ class Model(nn.Module):
             # Padding must not win a max: fill it with the lowest float, pool, then zero it again.
             h = jnp.where(mask, h, jnp.finfo(h.dtype).min)
             steps = steps // pool  # 'valid' pooling drops the remainder, as Keras does
-            # An elementwise maximum of the pool's strided slices: the same values as nn.max_pool,
-            # but its gradient is a cheap select on the CPU instead of reduce-window bookkeeping.
-            # (Not a max over a reshape: split over several devices, XLA 0.10.2 computed a wrong
-            # gradient for that one after BatchNorm's cross-device mean; tests/test_parallel.py.)
-            h = functools.reduce(jnp.maximum, [h[:, i: steps * pool: pool] for i in range(pool)])
+            # An elementwise maximum over a reshape: the same values as nn.max_pool, but its
+            # gradient is a cheap select on the CPU instead of reduce-window bookkeeping. Not a
+            # reduce-max (``.max(axis=2)``): XLA on CPU (jax 0.10.2) compiled a wrong gradient for
+            # the conv layer under that one (tests/test_models.py checks against finite differences).
+            r = h[:, : steps * pool].reshape(h.shape[0], steps, pool, h.shape[2])
+            h = functools.reduce(jnp.maximum, [r[:, :, i] for i in range(pool)])
             lengths = jnp.maximum(1, lengths // pool)
             mask = time_mask(lengths, steps)[:, :, None]
             h = jnp.where(mask, h, 0.0)
