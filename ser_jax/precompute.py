@@ -5,7 +5,9 @@ A cache holds every default feature group (plus the optional groups --feature_gr
 the very cache a training with the same feature flags reads.
 
 Computes only what is new or changed, in parallel, with a progress bar; bad files are recorded and
-reported, never fatal. Interrupt it at any time and run it again to resume.
+reported, never fatal. Interrupt it at any time and run it again to resume. Several machines (or
+the array jobs of a cluster scheduler) build one cache together with ``--shard=K/N`` each, then one
+``--merge_shards=N``.
 """
 
 from __future__ import annotations
@@ -24,10 +26,24 @@ def main(argv: list[str]) -> int:
     data_dirs = cli.require_data("data_dir")
     readers = cli.corpus_readers(len(data_dirs))
     cfg = cli.feature_config_from_flags()
+    if FLAGS.shard and FLAGS.merge_shards:
+        raise cli.UsageError("--shard and --merge_shards: give one (compute a shard, or merge finished shards)")
+    try:
+        shard = cache_lib.parse_shard(FLAGS.shard) if FLAGS.shard else None
+    except ValueError as e:
+        raise cli.UsageError(str(e)) from None
+    if FLAGS.merge_shards is not None and FLAGS.merge_shards < 1:
+        raise cli.UsageError(f"--merge_shards={FLAGS.merge_shards}: the number of shards, at least 1")
+    kw = {"workers": FLAGS.workers, "wait": FLAGS.wait}
     for data_dir, reader in zip(data_dirs, readers):  # one cache per corpus
         corpus = corpora.read(data_dir, reader)
         print(corpus.summary(), flush=True)
-        summary = cache_lib.build(corpus, cfg, FLAGS.cache_dir, workers=FLAGS.workers, wait=FLAGS.wait)
+        if shard:
+            summary = cache_lib.build_shard(corpus, cfg, FLAGS.cache_dir, shard, **kw)
+        elif FLAGS.merge_shards:
+            summary = cache_lib.merge_shards(corpus, cfg, FLAGS.cache_dir, FLAGS.merge_shards, **kw)
+        else:
+            summary = cache_lib.build(corpus, cfg, FLAGS.cache_dir, **kw)
         print(summary)
     return 0
 
@@ -37,6 +53,12 @@ def define_flags() -> None:
     cli.define_feature_flags()
     flags.DEFINE_boolean("wait", False, "If another precompute is writing the same cache, wait for it "
                          "instead of stopping.")
+    cli.group("sharding (several machines or cluster jobs build one cache)")
+    flags.DEFINE_string("shard", "", "K/N: compute only shard K (1-based) of N, a disjoint, deterministic slice of "
+                        "the corpus, into a part beside the cache (resumable); then --merge_shards=N.")
+    flags.DEFINE_integer("merge_shards", None, "N: write the cache from the N finished shards (the same cache a "
+                         "single precompute writes) and remove the parts.")
+    cli.group(None)
 
 
 if __name__ == "__main__":

@@ -296,3 +296,57 @@ def test_concat_joins_corpora_and_refuses_different_feature_configs(tmp_path):
     c = cache.load(build(tmp_path / "b", tmp_path / "cache", cfg=other).path)
     with pytest.raises(cache.CacheError, match="different feature configs.*n_mfcc=13.*n_mfcc=12"):
         cache.concat([a, c])
+
+
+def _same_sets(a: cache.FeatureSet, b: cache.FeatureSet) -> None:
+    assert a.paths == b.paths and a.config == b.config and a.layout == b.layout
+    np.testing.assert_array_equal(a.features, b.features)
+    np.testing.assert_array_equal(a.lengths, b.lengths)
+    assert a.meta.keys() == b.meta.keys()
+    for k in a.meta:
+        np.testing.assert_array_equal(a.meta[k], b.meta[k])
+
+
+def test_shards_and_a_merge_give_the_cache_one_build_gives_bit_for_bit(tmp_path):
+    make_corpus(tmp_path / "data", n=7)
+    single = cache.load(build(tmp_path / "data", tmp_path / "one").path)
+    corpus, shards = corpora.read(tmp_path / "data"), tmp_path / "shards"
+    current = list(cache._stat_all(corpus))
+    parts = [cache.shard_files(dict.fromkeys(current), k, 3) for k in (1, 2, 3)]
+    assert sorted(sum(parts, [])) == sorted(current) and sum(map(len, parts)) == 7  # disjoint, complete
+    with pytest.raises(cache.CacheError, match=r"shard\(s\) 1, 2, 3 of 3 not finished; run precompute --shard=K/3"):
+        cache.merge_shards(corpus, CFG, shards, 3, workers=1, progress=False)
+    for k in (3, 1, 2):  # any order, as jobs of a cluster finish
+        s = cache.build_shard(corpus, CFG, shards, (k, 3), workers=1, progress=False)
+        assert (s.total, s.computed) == (len(parts[k - 1]), len(parts[k - 1]))
+    merged = cache.merge_shards(corpus, CFG, shards, 3, workers=1, progress=False)
+    assert (merged.total, merged.computed, merged.cached) == (7, 0, 7)  # nothing recomputed in the merge
+    _same_sets(cache.load(merged.path), single)
+    assert not [p for p in shards.iterdir() if ".part-" in p.name]  # the parts (and their locks) are removed
+
+
+@pytest.mark.slow
+def test_a_killed_shard_keeps_its_finished_files_and_the_merge_equals_one_build(tmp_path):
+    make_corpus(tmp_path / "data", n=40)
+    cmd = KILL_CMD + [f"--data_dir={tmp_path / 'data'}", f"--cache_dir={tmp_path / 'cache'}"]
+    path = cache.cache_path(tmp_path / "data", KILL_CFG, tmp_path / "cache")
+    part = cache.part_dir(path, 1, 2)
+    proc = subprocess.Popen(cmd + ["--shard=1/2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(part.glob("*.npz"))) < 3:
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait(timeout=30)
+    done_before = len(list(part.glob("*.npz")))
+    assert 3 <= done_before < 20 and not (part / "complete.json").exists()
+    out = subprocess.run(cmd + ["--merge_shards=2"], capture_output=True, text=True)
+    assert out.returncode == 1 and out.stderr.strip().endswith("shard(s) 1, 2 of 2 not finished; run precompute "
+                                                               "--shard=K/2 for each, then merge again")
+    out = subprocess.run(cmd + ["--shard=1/2"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"20 utterances: {20 - done_before} computed, {done_before} cached" in out.stdout
+    for args in (["--shard=2/2"], ["--merge_shards=2"]):
+        out = subprocess.run(cmd + args, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+    reference = cache.load(build(tmp_path / "data", tmp_path / "fresh", cfg=KILL_CFG).path)
+    _same_sets(cache.load(path), reference)
