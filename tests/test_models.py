@@ -269,5 +269,14 @@ def test_crnn_flags_given_to_another_model_are_refused_not_ignored(tiny_corpus, 
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        "error: --model=tcn: crnn's settings (lstm_units) do not apply to it; set its own with "
-        "--model_config=FIELD=VALUE")
+        "error: --lstm_units is a setting of --model=crnn, not of --model=tcn; drop it or set tcn's own flags")
+
+
+def test_each_models_own_flags_set_its_fields(tiny_corpus, tmp_path):
+    """Every model's Config fields are flags (--tcn.filters); a new field needs no CLI code."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "ser_jax.train", f"--data_dir={tiny_corpus}", "--model=tcn", "--tcn.filters=0",
+         f"--run_dir={tmp_path}/r", f"--cache_dir={tmp_path}/c"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == "error: --tcn.filters: it must be an integer >= 1, got 0"
