@@ -247,6 +247,15 @@ def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _sha1_of(path: str) -> str:
+    """The content hash the cache keys features by ('' when unreadable: then the file is recomputed)."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha1").hexdigest()
+    except OSError:
+        return ""
+
+
 def _work(path: str, cfg_dict: dict) -> tuple[np.ndarray | None, str, str]:
     """Features of one file, or the one-line reason it failed, plus the content hash."""
     try:
@@ -483,7 +492,10 @@ def _failed_of(path: Path) -> tuple[tuple[str, str], ...]:
 
 
 def is_up_to_date(path: Path, corpus: corpora.Corpus, cfg: features_lib.FeatureConfig) -> bool:
-    """True when the cache is complete, made for cfg and this reader, and matches every file's size and mtime."""
+    """True when the cache is complete, made for cfg and this reader, and matches every file's size and mtime.
+
+    False for a corpus whose files were copied or touched (new mtimes); ``build`` then finds the same
+    bytes by their content hash and rewrites only the index, computing nothing."""
     index = _read_index(path, cfg.key(), _meta_signature(corpus)) if path.exists() else None
     if index is None or _STALE in index or _journal_dir(path).exists():
         return False
@@ -631,15 +643,21 @@ def build(
 
         done: dict[str, dict] = {}
         todo: list[str] = []
-        for rel, (_, size, mtime) in current.items():
-            for source in (pending.get(rel), (old or {}).get(rel)):
-                if fresh(source, size, mtime):
-                    done[rel] = source
-                    break
+        retimed = 0  # same bytes, new mtime (a copied, re-downloaded or touched corpus): no recompute
+        for rel, (u, size, mtime) in current.items():
+            sources = [e for e in (pending.get(rel), (old or {}).get(rel)) if e is not None]
+            hit = next((e for e in sources if fresh(e, size, mtime)), None)
+            if hit is None:
+                same_size = [e for e in sources if e["size"] == size and e["sha1"]]
+                if same_size and (digest := _sha1_of(u.path)):
+                    hit = next((e for e in same_size if e["sha1"] == digest), None)
+                    retimed += hit is not None
+            if hit is not None:
+                done[rel] = hit
             else:
                 todo.append(rel)
         removed = len(set(old or {}) - set(current))
-        if old is not None and not todo and not removed and not pending and not stale_meta:
+        if old is not None and not todo and not removed and not pending and not stale_meta and not retimed:
             failed = tuple((r, e["error"]) for r, e in sorted(done.items()) if e["error"])
             return BuildSummary(str(path), len(current), 0, len(current), 0, failed,
                                 len(corpus.skipped), time.perf_counter() - t0, wrote=False)

@@ -74,6 +74,27 @@ def test_unchanged_rerun_computes_nothing_and_writes_nothing(tmp_path):
     assert cache.is_up_to_date(Path(s.path), corpora.read(tmp_path / "data"), CFG)
 
 
+def test_new_mtimes_on_the_same_bytes_reuse_the_features(tmp_path):
+    """A copied, re-downloaded or touched corpus keeps its features: the content hash decides."""
+    paths = make_corpus(tmp_path / "data", n=4)
+    s = build(tmp_path / "data", tmp_path / "cache")
+    before = cache.load(s.path)
+    later = time.time_ns() + 10**9
+    for p in paths:
+        os.utime(p, ns=(later, later))
+    tone_back = sf.read(paths[1])[0]  # same length, other bytes: recomputed
+    sf.write(paths[1], tone_back[::-1].copy(), SR)
+    s = build(tmp_path / "data", tmp_path / "cache")
+    assert (s.computed, s.cached, s.wrote) == (1, 3, True)
+    after = cache.load(s.path)
+    for i, p in enumerate(paths):
+        rel = os.path.relpath(p, tmp_path / "data")
+        old, new = before.features[before.paths.index(rel)], after.features[after.paths.index(rel)]
+        assert np.array_equal(old, new) == (i != 1), rel
+    again = build(tmp_path / "data", tmp_path / "cache")  # the new mtimes are recorded
+    assert (again.computed, again.wrote) == (0, False)
+
+
 def test_added_removed_and_changed_files(tmp_path):
     paths = make_corpus(tmp_path / "data", n=5)
     s = build(tmp_path / "data", tmp_path / "cache")
