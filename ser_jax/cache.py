@@ -39,7 +39,7 @@ from typing import Iterator, Sequence
 import h5py
 import numpy as np
 
-from ser_jax import corpora, lockfile
+from ser_jax import corpora, lockfile, stream
 from ser_jax import features as features_lib
 
 # 2: metadata columns come from the corpus reader (format 1 had RAVDESS' columns only). A format-1
@@ -62,7 +62,7 @@ class CacheLockedError(CacheError):
 class FeatureSet:
     """Everything training needs from a cache: padded features, true lengths, labels, provenance."""
 
-    features: np.ndarray  # (N, T, F) float32, zero beyond each row's length
+    features: np.ndarray | stream.Rows  # (N, T, F) float32, zero beyond each row's length; Rows: on disk
     lengths: np.ndarray  # (N,) int32 true frame counts
     meta: dict[str, np.ndarray]  # metadata columns (corpus, speaker, emotion, gender, the reader's own)
     paths: tuple[str, ...]  # source files, relative to corpus_root
@@ -92,7 +92,8 @@ class FeatureSet:
             start += b - a
         return dataclasses.replace(
             self,
-            features=np.ascontiguousarray(self.features[:, :, cols]),
+            features=(stream.View(self.features, cols=cols) if stream.is_lazy(self.features)
+                      else np.ascontiguousarray(self.features[:, :, cols])),
             layout=tuple(layout),
             config=dataclasses.replace(self.config, groups=tuple(n for n, _, _ in keep)),
         )
@@ -143,11 +144,14 @@ def concat(sets: Sequence[FeatureSet]) -> FeatureSet:
                 f"{_config_line(first.config)} and {other.path} with {_config_line(other.config)}; build both "
                 "caches with the same feature flags")
     t_max = max(s.features.shape[1] for s in sets)
-    feats = np.zeros((sum(len(s) for s in sets), t_max, first.features.shape[2]), np.float32)
-    start = 0
-    for s in sets:
-        feats[start : start + len(s), : s.features.shape[1]] = s.features
-        start += len(s)
+    if any(stream.is_lazy(s.features) for s in sets):
+        feats = stream.Stack([s.features for s in sets])
+    else:
+        feats = np.zeros((sum(len(s) for s in sets), t_max, first.features.shape[2]), np.float32)
+        start = 0
+        for s in sets:
+            feats[start : start + len(s), : s.features.shape[1]] = s.features
+            start += len(s)
     columns: dict[str, np.dtype] = {}
     for s in sets:
         for k, v in s.meta.items():
@@ -355,9 +359,13 @@ def _strings(ds: h5py.Dataset) -> np.ndarray:
 
 
 def load(
-    path: str | os.PathLike, expect: features_lib.FeatureConfig | None = None
+    path: str | os.PathLike, expect: features_lib.FeatureConfig | None = None, *, lazy: bool = False
 ) -> FeatureSet:
-    """Reads a complete cache into memory; raises CacheError saying what is wrong and how to fix it."""
+    """Reads a complete cache into memory; raises CacheError saying what is wrong and how to fix it.
+
+    ``lazy``: everything but the features, which stay on disk (``stream.CacheRows``) and are
+    checked (checksum, finiteness) when a batch reads them: for corpora larger than memory.
+    """
     path = Path(path)
     f = _open_checked(path)
     try:
@@ -369,7 +377,7 @@ def load(
                 "to build the cache for this config"
             )
         _verify_digests(f, path)
-        feats = f["features"][()]
+        feats = (stream.CacheRows(path, f["features"].shape, CacheError) if lazy else f["features"][()])
         lengths = f["lengths"][()].astype(np.int32)
         meta = {}
         for name, kind in _columns(f):
@@ -408,6 +416,8 @@ def _inconsistency(feats: np.ndarray, lengths: np.ndarray, layout: tuple, cfg: f
         return f"it has {feats.shape[2]} feature rows, its config {features_lib.num_features(cfg)}"
     if len(lengths) and (lengths.min() < 1 or lengths.max() > feats.shape[1]):
         return f"a row length is outside [1, {feats.shape[1]}]"
+    if stream.is_lazy(feats):
+        return ""  # rows are checked as they are read
     bad = np.flatnonzero(~np.isfinite(feats).all(axis=(1, 2))) if feats.size else []
     if len(bad):
         return f"{len(bad)} row(s) hold non-finite features (first: row {bad[0]})"
@@ -819,8 +829,9 @@ def ensure(
     reader: str = "auto",
     workers: int | None = None,
     progress: bool = True,
+    lazy: bool = False,
 ) -> FeatureSet:
-    """The FeatureSet of a corpus, building or updating its cache first when needed."""
+    """The FeatureSet of a corpus, building or updating its cache first when needed (``lazy``: see load)."""
     corpus = corpora.read(corpus_root, reader)
     if progress:
         print(f"{corpus.source}: {corpus.note}; {len(corpus)} files, {len(corpus.skipped)} skipped", flush=True)
@@ -830,7 +841,7 @@ def ensure(
         if progress:
             print(summary, flush=True)
     try:
-        return load(path, expect=cfg)
+        return load(path, expect=cfg, lazy=lazy)
     except CacheError as e:  # damaged after all (e.g. a feature chunk): say so, rebuild once
         if not damage(path):
             raise
@@ -839,4 +850,4 @@ def ensure(
         summary = build(corpus, cfg, cache_dir, workers=workers, progress=progress, wait=True)
         if progress:
             print(summary, flush=True)
-        return load(path, expect=cfg)
+        return load(path, expect=cfg, lazy=lazy)

@@ -84,6 +84,9 @@ class ExperimentConfig:
     devices: int = setting(0, "Local devices (GPUs, TPU cores, host CPU devices) each batch is split over: data "
                            "parallelism; 0 = every visible device. The batch size stays global; N devices give one "
                            "device's result up to float rounding.")
+    stream: str = setting("auto", "Read training batches from the feature cache on disk instead of holding every "
+                          "feature in memory: auto (when they would not fit), on, off. Same results either way.",
+                          choices=("auto", "on", "off"))
     workers: int | None = setting(None, "Processes for feature extraction when a cache must be built (default: "
                                   "one per core).")
     # Perturbed copies of the training clips (ser_jax/perturb.py), each a cached feature set.

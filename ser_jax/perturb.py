@@ -20,6 +20,7 @@ import numpy as np
 from ser_jax import cache as cache_lib
 from ser_jax import features as features_lib
 from ser_jax import splits as splits_lib
+from ser_jax import stream
 
 SPEAKER_SEP = "~"
 
@@ -64,9 +65,12 @@ def attach(base: cache_lib.FeatureSet, copies: Sequence[tuple[str, cache_lib.Fea
         pairs = sorted((i, j) for i, j in pairs if i is not None)
         src = np.asarray([i for i, _ in pairs], np.int64)
         take = np.asarray([j for _, j in pairs], np.int64)
-        f = fs.features[take]
-        t = max(base.features.shape[1], f.shape[1])
-        feats = [_pad_frames(a, t) for a in feats] + [_pad_frames(f, t)]
+        if stream.is_lazy(fs.features):
+            feats.append(stream.View(fs.features, rows=take))
+        else:
+            f = fs.features[take]
+            t = max(base.features.shape[1], f.shape[1])
+            feats = [stream.pad_frames(a, t) for a in feats] + [stream.pad_frames(f, t)]
         lengths.append(fs.lengths[take])
         origin.append(src)
         tags.append(np.full(len(src), tag, dtype=object))
@@ -79,15 +83,10 @@ def attach(base: cache_lib.FeatureSet, copies: Sequence[tuple[str, cache_lib.Fea
                                  dtype=object)
     meta["perturbation"] = tag_all
     paths = tuple(p if not t else f"{p}#{t}" for p, t in zip((base.paths[i] for i in origin_all), tag_all))
-    combined = dataclasses.replace(base, features=np.concatenate(feats), lengths=np.concatenate(lengths),
+    stacked = (stream.Stack(feats) if any(stream.is_lazy(f) for f in feats) else np.concatenate(feats))
+    combined = dataclasses.replace(base, features=stacked, lengths=np.concatenate(lengths),
                                    meta=meta, paths=paths)
     return combined, origin_all
-
-
-def _pad_frames(x: np.ndarray, t: int) -> np.ndarray:
-    if x.shape[1] == t:
-        return x
-    return np.pad(x, ((0, 0), (0, t - x.shape[1]), (0, 0)))
 
 
 def extend_train(split: splits_lib.Split, origin: np.ndarray, n_base: int) -> splits_lib.Split:

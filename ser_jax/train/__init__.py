@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -34,6 +34,7 @@ from ser_jax import optim as optim_lib
 from ser_jax import perturb as perturb_lib
 from ser_jax import report as report_lib
 from ser_jax import splits as splits_lib
+from ser_jax import stream as stream_lib
 from ser_jax.config import ExperimentConfig, TrainConfig  # noqa: F401  (part of train's interface)
 from ser_jax.inference_meta import InferenceMeta
 
@@ -66,6 +67,31 @@ class Arrays(NamedTuple):
     x: jax.Array  # (N, T, F) float32
     lengths: jax.Array  # (N,) int32
     y: jax.Array  # (N,) int32
+
+
+class OnDisk(NamedTuple):
+    """The data set when it stays on disk (--stream): each batch is read, scaled and sent to the devices."""
+
+    x: stream_lib.Rows  # (N, T, F), standardised as it is read
+    lengths: np.ndarray  # (N,) int32
+    y: np.ndarray  # (N,) int32
+
+
+def feed(data: Arrays | OnDisk, batches: Sequence[tuple[np.ndarray, np.ndarray]], shard: Any = None
+         ) -> Iterator[tuple[Arrays, jax.Array | None, jax.Array]]:
+    """(data, rows, weights) for each batch: the device-resident set and the batch's rows, or, when the
+    data is on disk, the batch itself (rows None), read by a background thread while the device works."""
+    if isinstance(data, Arrays):
+        for idx, w in batches:
+            yield data, jnp.asarray(idx), jnp.asarray(w)
+        return
+
+    def read():
+        for idx, w in batches:
+            batch = Arrays(data.x[idx], data.lengths[idx], data.y[idx])
+            yield parallel.put(jax.tree_util.tree_map(jnp.asarray, batch), shard), None, jnp.asarray(w)
+
+    yield from stream_lib.prefetch(read(), size=2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,12 +130,14 @@ def train_step(
     class_w: jax.Array | None = None, augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig(),
     shard: Any = None,
 ) -> tuple[TrainState, dict]:
-    """One optimiser step on the rows idx; weights are 0 for the padding of a short last batch.
+    """One optimiser step on the rows idx of data (idx None: data is the batch, read from disk);
+    weights are 0 for the padding of a short last batch.
 
     ``class_w`` (classes,) weighs each clip's loss by its class (1 everywhere: plain mean).
     ``shard``: the batch's sharding over several devices (ser_jax.parallel), or None.
     """
-    x, lengths, y, weights = _split_batch(shard, data.x[idx], data.lengths[idx], data.y[idx], weights)
+    batch = data if idx is None else Arrays(data.x[idx], data.lengths[idx], data.y[idx])
+    x, lengths, y, weights = _split_batch(shard, *batch, weights)
     # Its own stream, so turning masks on leaves the dropout masks of a seed unchanged.
     x = augment_lib.mask(jax.random.fold_in(rng, 1), x, lengths, augment)
     if augment.mixup > 0:
@@ -135,8 +163,9 @@ def train_step(
 
 
 @functools.partial(jax.jit, static_argnames=("shard",))
-def eval_step(state: TrainState, data: Arrays, idx: jax.Array, shard: Any = None) -> jax.Array:
-    x, lengths = _split_batch(shard, data.x[idx], data.lengths[idx])
+def eval_step(state: TrainState, data: Arrays, idx: jax.Array | None, shard: Any = None) -> jax.Array:
+    batch = data if idx is None else Arrays(data.x[idx], data.lengths[idx], data.y[idx])
+    x, lengths = _split_batch(shard, batch.x, batch.lengths)
     return state.apply_fn({"params": state.params, "batch_stats": state.batch_stats}, x, lengths, train=False)
 
 
@@ -154,12 +183,12 @@ def padded_batches(rows: np.ndarray, batch_size: int) -> list[tuple[np.ndarray, 
     return out
 
 
-def predict_logits(state: TrainState, data: Arrays, rows: np.ndarray, batch_size: int, shard: Any = None
+def predict_logits(state: TrainState, data: Arrays | OnDisk, rows: np.ndarray, batch_size: int, shard: Any = None
                    ) -> np.ndarray:
     outs = []
-    for idx, w in padded_batches(rows, batch_size):
-        logits = np.asarray(eval_step(state, data, jnp.asarray(idx), shard=shard))
-        outs.append(logits[w > 0])
+    for batch, idx, w in feed(data, padded_batches(rows, batch_size), shard):
+        logits = np.asarray(eval_step(state, batch, idx, shard=shard))
+        outs.append(logits[np.asarray(w) > 0])
     return np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
 
 
@@ -199,7 +228,7 @@ def _host(tree: Any) -> Any:
 
 def fit_split(
     cfg: ExperimentConfig,
-    data: Arrays,
+    data: Arrays | OnDisk,
     y: np.ndarray,
     label_names: Sequence[str],
     split: splits_lib.Split,
@@ -226,7 +255,8 @@ def fit_split(
                                total_steps=steps_per_epoch * tc.epochs, model_name=cfg.model_name)
     mesh = parallel.make_mesh(cfg.devices)
     shard, everywhere = parallel.batch_sharding(mesh), parallel.replicated(mesh)
-    state, data = parallel.put(state, everywhere), parallel.put(data, everywhere)
+    state = parallel.put(state, everywhere)
+    data = parallel.put(data, everywhere) if isinstance(data, Arrays) else data
     class_w = parallel.put(class_w, everywhere)
     inference_meta = InferenceMeta(
         label_names=tuple(label_names), feature_config=cfg.features, groups=tuple(cfg.groups),
@@ -275,8 +305,8 @@ def fit_split(
             perm = np.random.default_rng([tc.seed, epoch]).permutation(split.train)
             epoch_rng = jax.random.fold_in(jax.random.fold_in(base_rng, 1), epoch)
             sums = []
-            for b, (idx, w) in enumerate(padded_batches(perm, tc.batch_size)):
-                state, m = train_step(state, data, jnp.asarray(idx), jnp.asarray(w), jax.random.fold_in(epoch_rng, b),
+            for b, (batch, idx, w) in enumerate(feed(data, padded_batches(perm, tc.batch_size), shard)):
+                state, m = train_step(state, batch, idx, w, jax.random.fold_in(epoch_rng, b),
                                       class_w, augment=cfg.augment, shard=shard)
                 sums.append(m)
             sums = jax.device_get(sums)
@@ -372,14 +402,15 @@ def fit_split(
 # A whole experiment: all splits of the protocol, aggregated.
 
 
-def load_features(cfg: ExperimentConfig, progress: bool = True) -> cache_lib.FeatureSet:
+def load_features(cfg: ExperimentConfig, progress: bool = True, lazy: bool = False) -> cache_lib.FeatureSet:
     """The experiment's corpora (each from its own cache), its feature groups and its emotion labels.
 
     Emotions are merged and filtered here; a dropped row keeps its place with emotion "", which no
-    split uses, so row indices (and the seed split) do not move when nothing is dropped.
+    split uses, so row indices (and the seed split) do not move when nothing is dropped. ``lazy``:
+    the features stay on disk (see stream.py).
     """
-    sets = [cache_lib.ensure(d, cfg.features, cfg.cache_dir, reader=r, workers=cfg.workers, progress=progress)
-            for d, r in zip(cfg.data_dir, cfg.corpus)]
+    sets = [cache_lib.ensure(d, cfg.features, cfg.cache_dir, reader=r, workers=cfg.workers, progress=progress,
+                             lazy=lazy) for d, r in zip(cfg.data_dir, cfg.corpus)]
     names = [str(s.meta["corpus"][0]) if len(s) else "" for s in sets]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -415,10 +446,18 @@ def standardize_rows(fs: cache_lib.FeatureSet, split: splits_lib.Split, tc: Trai
         return fs.features, {"mean": np.zeros(F, np.float32), "std": np.ones(F, np.float32)}
     mean, std = normalize_lib.fit_standardizer(fs.features, fs.lengths, split.train)
     norm = {"mean": np.asarray(mean, np.float32), "std": np.asarray(std, np.float32)}
+    lazy = stream_lib.is_lazy(fs.features)  # then the same scaling happens batch by batch as rows are read
     if mode == "speaker":
         used = np.unique(np.concatenate([split.train, split.val, split.test]))
         stats = normalize_lib.fit_per_speaker(fs.features, fs.lengths, used, fs.meta["speaker"])
+        if lazy:
+            group = np.full(len(fs), -1, np.int64)
+            index = {name: i for i, name in enumerate(stats)}
+            group[used] = [index[str(s)] for s in fs.meta["speaker"][used]]
+            return stream_lib.Scaled(fs.features, fs.lengths, group, list(stats.values())), norm
         return normalize_lib.standardize_per_speaker(fs.features, fs.lengths, used, fs.meta["speaker"], stats), norm
+    if lazy:
+        return stream_lib.Scaled(fs.features, fs.lengths, np.zeros(len(fs), np.int64), [(mean, std)]), norm
     return normalize_lib.standardize(fs.features, mean, std, fs.lengths).astype(np.float32, copy=False), norm
 
 
@@ -431,7 +470,7 @@ def class_weight_vector(y: np.ndarray, train_rows: np.ndarray, num_classes: int)
 
 PROVENANCE_KEY = "provenance"  # in config.json: how the run was made (not a setting; never compared)
 # Settings that may differ on --resume: where features are cached and how many processes build them.
-RESUMABLE_CHANGES = ("cache_dir", "workers", "devices")
+RESUMABLE_CHANGES = ("cache_dir", "workers", "devices", "stream")
 
 
 def provenance() -> dict:
@@ -514,12 +553,24 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
     report_lib.write_json(run_dir / rundir.CONFIG, {**cfg.to_dict(), PROVENANCE_KEY: provenance()})
 
-    fs = load_features(cfg, progress)
-    splits = splits_lib.make_splits(cfg.split, fs.meta)
-    n_base = len(fs)
-    fs, origin = perturb_lib.attach(fs, [
-        (tag, load_features(dataclasses.replace(cfg, features=v, speed_perturb=(), noise_snr=None), progress))
-        for tag, v in perturb_lib.variants(cfg.features, cfg.speed_perturb, cfg.noise_snr)])
+    def features(lazy: bool, say: bool) -> tuple[cache_lib.FeatureSet, list[tuple[str, cache_lib.FeatureSet]]]:
+        """The corpora's features and the perturbed copies' (--speed_perturb, --noise_snr)."""
+        return load_features(cfg, say, lazy), [
+            (tag, load_features(dataclasses.replace(cfg, features=v, speed_perturb=(), noise_snr=None), say, lazy))
+            for tag, v in perturb_lib.variants(cfg.features, cfg.speed_perturb, cfg.noise_snr)]
+
+    base, copies = features(lazy=cfg.stream != "off", say=progress)  # on disk first: their size decides --stream=auto
+    nbytes = base.features.nbytes + sum(c.features.nbytes for _, c in copies)
+    streaming = stream_lib.should_stream(cfg.stream, nbytes)
+    if cfg.stream == "auto" and streaming and progress:
+        print(f"note: the features take {nbytes / 2**30:.1f} GiB, too much to hold in memory; training reads them "
+              "from the cache batch by batch (--stream=off to hold them anyway)", flush=True)
+    if not streaming and stream_lib.is_lazy(base.features):
+        base, copies = features(lazy=False, say=False)  # the caches are built by now
+    splits = splits_lib.make_splits(cfg.split, base.meta)
+    n_base = len(base)
+    fs, origin = perturb_lib.attach(base, copies)
+    del base, copies
     for note in splits[0].skipped_folds if progress else ():
         print(f"note: {cfg.split.protocol} {note}; skipped", flush=True)
     used = np.unique(np.concatenate([np.concatenate([s.train, s.val, s.test]) for s in splits]))
@@ -542,7 +593,10 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
             per_split.append(json.loads((sub / rundir.METRICS).read_text()))
             continue
         x, norm = standardize_rows(fs, split, cfg.train)
-        data = Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.asarray(np.maximum(y, 0)))
+        if streaming:
+            data = OnDisk(x, fs.lengths.astype(np.int32), np.maximum(y, 0).astype(np.int32))
+        else:
+            data = Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.asarray(np.maximum(y, 0)))
         del x
         metrics = fit_split(cfg, data, y, label_names, split, sub, paths=fs.paths, norm=norm,
                             corpus=fs.meta.get("corpus"), resume=resume, progress=progress)
