@@ -234,6 +234,16 @@ def define_train_flags() -> None:
     flags.DEFINE_boolean("overwrite", False, "Replace whatever --run_dir holds.")
     define_jax_cache_flag("<cache_dir>/xla")
     config_flags.define(ExperimentConfig, only=("devices",))
+    group("several processes (hosts)")
+    flags.DEFINE_string("coordinator_address", os.environ.get("JAX_COORDINATOR_ADDRESS", ""),
+                        "HOST:PORT where process 0 listens, the same on every process (default "
+                        "$JAX_COORDINATOR_ADDRESS).")
+    flags.DEFINE_integer("num_processes", int(os.environ.get("JAX_NUM_PROCESSES", "1")),
+                         "Processes of a multi-host run, each started with the same flags (default "
+                         "$JAX_NUM_PROCESSES or 1).")
+    flags.DEFINE_integer("process_id", int(os.environ.get("JAX_PROCESS_ID", "0")),
+                         "This process's number, 0..num_processes-1; process 0 writes the run directory "
+                         "(default $JAX_PROCESS_ID or 0).")
     group("split")
     config_flags.define(splits_lib.SplitConfig)
     config_flags.define(ExperimentConfig, only=("emotions", "merge_emotions"))

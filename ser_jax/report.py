@@ -302,7 +302,7 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def write_run_report(
-    directory: str | os.PathLike,
+    directory: str | os.PathLike | None,
     y_true,
     y_pred,
     label_names: Sequence[str],
@@ -316,14 +316,17 @@ def write_run_report(
     confusion_matrix_normalized.png and, given a history, training_curves.png into ``directory``;
     returns the metrics written.
 
-    ``extra`` (epochs, seconds, split description, ...) is merged into metrics.json.
+    ``extra`` (epochs, seconds, split description, ...) is merged into metrics.json. ``directory``
+    None: the metrics only, nothing written (the processes but 0 of a multi-process run).
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     m = compute_metrics(y_true, y_pred, label_names)
     m.update({"protocol": protocol, "leaky": bool(leaky)})
     if extra:
         m.update(extra)
+    if directory is None:
+        return m
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     # The file's first line carries the LEAKY prefix and the summary explains it; no third copy.
     text = classification_report_text(y_true, y_pred, label_names)
     summary = format_summary(m, leaky=leaky, protocol=protocol)

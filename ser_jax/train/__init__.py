@@ -70,9 +70,10 @@ class Arrays(NamedTuple):
 
 
 class OnDisk(NamedTuple):
-    """The data set when it stays on disk (--stream): each batch is read, scaled and sent to the devices."""
+    """The data set when it stays on the host: on disk (--stream), or with several processes (each
+    sends only its share of a batch). Each batch is read, scaled and sent to the devices."""
 
-    x: stream_lib.Rows  # (N, T, F), standardised as it is read
+    x: stream_lib.Rows | np.ndarray  # (N, T, F), standardised (Rows: as it is read)
     lengths: np.ndarray  # (N,) int32
     y: np.ndarray  # (N,) int32
 
@@ -88,8 +89,9 @@ def feed(data: Arrays | OnDisk, batches: Sequence[tuple[np.ndarray, np.ndarray]]
 
     def read():
         for idx, w in batches:
-            batch = Arrays(data.x[idx], data.lengths[idx], data.y[idx])
-            yield parallel.put(jax.tree_util.tree_map(jnp.asarray, batch), shard), None, jnp.asarray(w)
+            mine = parallel.local_share(len(idx))  # all of it, unless there are several processes
+            batch = Arrays(np.asarray(data.x[idx[mine]]), data.lengths[idx[mine]], data.y[idx[mine]])
+            yield parallel.put_batch(batch, shard), None, parallel.put_batch(w[mine], shard)
 
     yield from stream_lib.prefetch(read(), size=2)
 
@@ -122,6 +124,13 @@ def create_train_state(
 def _split_batch(shard: Any, *arrays: jax.Array) -> tuple[jax.Array, ...]:
     """The batch's arrays split over the devices (parallel.batch_sharding); unchanged on one device."""
     return arrays if shard is None else tuple(jax.lax.with_sharding_constraint(a, shard) for a in arrays)
+
+
+def _everywhere(shard: Any, tree: Any) -> Any:
+    """``tree`` replicated on the batch's mesh, so every process can read it (unchanged on one device)."""
+    if shard is None:
+        return tree
+    return jax.lax.with_sharding_constraint(tree, parallel.replicated(shard.mesh))
 
 
 @functools.partial(jax.jit, donate_argnums=(0,), static_argnames=("augment", "shard"))
@@ -159,14 +168,15 @@ def train_step(
     state = state.replace(batch_stats=updates.get("batch_stats", state.batch_stats))
     count = jnp.sum(weights)
     correct = jnp.sum((jnp.argmax(logits, -1) == y) * weights)
-    return state, {"loss_sum": loss * count, "correct": correct, "count": count}
+    return _everywhere(shard, (state, {"loss_sum": loss * count, "correct": correct, "count": count}))
 
 
 @functools.partial(jax.jit, static_argnames=("shard",))
 def eval_step(state: TrainState, data: Arrays, idx: jax.Array | None, shard: Any = None) -> jax.Array:
     batch = data if idx is None else Arrays(data.x[idx], data.lengths[idx], data.y[idx])
     x, lengths = _split_batch(shard, batch.x, batch.lengths)
-    return state.apply_fn({"params": state.params, "batch_stats": state.batch_stats}, x, lengths, train=False)
+    logits = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats}, x, lengths, train=False)
+    return _everywhere(shard, logits)
 
 
 def padded_batches(rows: np.ndarray, batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -186,9 +196,10 @@ def padded_batches(rows: np.ndarray, batch_size: int) -> list[tuple[np.ndarray, 
 def predict_logits(state: TrainState, data: Arrays | OnDisk, rows: np.ndarray, batch_size: int, shard: Any = None
                    ) -> np.ndarray:
     outs = []
-    for batch, idx, w in feed(data, padded_batches(rows, batch_size), shard):
+    batches = padded_batches(rows, batch_size)
+    for (batch, idx, _), (_, w) in zip(feed(data, batches, shard), batches, strict=True):
         logits = np.asarray(eval_step(state, batch, idx, shard=shard))
-        outs.append(logits[np.asarray(w) > 0])
+        outs.append(logits[w > 0])
     return np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
 
 
@@ -220,6 +231,13 @@ def _check_divergence(loss: float, epoch: int, history: list[dict], chance: floa
     kept = (f"the best checkpoint (epoch {best_epoch + 1}) is kept in {run_dir / rundir.CHECKPOINTS}" if best_epoch >= 0
             else "no checkpoint was kept (it diverged before any epoch finished)")
     raise TrainingDiverged(f"{name}: {what}; {kept}; lower --learning_rate or set --clip_norm")
+
+
+class _NoWriter:
+    """What processes other than 0 log to: nothing (process 0 writes the TensorBoard events)."""
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: None
 
 
 def _host(tree: Any) -> Any:
@@ -255,9 +273,10 @@ def fit_split(
                                total_steps=steps_per_epoch * tc.epochs, model_name=cfg.model_name)
     mesh = parallel.make_mesh(cfg.devices)
     shard, everywhere = parallel.batch_sharding(mesh), parallel.replicated(mesh)
-    state = parallel.put(state, everywhere)
-    data = parallel.put(data, everywhere) if isinstance(data, Arrays) else data
-    class_w = parallel.put(class_w, everywhere)
+    state = parallel.replicate(state, everywhere)
+    data = parallel.replicate(data, everywhere) if isinstance(data, Arrays) else data
+    class_w = parallel.replicate(class_w, everywhere)
+    primary = parallel.is_primary()  # the one process that writes files (several processes: process 0)
     inference_meta = InferenceMeta(
         label_names=tuple(label_names), feature_config=cfg.features, groups=tuple(cfg.groups),
         model_name=cfg.model_name, model_config=model_cfg, num_frames=num_frames, protocol=cfg.split.protocol,
@@ -281,16 +300,18 @@ def fit_split(
         start_epoch, best_epoch, best_acc, wait = meta["epoch"] + 1, meta["best_epoch"], meta["best_acc"], meta["wait"]
         history, seconds_before = meta["history"], float(meta.get("train_seconds", 0.0))
         stopped = meta.get("stopped_by") or stopped
-        with open(run_dir / rundir.HISTORY, "w") as f:  # drop epochs logged after the checkpoint
-            f.writelines(json.dumps(row) + "\n" for row in history)
+        if primary:
+            with open(run_dir / rundir.HISTORY, "w") as f:  # drop epochs logged after the checkpoint
+                f.writelines(json.dumps(row) + "\n" for row in history)
         if best_epoch >= 0 and ckpts.step("best") != best_epoch + 1:  # killed between the two saves
             ckpts.save("best", best_epoch + 1, {**best, "norm": norm}, best_meta())
         if progress:
             print(f"resuming {run_dir} after epoch {start_epoch}", flush=True)
 
-    if start_epoch == 0:  # a fresh start, or --resume before any epoch was checkpointed
+    if start_epoch == 0 and primary:  # a fresh start, or --resume before any epoch was checkpointed
         (run_dir / rundir.HISTORY).unlink(missing_ok=True)
-    writer = SummaryWriter(logdir=str(run_dir), purge_step=start_epoch + 1 if start_epoch else None)
+    writer = (SummaryWriter(logdir=str(run_dir), purge_step=start_epoch + 1 if start_epoch else None) if primary
+              else _NoWriter())
     if start_epoch == 0:
         writer.add_text("config", "```\n" + json.dumps(cfg.to_dict(), indent=2) + "\n```", 0)
         writer.add_text("split", ("LEAKY (early stopping on the test set): " if split.leaky else "")
@@ -306,8 +327,9 @@ def fit_split(
             epoch_rng = jax.random.fold_in(jax.random.fold_in(base_rng, 1), epoch)
             sums = []
             for b, (batch, idx, w) in enumerate(feed(data, padded_batches(perm, tc.batch_size), shard)):
-                state, m = train_step(state, batch, idx, w, jax.random.fold_in(epoch_rng, b),
-                                      class_w, augment=cfg.augment, shard=shard)
+                key = jax.random.fold_in(epoch_rng, b)
+                key = parallel.replicate(key, everywhere) if parallel.multi_process() else key
+                state, m = train_step(state, batch, idx, w, key, class_w, augment=cfg.augment, shard=shard)
                 sums.append(m)
             sums = jax.device_get(sums)
             count = sum(float(m["count"]) for m in sums)
@@ -326,8 +348,9 @@ def fit_split(
                 writer.add_scalar(f"val/{k}", row[f"val_{k}"], epoch + 1)
             writer.add_scalar("val/macro_f1", val_f1, epoch + 1)
             writer.add_scalar("learning_rate", lr, epoch + 1)
-            with open(run_dir / rundir.HISTORY, "a") as f:
-                f.write(json.dumps(row) + "\n")
+            if primary:
+                with open(run_dir / rundir.HISTORY, "a") as f:
+                    f.write(json.dumps(row) + "\n")
             improved = val_acc > best_acc
             if improved:
                 best_acc, best_epoch, wait = val_acc, epoch, 0
@@ -360,7 +383,7 @@ def fit_split(
     faults.point("before_test_evaluation")
     # Only now, with the epoch chosen on validation data, is the test set looked at.
     # Device arrays placed as during training: no recompilation of eval_step.
-    best = jax.device_put(best) if everywhere is None else parallel.put(best, everywhere)
+    best = jax.device_put(best) if everywhere is None else parallel.replicate(best, everywhere)
     state = state.replace(params=best["params"], batch_stats=best["batch_stats"])
     test_logits = predict_logits(state, data, split.test, tc.eval_batch_size, shard)
     y_pred = test_logits.argmax(-1)
@@ -376,7 +399,8 @@ def fit_split(
             m = report_lib.compute_metrics(y_true[mask], y_pred[mask], label_names)
             per_corpus[str(name)] = {k: m[k] for k in (*report_lib.SCALAR_METRICS, "n")}
     metrics = report_lib.write_run_report(
-        run_dir, y_true, y_pred, label_names, leaky=split.leaky, protocol=cfg.split.protocol, title=title,
+        run_dir if primary else None, y_true, y_pred, label_names, leaky=split.leaky, protocol=cfg.split.protocol,
+        title=title,
         extra={
             "split": split.name, "split_description": split.description, "channels": cfg.split.channels,
             "n_train": int(len(split.train)), "n_val": int(len(split.val)), "n_test": int(len(split.test)),
@@ -390,6 +414,8 @@ def fit_split(
             "config": cfg.to_dict(),
         })
     faults.point("after_metrics_written")
+    if not primary:
+        return metrics
     image = report_lib.confusion_matrix_image(metrics["confusion_matrix"], label_names, title, leaky=split.leaky)
     writer.add_image("test/confusion_matrix", image, len(history), dataformats="HWC")
     writer.add_text("test/report", "```\n" + (run_dir / rundir.REPORT).read_text() + "\n```", len(history))
@@ -530,6 +556,8 @@ def train_and_evaluate(
         return RunLockedError(f"{run_dir} is being written by another training (pid {holder}); wait for it to "
                               "finish, or choose another --run_dir")
 
+    if not parallel.is_primary():  # process 0 of a multi-process run holds the lock for all of them
+        return _train_and_evaluate(cfg, run_dir, resume=resume, overwrite=overwrite, progress=False)
     with lockfile.exclusive(run_dir / LOCK_NAME, busy):
         return _train_and_evaluate(cfg, run_dir, resume=resume, overwrite=overwrite, progress=progress)
 
@@ -545,13 +573,15 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
     if rundir.finished(run_dir) and not (resume or overwrite):
         raise FileExistsError(f"{run_dir} already holds a finished run; pass --overwrite to replace it "
                               "or choose another --run_dir")
-    if contents and not resume:
-        if not overwrite:
-            raise FileExistsError(f"{run_dir} holds an unfinished run; pass --resume to continue it or "
-                                  "--overwrite to start again")
-        for p in contents:
+    if contents and not resume and not overwrite:
+        raise FileExistsError(f"{run_dir} holds an unfinished run; pass --resume to continue it or "
+                              "--overwrite to start again")
+    parallel.barrier("run directory checked")  # every process decided before process 0 changes it
+    if parallel.is_primary():
+        for p in contents if not resume else ():
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-    report_lib.write_json(run_dir / rundir.CONFIG, {**cfg.to_dict(), PROVENANCE_KEY: provenance()})
+        report_lib.write_json(run_dir / rundir.CONFIG, {**cfg.to_dict(), PROVENANCE_KEY: provenance()})
+    parallel.barrier("run directory ready")
 
     def features(lazy: bool, say: bool) -> tuple[cache_lib.FeatureSet, list[tuple[str, cache_lib.FeatureSet]]]:
         """The corpora's features and the perturbed copies' (--speed_perturb, --noise_snr)."""
@@ -593,7 +623,7 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
             per_split.append(json.loads((sub / rundir.METRICS).read_text()))
             continue
         x, norm = standardize_rows(fs, split, cfg.train)
-        if streaming:
+        if streaming or parallel.multi_process():  # several processes: each sends its share of every batch
             data = OnDisk(x, fs.lengths.astype(np.int32), np.maximum(y, 0).astype(np.int32))
         else:
             data = Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.asarray(np.maximum(y, 0)))
@@ -604,7 +634,7 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
             print(report_lib.format_summary(metrics, leaky=split.leaky, protocol=split.name), flush=True)
         per_split.append(metrics)
         del data
-    if len(per_split) == 1:
+    if len(per_split) == 1 or not parallel.is_primary():
         metrics = per_split[0]
     else:
         val = np.asarray([m["best_val_accuracy"] for m in per_split], np.float64)
@@ -635,11 +665,14 @@ def main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise cli.UsageError(f"unexpected arguments {argv[1:]}; pass everything as --flags")
     FLAGS = flags.FLAGS
+    parallel.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)  # before any JAX work
     cfg = cli.experiment_config_from_flags()
     runtime.enable_compilation_cache(runtime.compilation_cache_dir(FLAGS.jax_cache, Path(cfg.cache_dir) / "xla"))
     run_dir = FLAGS.run_dir or os.path.join(
         "runs", f"{cfg.split.protocol}-{cfg.features.recipe}-{time.strftime('%Y%m%d-%H%M%S')}")
     result = train_and_evaluate(cfg, run_dir, resume=FLAGS.resume, overwrite=FLAGS.overwrite)
+    if not parallel.is_primary():
+        return 0
     print()
     print((Path(result.run_dir) / rundir.REPORT).read_text())
     print(f"run directory: {result.run_dir}  (report.txt, metrics.json, confusion_matrix.png)")
