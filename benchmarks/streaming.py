@@ -57,7 +57,8 @@ else:
     rows = stream.CacheRows(path, (n, T, F), cache.CacheError)
     mean, std = np.zeros(F, np.float32), np.ones(F, np.float32)
     data = train_lib.OnDisk(stream.Scaled(rows, lengths, np.zeros(n, np.int64), [(mean, std)]), lengths, y)
-state = train_lib.create_train_state(jax.random.PRNGKey(0), models.make_config("crnn"), optim.OptimConfig(), T, F, 10**6)
+state = train_lib.create_train_state(jax.random.PRNGKey(0), models.make_config("crnn"), optim.OptimConfig(),
+                                     T, F, 10**6)
 batches = [(rng.choice(n, B, replace=False).astype(np.int32), np.ones(B, np.float32)) for _ in range(steps + 1)]
 
 def run(bs):

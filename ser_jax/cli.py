@@ -253,7 +253,7 @@ def define_train_flags() -> None:
     group("model")
     config_flags.define(ExperimentConfig, only=("model_name",))
     flags.DEFINE_list("model_config", [], "FIELD=VALUE settings of the chosen model's Config, e.g. "
-                      "dropout=0.2,filters=64 (tuples as 128:64): the same as its own flags below.")
+                      "dropout=0.2,filters=64 (tuples as 128:64): a shorthand for its own flags below.")
     for name in models_lib.MODELS:
         group(f"model {name}" + (" (the default; its flags have no prefix)" if name == models_lib.DEFAULT else "")
               + f": {models_lib.summary(name).split(': ', 1)[-1].rstrip('.')}")
@@ -268,6 +268,26 @@ def define_train_flags() -> None:
     group("other")
     config_flags.define(ExperimentConfig)  # any field not placed above
     group(None)
+
+
+def _set_model_flags(chosen: str, items: list[str]) -> None:
+    """``--model_config=F=V,...``: a shorthand that sets model ``chosen``'s own flags (one parser for both)."""
+    from ser_jax import models as models_lib
+
+    cls = models_lib.config_class(chosen)
+    names = config_flags.flag_names(cls, model_prefix(chosen))
+    for item in items:
+        key, sep, raw = (part.strip() for part in str(item).partition("="))
+        if not sep or not key:
+            raise UsageError(f"--model_config={item}: expected FIELD=VALUE (e.g. dropout=0.2)")
+        if key not in names:
+            raise UsageError(f"--model_config={item}: model {chosen!r} has no setting {key!r}; it has "
+                             f"{', '.join(names)}")
+        flag = FLAGS[names[key]]
+        try:  # a list flag (tuples) takes 128:64 here, since commas separate the items of --model_config
+            flag.parse(raw.replace(":", ",") if isinstance(flag.value, list) else raw)
+        except flags.IllegalFlagValueError:
+            raise UsageError(f"--model_config={item}: {raw!r} is not a valid value of --{names[key]}") from None
 
 
 def model_prefix(name: str) -> str:
@@ -288,17 +308,13 @@ def experiment_config_from_flags():
     data_dir = require_data("data_dir")
     readers = corpus_readers(len(data_dir))
     chosen = FLAGS.model
+    _set_model_flags(chosen, FLAGS.model_config)
     for name in models_lib.MODELS:
         given = config_flags.changed(models_lib.config_class(name), model_prefix(name))
         if name != chosen and given:
             raise UsageError(f"--{given[0]} is a setting of --model={name}, not of --model={chosen}; drop it or "
                              f"set {chosen}'s own flags")
-    model_cls = models_lib.config_class(chosen)
-    model = config_flags.build(model_cls, model_prefix(chosen))
-    try:
-        model = models_lib.make_config(chosen, FLAGS.model_config, base=model)
-    except ValueError as e:
-        raise UsageError(config_flags.flagify(str(e), model_cls, model_prefix(chosen))) from None
+    model = config_flags.build(models_lib.config_class(chosen), model_prefix(chosen))
     return config_flags.build(
         ExperimentConfig, data_dir=data_dir, corpus=readers, features=feature_config_from_flags(),
         split=config_flags.build(splits_lib.SplitConfig), model=model,

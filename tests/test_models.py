@@ -144,19 +144,42 @@ def test_the_l2_penalty_reaches_conv_and_hidden_dense_kernels_of_every_model_and
 
 
 def test_models_are_found_by_name_and_configured_field_by_field():
-    cfg = models.make_config("tcn", ["filters=16", "dropout=0.25", "dilations=3"])
-    assert cfg == tcn.Config(filters=16, dropout=0.25, dilations=3)
-    crnn = models.make_config("crnn", ["conv_filters=32:16", "conv_kernels=5:3", "attention=false"])
-    assert crnn.conv_filters == (32, 16) and crnn.attention is False
+    assert models.make_config("tcn", {"filters": 16, "dropout": 0.25}) == tcn.Config(filters=16, dropout=0.25)
     assert models.config_from_dict("conformer", dataclasses.asdict(TINY["conformer"])) == TINY["conformer"]
     with pytest.raises(ValueError, match=r"--model=resnet: unknown model; choose from crnn, tcn, conformer"):
         models.build("resnet", {})
-    with pytest.raises(ValueError, match=r"model 'tcn' has no setting 'width'"):
-        models.make_config("tcn", ["width=3"])
-    with pytest.raises(ValueError, match=r"--model_config=filters=many: 'many' is not a valid int"):
-        models.make_config("tcn", ["filters=many"])
-    with pytest.raises(ValueError, match=r"expected FIELD=VALUE"):
-        models.make_config("tcn", ["filters"])
+    with pytest.raises(ValueError, match=r"model 'tcn' has no setting\(s\) width"):
+        models.make_config("tcn", {"width": 3})
+
+
+_MODEL_FLAGS = """
+import sys, tempfile
+from absl import flags
+from ser_jax import cli
+data = tempfile.mkdtemp()
+cli.define_data_flags(); cli.define_feature_flags(); cli.define_train_flags()
+for args in (["--model=tcn", "--tcn.filters=16", "--tcn.dilations=3"],
+             ["--model=tcn", "--model_config=filters=16,dilations=3"],
+             ["--conv_filters=32,16", "--conv_kernels=5,3", "--attention=false"],
+             ["--model_config=conv_filters=32:16,conv_kernels=5:3,attention=false"],
+             ["--model=tcn", "--model_config=filters=many"], ["--model=tcn", "--model_config=filters"]):
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train", f"--data_dir={data}", *args])
+    try:
+        print(repr(cli.experiment_config_from_flags().model))
+    except cli.UsageError as e:
+        print("error:", e)
+"""
+
+
+def test_model_settings_come_from_the_models_own_flags_or_the_model_config_shorthand():
+    out = subprocess.run([sys.executable, "-c", _MODEL_FLAGS], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == lines[1] == repr(dataclasses.replace(tcn.Config(), filters=16, dilations=3))
+    assert lines[2] == lines[3] and "conv_filters=(32, 16)" in lines[2] and "attention=False" in lines[2]
+    assert lines[4] == "error: --model_config=filters=many: 'many' is not a valid value of --tcn.filters"
+    assert lines[5] == "error: --model_config=filters: expected FIELD=VALUE (e.g. dropout=0.2)"
 
 
 @pytest.mark.parametrize("name, bad, match", [
@@ -259,7 +282,7 @@ def test_the_train_command_names_a_bad_model_setting_in_one_line(tiny_corpus, tm
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        "error: --model_config=width=3: model 'tcn' has no setting 'width'; it has num_classes, filters, "
+        "error: --model_config=width=3: model 'tcn' has no setting 'width'; it has filters, "
         "kernel_size, dilations, dropout, head_dropout")
 
 

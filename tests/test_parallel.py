@@ -86,10 +86,11 @@ def test_two_processes_train_as_one_process(tiny_corpus, tiny_cache_dir, tmp_pat
     """Two processes (JAX's distributed runtime, CPU collectives over gloo), one device each, train the
     run one process trains; process 0 alone writes the run directory, both write the checkpoints."""
     import numpy as np
-    from conftest import TINY_FEATURES, TINY_MODEL
 
     from ser_jax import checkpoint, optim, splits
     from ser_jax import train as train_lib
+
+    from conftest import TINY_FEATURES, TINY_MODEL
 
     common = [f"--data_dir={tiny_corpus}", f"--cache_dir={tiny_cache_dir}", *TINY_FLAGS,
               f"--run_dir={tmp_path / 'two'}", f"--coordinator_address=127.0.0.1:{_free_port()}",

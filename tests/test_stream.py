@@ -7,10 +7,11 @@ import time
 
 import numpy as np
 import pytest
-from conftest import TINY_FEATURES, TINY_MODEL
 
 from ser_jax import cache, corpora, normalize, optim, splits, stream
 from ser_jax import train as train_lib
+
+from conftest import TINY_FEATURES, TINY_MODEL
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ logits (B, num_classes), with frames past a clip's length never changing its log
 needs the ``dropout`` rng and, for models with BatchNorm, a mutable ``batch_stats`` collection.
 
 Adding a model is one new file plus one line in :data:`MODELS`; ``--model=NAME`` then trains it,
-``--model_config=field=value,...`` sets any field of its Config, and the checkpoint stores the name
-and config, so ``predict`` rebuilds it. Kernels of modules named ``conv_<i>``/``dense_<i>`` get the
-L2 penalty (see ``optim.l2_mask``); name layers accordingly.
+``--NAME.FIELD=value`` (or ``--model_config=field=value,...``) sets any field of its Config, and
+the checkpoint stores the name and config, so ``predict`` rebuilds it. Kernels of modules named
+``conv_<i>``/``dense_<i>`` get the L2 penalty (see ``optim.l2_mask``); name layers accordingly.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import types
-import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import flax.linen as nn
@@ -69,56 +68,16 @@ def config_from_dict(name: str, d: Mapping[str, Any]) -> Any:
     return cls(**d)
 
 
-def make_config(name: str, overrides: Sequence[str] | Mapping[str, Any] = (), base: Any = None, **fields: Any) -> Any:
+def make_config(name: str, overrides: Mapping[str, Any] | None = None, base: Any = None, **fields: Any) -> Any:
     """Model ``name``'s Config: ``base`` (default: the model's defaults) with ``overrides`` applied.
 
-    ``overrides`` are ``field=value`` strings, as ``--model_config`` gives them, parsed by the field's
-    type (ints, floats, booleans, strings, tuples of ints as ``1:2:3``), or a mapping of values.
+    (Command-line values are parsed by the model's flags, ser_jax.cli; ``--model_config`` sets those.)
     """
     cls = config_class(name)
     base = cls() if base is None else base
-    values = parse_overrides(name, overrides) if not isinstance(overrides, Mapping) else dict(overrides)
-    return dataclasses.replace(base, **values, **fields)
-
-
-def parse_overrides(name: str, items: Sequence[str]) -> dict[str, Any]:
-    cls = config_class(name)
-    hints = typing.get_type_hints(cls)
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = str(item).partition("=")
-        key, raw = key.strip(), raw.strip()
-        if not sep or not key:
-            raise ValueError(f"--model_config={item}: expected FIELD=VALUE (e.g. dropout=0.2)")
-        if key not in hints:
-            raise ValueError(f"--model_config={item}: model {name!r} has no setting {key!r}; it has "
-                             f"{', '.join(f.name for f in dataclasses.fields(cls))}")
-        out[key] = _parse_value(hints[key], raw, item)
-    return out
-
-
-def _parse_value(kind: Any, raw: str, item: str) -> Any:
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    try:
-        if kind is bool:
-            if raw.lower() in ("true", "1", "yes"):
-                return True
-            if raw.lower() in ("false", "0", "no"):
-                return False
-            raise ValueError
-        if kind is int:
-            return int(raw)
-        if kind is float:
-            return float(raw)
-        if kind is str:
-            return raw
-        if origin is tuple:
-            inner = args[0]
-            return tuple(inner(v) for v in raw.replace(":", " ").split()) if raw else ()
-        if origin in (typing.Union, types.UnionType) and type(None) in args:  # X | None
-            if raw.lower() == "none":
-                return None
-            return _parse_value(next(a for a in args if a is not type(None)), raw, item)
-    except ValueError:
-        raise ValueError(f"--model_config={item}: {raw!r} is not a valid {getattr(kind, '__name__', kind)}") from None
-    raise ValueError(f"--model_config={item}: this setting cannot be given on the command line")
+    values = {**(overrides or {}), **fields}
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"model {name!r} has no setting(s) {', '.join(unknown)}; it has "
+                         f"{', '.join(f.name for f in dataclasses.fields(cls))}")
+    return dataclasses.replace(base, **values)
