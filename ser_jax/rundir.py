@@ -18,6 +18,8 @@ HISTORY = "metrics.jsonl"
 REPORT = "report.txt"
 CHECKPOINTS = "checkpoints"
 LOCK = ".lock"
+CONFUSION = "confusion_matrix.png"  # counts; also the TensorBoard image
+CONFUSION_NORMALIZED = "confusion_matrix_normalized.png"  # rows sum to 1
 CURVES = "training_curves.png"  # loss and accuracy per epoch (every fold's, at the top of a k-fold run)
 FOLD_PREFIX = "fold_"
 

@@ -28,7 +28,6 @@ import re
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 # Standardisation is fitted on a split's training rows; it lives in normalize.py and is
 # re-exported here because callers reach for it together with the split.
@@ -224,6 +223,8 @@ def _strata(meta: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _stratified(rows: np.ndarray, key: np.ndarray, size: float, random_state: int, what: str):
+    from sklearn.model_selection import train_test_split  # here: importing scikit-learn takes ~2 s
+
     try:
         a, b = train_test_split(rows, test_size=size, random_state=random_state, stratify=key)
     except ValueError as e:

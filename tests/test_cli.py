@@ -150,7 +150,8 @@ def test_a_missing_flagfile_is_one_line_naming_it_and_the_presets(tmp_path):
 def test_the_run_directory_layout_is_named_in_one_module_only():
     from ser_jax import rundir
 
-    names = {rundir.CONFIG, rundir.METRICS, rundir.HISTORY, rundir.REPORT, rundir.CHECKPOINTS}
+    names = {rundir.CONFIG, rundir.METRICS, rundir.HISTORY, rundir.REPORT, rundir.CHECKPOINTS, rundir.CONFUSION,
+             rundir.CONFUSION_NORMALIZED, rundir.CURVES}
     for path in PACKAGE.rglob("*.py"):
         if path.name == "rundir.py":
             continue

@@ -344,7 +344,7 @@ def confusion_png_path(spec: exp_lib.TableSpec, runs_dir: str | os.PathLike, out
     if out:
         o = Path(out)
         return o.with_name(o.stem + "_confusion_matrix.png")
-    return Path(runs_dir) / spec.name / "confusion_matrix.png"
+    return Path(runs_dir) / spec.name / rundir.CONFUSION
 
 
 def write_confusion_png(results: Results, path: str | os.PathLike) -> Path | None:

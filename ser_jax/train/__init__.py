@@ -416,7 +416,7 @@ def fit_split(
     faults.point("after_metrics_written")
     if not primary:
         return metrics
-    image = report_lib.confusion_matrix_image(metrics["confusion_matrix"], label_names, title, leaky=split.leaky)
+    image = report_lib.png_image(run_dir / rundir.CONFUSION)  # as write_run_report drew it
     writer.add_image("test/confusion_matrix", image, len(history), dataformats="HWC")
     writer.add_text("test/report", "```\n" + (run_dir / rundir.REPORT).read_text() + "\n```", len(history))
     summaries.write_results(run_dir, cfg.to_dict(), metrics, len(history), writer)
