@@ -5,7 +5,8 @@ it skips XLA compilation; imports and everything else are paid again. Everything
 subprocesses on a small synthetic corpus made here (deleted after):
 
 - ``train``: a tiny 2-epoch training of the seed model layout (fast features, 16 kHz), twice;
-- ``predict``: one 3 s file with the checkpoint of that training, twice.
+- ``predict``: one 3 s file with the checkpoint of that training, twice;
+- the import floor: a process that only imports JAX, flax, orbax and soundfile and runs one op.
 
     .venv/bin/python benchmarks/startup.py [--repeats=3]
 
@@ -30,6 +31,9 @@ flags.DEFINE_integer("repeats", 3, "Repetitions of each first/second pair (each 
 
 TINY = ["--recipe=fast", "--sample_rate=16000", "--duration=3.0", "--conv_filters=16", "--conv_kernels=5",
         "--lstm_units=16", "--dense_units=16", "--epochs=2", "--split=holdout", "--workers=2", "--batch_size=16"]
+
+
+_FLOOR = "import jax, flax.linen, orbax.checkpoint, soundfile; jax.numpy.zeros(1).block_until_ready()"
 
 
 def _timed(cmd: list[str], env: dict) -> float:
@@ -65,7 +69,10 @@ def main(argv: list[str]) -> None:
                 times[f"predict {call}"].append(_timed(
                     [*py, "ser_jax.predict", f"--checkpoint={root / f'run_{r}_1st'}", f"--jax_cache={xla}_predict",
                      str(clip)], env))
+        # The floor of any predict: a process that imports what restoring and running a model needs.
+        floor = statistics.median(_timed([sys.executable, "-c", _FLOOR], env) for _ in range(max(3, FLAGS.repeats)))
         print(f"start-up, median of {FLAGS.repeats} (wall seconds, fresh processes, {os.cpu_count()} CPUs)")
+        print(f"  import floor (python -c '{_FLOOR}'): {floor:.2f} s")
         for what in ("train", "predict"):
             first, second = (statistics.median(times[f"{what} {c}"]) for c in ("1st", "2nd"))
             print(f"  {what:8s} first {first:6.2f} s   second {second:6.2f} s   second/first {second / first:.2f}")
