@@ -36,7 +36,7 @@ data = train_lib.Arrays(jnp.asarray(rng.standard_normal((N, T, F), np.float32)),
 state = train_lib.create_train_state(jax.random.PRNGKey(0), models.make_config("crnn"), optim.OptimConfig(), T, F, 1000)
 mesh = parallel.make_mesh(0)
 shard, everywhere = parallel.batch_sharding(mesh), parallel.replicated(mesh)
-state, data = parallel.put(state, everywhere), parallel.put(data, everywhere)
+state, data = parallel.replicate(state, everywhere), parallel.replicate(data, everywhere)
 batches = [jnp.asarray(rng.permutation(N)[:B].astype(np.int32)) for _ in range(steps)]
 w = jnp.ones(B)
 state, m = train_lib.train_step(state, data, batches[0], w, jax.random.PRNGKey(0), shard=shard)

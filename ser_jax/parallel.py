@@ -93,11 +93,6 @@ def check_batch_size(batch_size: int, mesh: Mesh | None, flag: str = "--batch_si
                          f"use a multiple of {n} (e.g. {n * max(1, round(batch_size / n))}) or --devices=1")
 
 
-def put(tree, sharding: NamedSharding | None):
-    """``tree`` on the devices with ``sharding`` (unchanged placement for a single device)."""
-    return tree if sharding is None else jax.device_put(tree, sharding)
-
-
 def replicate(tree, sharding: NamedSharding | None):
     """``tree`` (the same on every process) replicated on the mesh; from host values when there are
     several processes, since an array on one local device cannot join a multi-process computation."""
