@@ -116,7 +116,7 @@ def test_a_run_trains_on_copies_of_its_training_clips_only(tiny_corpus, tiny_cac
         data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES,
         split=splits.SplitConfig(protocol="holdout"), model={"conv_filters": (8,), "conv_kernels": (3,),
                                                              "lstm_units": 8, "dense_units": (8,)},
-        train=train_lib.TrainConfig(epochs=2, patience=0, batch_size=32, speaker_norm=True),
+        train=train_lib.TrainConfig(epochs=1, patience=0, batch_size=32, speaker_norm=True),
         speed_perturb=(1.1,), noise_snr=(20, 30), workers=2)
     base = train_lib.train_and_evaluate(dataclasses.replace(cfg, speed_perturb=(), noise_snr=None), tmp_path / "b",
                                         progress=False).metrics
