@@ -5,7 +5,7 @@ row per HDF5 chunk, with checksums) of ``--clips`` rows (100,000: about 9.7 GB),
 in its own subprocess so that resident memory is the child's own:
 - memory: the in-memory path (``train.Arrays`` resident on the device; a set of ``--memory_clips``
   rows, since the step rate does not depend on the set's size);
-- stream: ``train.feed`` over ``train.OnDisk``: random batches read from the 100,000-row cache,
+- stream: ``train.feed`` over ``train.OnHost``: random batches read from the 100,000-row cache,
   standardised as read (``stream.Scaled``), prefetched by the background thread.
 Both run the original model (crnn defaults) with batch 32; the median of ``--repeats`` x
 ``--steps`` steps after the compiling one. The cache is deleted afterwards (``--keep`` keeps it).
@@ -56,7 +56,7 @@ if mode == "memory":
 else:
     rows = stream.CacheRows(path, (n, T, F), cache.CacheError)
     mean, std = np.zeros(F, np.float32), np.ones(F, np.float32)
-    data = train_lib.OnDisk(stream.Scaled(rows, lengths, np.zeros(n, np.int64), [(mean, std)]), lengths, y)
+    data = train_lib.OnHost(stream.Scaled(rows, lengths, np.zeros(n, np.int64), [(mean, std)]), lengths, y)
 state = train_lib.create_train_state(jax.random.PRNGKey(0), models.make_config("crnn"), optim.OptimConfig(),
                                      T, F, 10**6)
 batches = [(rng.choice(n, B, replace=False).astype(np.int32), np.ones(B, np.float32)) for _ in range(steps + 1)]

@@ -69,16 +69,16 @@ class Arrays(NamedTuple):
     y: jax.Array  # (N,) int32
 
 
-class OnDisk(NamedTuple):
-    """The data set when it stays on the host: on disk (--stream), or with several processes (each
-    sends only its share of a batch). Each batch is read, scaled and sent to the devices."""
+class OnHost(NamedTuple):
+    """The data set when it stays on the host: on disk (--stream; x is a stream.Rows), or in memory with
+    several processes (each sends only its share of a batch). Each batch is read, scaled and sent."""
 
     x: stream_lib.Rows | np.ndarray  # (N, T, F), standardised (Rows: as it is read)
     lengths: np.ndarray  # (N,) int32
     y: np.ndarray  # (N,) int32
 
 
-def feed(data: Arrays | OnDisk, batches: Sequence[tuple[np.ndarray, np.ndarray]], shard: Any = None
+def feed(data: Arrays | OnHost, batches: Sequence[tuple[np.ndarray, np.ndarray]], shard: Any = None
          ) -> Iterator[tuple[Arrays, jax.Array | None, jax.Array]]:
     """(data, rows, weights) for each batch: the device-resident set and the batch's rows, or, when the
     data is on disk, the batch itself (rows None), read by a background thread while the device works."""
@@ -126,6 +126,11 @@ def _split_batch(shard: Any, *arrays: jax.Array) -> tuple[jax.Array, ...]:
     return arrays if shard is None else tuple(jax.lax.with_sharding_constraint(a, shard) for a in arrays)
 
 
+def _rows(data: Arrays, idx: jax.Array | None) -> Arrays:
+    """The batch: rows idx of the device-resident set, or data itself when it is the batch (idx None)."""
+    return data if idx is None else Arrays(data.x[idx], data.lengths[idx], data.y[idx])
+
+
 def _everywhere(shard: Any, tree: Any) -> Any:
     """``tree`` replicated on the batch's mesh, so every process can read it (unchanged on one device)."""
     if shard is None:
@@ -145,8 +150,7 @@ def train_step(
     ``class_w`` (classes,) weighs each clip's loss by its class (1 everywhere: plain mean).
     ``shard``: the batch's sharding over several devices (ser_jax.parallel), or None.
     """
-    batch = data if idx is None else Arrays(data.x[idx], data.lengths[idx], data.y[idx])
-    x, lengths, y, weights = _split_batch(shard, *batch, weights)
+    x, lengths, y, weights = _split_batch(shard, *_rows(data, idx), weights)
     # Its own stream, so turning masks on leaves the dropout masks of a seed unchanged.
     x = augment_lib.mask(jax.random.fold_in(rng, 1), x, lengths, augment)
     if augment.mixup > 0:
@@ -173,7 +177,7 @@ def train_step(
 
 @functools.partial(jax.jit, static_argnames=("shard",))
 def eval_step(state: TrainState, data: Arrays, idx: jax.Array | None, shard: Any = None) -> jax.Array:
-    batch = data if idx is None else Arrays(data.x[idx], data.lengths[idx], data.y[idx])
+    batch = _rows(data, idx)
     x, lengths = _split_batch(shard, batch.x, batch.lengths)
     logits = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats}, x, lengths, train=False)
     return _everywhere(shard, logits)
@@ -193,7 +197,7 @@ def padded_batches(rows: np.ndarray, batch_size: int) -> list[tuple[np.ndarray, 
     return out
 
 
-def predict_logits(state: TrainState, data: Arrays | OnDisk, rows: np.ndarray, batch_size: int, shard: Any = None
+def predict_logits(state: TrainState, data: Arrays | OnHost, rows: np.ndarray, batch_size: int, shard: Any = None
                    ) -> np.ndarray:
     outs = []
     batches = padded_batches(rows, batch_size)
@@ -246,7 +250,7 @@ def _host(tree: Any) -> Any:
 
 def fit_split(
     cfg: ExperimentConfig,
-    data: Arrays | OnDisk,
+    data: Arrays | OnHost,
     y: np.ndarray,
     label_names: Sequence[str],
     split: splits_lib.Split,
@@ -624,7 +628,7 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
             continue
         x, norm = standardize_rows(fs, split, cfg.train)
         if streaming or parallel.multi_process():  # several processes: each sends its share of every batch
-            data = OnDisk(x, fs.lengths.astype(np.int32), np.maximum(y, 0).astype(np.int32))
+            data = OnHost(x, fs.lengths.astype(np.int32), np.maximum(y, 0).astype(np.int32))
         else:
             data = Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.asarray(np.maximum(y, 0)))
         del x
