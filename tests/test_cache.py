@@ -228,6 +228,7 @@ PRECOMPUTE = [sys.executable, "-m", "ser_jax.precompute", "--recipe=fast", "--sa
 # separation, about 50 ms a clip) on 3 s clips, so 40 files take a couple of seconds.
 KILL_CFG = features.FeatureConfig(recipe="seed", sample_rate=16000, duration=3.0, n_fft=512, hop_length=256,
                                   n_mfcc=13, n_mels=16)
+KILL_FILES = 20  # the kill comes after the 3rd; seed features of 3 s clips take long enough per file
 KILL_CMD = [sys.executable, "-m", "ser_jax.precompute", "--recipe=seed", "--sample_rate=16000", "--duration=3.0",
             "--n_fft=512", "--hop_length=256", "--n_mfcc=13", "--n_mels=16", "--workers=1"]
 
@@ -235,7 +236,7 @@ KILL_CMD = [sys.executable, "-m", "ser_jax.precompute", "--recipe=seed", "--samp
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_precompute_resumes_to_the_same_result(tmp_path, sig):
-    make_corpus(tmp_path / "data", n=40)
+    make_corpus(tmp_path / "data", n=KILL_FILES)
     cmd = KILL_CMD + [f"--data_dir={tmp_path / 'data'}", f"--cache_dir={tmp_path / 'cache'}"]
     # A shell's background jobs inherit SIGINT ignored (as under `make test &`); a user's Ctrl-C is not.
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -252,11 +253,11 @@ def test_killed_precompute_resumes_to_the_same_result(tmp_path, sig):
         assert "interrupted" in err and "Traceback" not in err
     assert not path.exists()  # no half-written cache
     done_before = len(list(journal.glob("*.npz")))
-    assert 3 <= done_before < 40
+    assert 3 <= done_before < KILL_FILES
 
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert f"40 utterances: {40 - done_before} computed, {done_before} cached" in out.stdout
+    assert f"{KILL_FILES} utterances: {KILL_FILES - done_before} computed, {done_before} cached" in out.stdout
     resumed = cache.load(path)
     assert not journal.exists()
 
