@@ -180,16 +180,20 @@ def test_a_per_corpus_row_gains_a_sub_row_for_each_tested_corpus(tmp_path):
     assert rows["both corpora: emodb test speakers"].startswith("60.0 ± 14.1")
 
 
-def _fold_run(run_dir, folds):
-    """A fabricated finished k-fold run: per fold (y_true, probabilities); labels a, b."""
+def _predictions(name, y_true, probs):
+    return {"paths": [f"{name}/{i}.wav" for i in range(len(y_true))], "y_true": list(y_true),
+            "y_pred": np.argmax(probs, -1).tolist(), "probabilities": probs}
+
+
+def _fold_run(run_dir, folds, val=None):
+    """A fabricated finished k-fold run: per fold (y_true, probabilities) of its test clips, and of
+    its validation clips when ``val`` gives them (runs written before they were kept have none)."""
     accs = []
     for name, (y_true, probs) in folds.items():
-        y_pred = np.argmax(probs, -1)
-        accs.append(float(np.mean(y_pred == np.asarray(y_true))))
+        accs.append(float(np.mean(np.argmax(probs, -1) == np.asarray(y_true))))
         report.write_json(run_dir / name / "metrics.json", {
-            "label_names": ["a", "b"], "accuracy": accs[-1],
-            "test_predictions": {"paths": [f"{name}/{i}.wav" for i in range(len(y_true))], "y_true": list(y_true),
-                                 "y_pred": y_pred.tolist(), "probabilities": probs}})
+            "label_names": ["a", "b"], "accuracy": accs[-1], "test_predictions": _predictions(name, y_true, probs),
+            **({"val_predictions": _predictions(f"val_{name}", *val[name])} if val else {})})
     report.write_json(run_dir / "metrics.json", {
         "accuracy": {"mean": float(np.mean(accs))}, "macro_f1": {"mean": 0.5}, "uar": {"mean": 0.5},
         "best_val_accuracy": {"mean": 0.5}, "protocol": "emobox", "leaky": False})
@@ -213,8 +217,16 @@ def test_an_ensemble_row_scores_the_mean_probabilities_of_its_seeds_fold_by_fold
     rows = {c[0]: c[1:] for c in ([x.strip() for x in line.strip().strip("|").split(" | ")]
                                   for line in md.splitlines() if line.startswith("| model"))}
     assert rows["model"] == ["**50.0 ± 0.0**", "**62.5 ± 0.0**"]  # seeds: (75 + 50) / 2 each
-    assert rows["model: ensemble of its seeds"] == ["-", "75.0"]  # ensemble: (100 + 50) / 2
-    assert "An ensemble row scores the mean test probabilities" in md
+    assert rows["model: ensemble of its seeds"] == ["-", "75.0"]  # ensemble: (100 + 50) / 2; no validation kept
+    assert "An ensemble row scores the mean probabilities" in md
+
+    # Runs that kept their validation probabilities: the ensemble gets a validation accuracy too, so
+    # it can be chosen on validation like any row (here the same clips and probabilities as the test).
+    for seed, probs in enumerate(seeds):
+        folds = {"fold_1": (y, probs), "fold_4": (y, [[.5, .5]] * 4)}
+        _fold_run(tmp_path / "runs" / "en" / "m" / "all" / f"seed_{seed}", folds, val=folds)
+    md = tables.render_markdown(tables.collect(spec, tmp_path / "runs"))
+    assert "| model: ensemble of its seeds | 75.0 | 75.0 |" in md
 
 
 def test_an_ensemble_refuses_runs_that_tested_other_clips(tmp_path):

@@ -81,6 +81,11 @@ def test_early_stopping_restores_the_best_validation_epoch(tiny_corpus, tiny_cac
     data = train_lib.Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.zeros(len(x), jnp.int32))
     pred = train_lib.predict_logits(state, data, rows, 64).argmax(-1)
     np.testing.assert_array_equal(pred, m["test_predictions"]["y_pred"])
+    # The validation predictions kept for ensembles are the chosen epoch's, on clips the test never sees.
+    val_preds = m["val_predictions"]
+    assert len(val_preds["paths"]) == m["n_val"] and not set(val_preds["paths"]) & set(m["test_predictions"]["paths"])
+    assert np.mean(np.equal(val_preds["y_pred"], val_preds["y_true"])) == m["best_val_accuracy"] == max(val)
+    np.testing.assert_array_equal(np.argmax(val_preds["probabilities"], -1), val_preds["y_pred"])
 
 
 @pytest.mark.parametrize("aug", [augment.AugmentConfig(time_masks=2, time_mask_width=4, feature_masks=1),

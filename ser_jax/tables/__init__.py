@@ -102,10 +102,19 @@ def collect(spec: exp_lib.TableSpec, runs_dir: str | os.PathLike = exp_lib.DEFAU
     return Results(_with_sub_rows(spec, cells), cells)
 
 
+def _ensemble_val_accuracy(dirs) -> float | None:
+    """The ensemble's accuracy on the validation clips (what chooses it), or None where the runs
+    predate kept validation probabilities or had no validation clips."""
+    try:
+        return ensemble_lib.score(dirs, part="val")["accuracy"]
+    except ValueError:
+        return None
+
+
 def _with_sub_rows(spec: exp_lib.TableSpec, cells: dict[tuple[str, str], Cell]) -> exp_lib.TableSpec:
     """The spec with sub-rows after each ``ensemble`` row (its seeds scored as one model, a single
-    value per metric, no validation figure) and each ``per_corpus`` row (a sub-row per tested corpus,
-    filled from the runs' ``per_corpus`` metrics: each corpus' test speakers alone)."""
+    value per metric, validation accuracy included) and each ``per_corpus`` row (a sub-row per tested
+    corpus, filled from the runs' ``per_corpus`` metrics: each corpus' test speakers alone)."""
     rows = []
     for row in spec.rows:
         rows.append(row)
@@ -116,7 +125,9 @@ def _with_sub_rows(spec: exp_lib.TableSpec, cells: dict[tuple[str, str], Cell]) 
             for col in spec.columns:
                 cell = cells[row.name, col.name]
                 scored = ensemble_lib.score(cell.dirs) if cell.n else {}
-                values = {k: [scored[k]] if k in scored else [] for k in spec.metrics}
+                if cell.n and "best_val_accuracy" in spec.metrics:
+                    scored["best_val_accuracy"] = _ensemble_val_accuracy(cell.dirs)
+                values = {k: [scored[k]] if scored.get(k) is not None else [] for k in spec.metrics}
                 cells[sub.name, col.name] = Cell(values, cell.runs, len(spec.seeds), cell.dirs)
         if not row.per_corpus:
             continue
@@ -168,8 +179,10 @@ def _caption(results: Results) -> list[str]:
                      "run counts as one sample (its mean over folds); (n=k): only k seeds finished; -: not run yet. "
                      "Bold: best of each column.")
     if any(row.name.endswith(f"{SUB_ROW}ensemble") for row in spec.rows):
-        parts.append("An ensemble row scores the mean test probabilities of its row's finished seeds as one model "
-                     "(one value; validation was used only to pick each seed's epoch).")
+        parts.append("An ensemble row scores the mean probabilities of its row's finished seeds as one model "
+                     "(one value): on the test clips, and on the validation clips where the runs kept them (its "
+                     "validation accuracy, comparable with a single run's, since each seed's epoch was chosen "
+                     "there too; -: runs from before validation probabilities were kept).")
     protos = {row.name: results.protocols(row) for row in spec.rows}
     used = sorted({p for ps in protos.values() for p in ps})
     if len(used) == 1:  # rows without finished runs show "-" and need no protocol

@@ -207,6 +207,16 @@ def predict_logits(state: TrainState, data: Arrays | OnHost, rows: np.ndarray, b
     return np.concatenate(outs) if outs else np.zeros((0, 0), np.float32)
 
 
+def _predictions(logits: np.ndarray, rows: np.ndarray, y: np.ndarray, paths: Sequence[str]) -> dict:
+    """What metrics.json keeps of one evaluation: clips, labels, predictions and class probabilities."""
+    if not len(rows):
+        return {"paths": [], "y_true": [], "y_pred": [], "probabilities": []}
+    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probs = probs / probs.sum(axis=-1, keepdims=True)
+    return {"paths": [paths[i] for i in rows], "y_true": y[rows].tolist(), "y_pred": logits.argmax(-1).tolist(),
+            "probabilities": np.round(probs, 6).tolist()}
+
+
 def _loss_and_acc(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     loss = float(optax.softmax_cross_entropy_with_integer_labels(jnp.asarray(logits), jnp.asarray(y)).mean())
     return loss, float(np.mean(np.argmax(logits, -1) == y))
@@ -391,10 +401,10 @@ def fit_split(
     state = state.replace(params=best["params"], batch_stats=best["batch_stats"])
     test_logits = predict_logits(state, data, split.test, tc.eval_batch_size, shard)
     y_pred = test_logits.argmax(-1)
-    # Kept so that runs of several seeds can be scored as an ensemble later (experiments, tables).
-    test_probs = np.exp(test_logits - test_logits.max(axis=-1, keepdims=True)) if len(test_logits) else test_logits
-    test_probs = test_probs / test_probs.sum(axis=-1, keepdims=True)
     y_true = y[split.test]
+    # Kept so that runs of several seeds can be scored as an ensemble later (experiments, tables):
+    # on the validation clips too, where an ensemble can be chosen like any other configuration.
+    val_logits = predict_logits(state, data, split.val, tc.eval_batch_size, shard)
     title = f"{split.name} test"
     per_corpus = {}
     if corpus is not None and len(set(corpus[split.test].tolist())) > 1:  # several corpora tested: each alone too
@@ -412,9 +422,8 @@ def fit_split(
             "best_val_accuracy": float(best_acc), "train_seconds": seconds, "history": history,
             **({"per_corpus": per_corpus} if per_corpus else {}),
             **({"skipped_folds": list(split.skipped_folds)} if split.skipped_folds else {}),
-            "test_predictions": {"paths": [paths[i] for i in split.test], "y_true": y_true.tolist(),
-                                 "y_pred": y_pred.tolist(),
-                                 "probabilities": np.round(test_probs, 6).tolist()},
+            "test_predictions": _predictions(test_logits, split.test, y, paths),
+            "val_predictions": _predictions(val_logits, split.val, y, paths),
             "config": cfg.to_dict(),
         })
     faults.point("after_metrics_written")
