@@ -42,6 +42,10 @@ def test_a_run_compiles_each_step_once_and_writes_a_self_explaining_directory(ti
     # 3 epochs of batches with a short last one, validation and test passes: one compilation each.
     assert train_lib.train_step._cache_size() == 1
     assert train_lib.eval_step._cache_size() == 1
+    # A second run of the same settings in this process (a sweep over seeds) reuses both compiled steps.
+    again = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, seed=1, epochs=3))
+    train_lib.train_and_evaluate(again, tmp_path / "again", progress=False)
+    assert train_lib.train_step._cache_size() == 1 and train_lib.eval_step._cache_size() == 1
 
     run = tmp_path / "run"
     for name in ("config.json", "metrics.json", "metrics.jsonl", "report.txt", "confusion_matrix.png",

@@ -16,8 +16,9 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -100,23 +101,31 @@ def feed(data: Arrays | OnHost, batches: Sequence[tuple[np.ndarray, np.ndarray]]
 # Steps: pure functions of (state, data, batch indices), compiled once.
 
 
+@functools.lru_cache(maxsize=16)
+def _program(model_name: str, model_cfg: Any, optim_cfg: optim_lib.OptimConfig, total_steps: int
+             ) -> tuple[nn.Module, Callable, optax.GradientTransformation]:
+    """The model, its compiled initialiser and the optimiser of one configuration, made once per process.
+
+    The state's apply_fn and tx are part of what train_step and eval_step are compiled for: the same
+    objects let a second run with the same settings in one process (a sweep, the tests) reuse the
+    compiled steps instead of tracing and lowering them again (and keeping one more executable each).
+    The initialiser is compiled as one program (bit-identical to op-by-op initialisation, tested): op
+    by op, each of its ~130 small operations is lowered and compiled on its own (2-7 s per start).
+    """
+    model = models_lib.build(model_name, model_cfg)
+    return model, jax.jit(functools.partial(model.init, train=False)), optim_lib.make_optimizer(optim_cfg, total_steps)
+
+
 def create_train_state(
     rng: jax.Array, model_cfg: Any, optim_cfg: optim_lib.OptimConfig,
     num_frames: int, num_features: int, total_steps: int, model_name: str = models_lib.DEFAULT,
 ) -> TrainState:
     """Parameters, BatchNorm statistics and optimiser state of model ``model_name`` (its Config)."""
-    model = models_lib.build(model_name, model_cfg)
+    model, init, tx = _program(model_name, model_cfg, optim_cfg, total_steps)
     x = jnp.zeros((1, num_frames, num_features), jnp.float32)
-    # Compiled as one program (bit-identical to op-by-op initialisation, tested): op by op, each of
-    # the initialisers' ~130 small operations is lowered and compiled on its own (2-7 s per start).
-    init = jax.jit(functools.partial(model.init, train=False))
     variables = init({"params": rng, "dropout": rng}, x, jnp.full((1,), num_frames, jnp.int32))
-    state = TrainState.create(
-        apply_fn=model.apply,
-        params=variables["params"],
-        tx=optim_lib.make_optimizer(optim_cfg, total_steps),
-        batch_stats=variables.get("batch_stats", {}),
-    )
+    state = TrainState.create(apply_fn=model.apply, params=variables["params"], tx=tx,
+                              batch_stats=variables.get("batch_stats", {}))
     # A Python int step would be weakly typed and make the second call of train_step recompile.
     return state.replace(step=jnp.zeros((), jnp.int32))
 
