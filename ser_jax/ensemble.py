@@ -20,7 +20,6 @@ import numpy as np
 from ser_jax import report as report_lib
 from ser_jax import rundir
 
-
 PARTS = ("test", "val")
 
 
