@@ -104,7 +104,7 @@ def collect(spec: exp_lib.TableSpec, runs_dir: str | os.PathLike = exp_lib.DEFAU
 
 def _ensemble_val_accuracy(dirs) -> float | None:
     """The ensemble's accuracy on the validation clips (what chooses it), or None where the runs
-    predate kept validation probabilities or had no validation clips."""
+    predate kept validation probabilities, had none, or validated on different clips."""
     try:
         return ensemble_lib.score(dirs, part="val")["accuracy"]
     except ValueError:
