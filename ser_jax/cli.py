@@ -264,7 +264,7 @@ def define_train_flags() -> None:
     config_flags.define(TrainConfig)
     group("augmentation")
     config_flags.define(augment_lib.AugmentConfig)
-    config_flags.define(ExperimentConfig, only=("speed_perturb", "noise_snr"))
+    config_flags.define(ExperimentConfig, only=("speed_perturb", "noise_snr", "vtlp"))
     group("other")
     config_flags.define(ExperimentConfig)  # any field not placed above
     group(None)

@@ -71,8 +71,8 @@ class ExperimentConfig:
     features: features_lib.FeatureConfig = features_lib.FeatureConfig()
     groups: tuple[str, ...] = setting(
         (), "Feature groups to use, from " + ", ".join(features_lib.ALL_GROUPS) + " (empty = all); also "
-        + ", ".join(features_lib.OPTIONAL_GROUPS) + " (openSMILE's 25 eGeMAPS descriptors per frame), computed only "
-        "when named. A cache always holds every default group, so runs on subsets share it.", flag="feature_groups")
+        "egemaps, compare (openSMILE's 25 eGeMAPS or 65 ComParE descriptors per frame), computed only when named. "
+        "A cache always holds every default group, so runs on subsets share it.", flag="feature_groups")
     split: splits_lib.SplitConfig = splits_lib.SplitConfig()
     model_name: str = setting(models_lib.DEFAULT, "The network, from the model zoo (ser_jax/models); its settings "
                               "are the flags of its group below.", flag="model",
@@ -97,6 +97,10 @@ class ExperimentConfig:
     noise_snr: tuple[float, float] | None = setting(
         None, "Train also on a copy of the training clips with white noise at an SNR drawn per file from LOW:HIGH "
         "dB (or one value), e.g. 10:30; empty = off.", parse=_snr)
+    vtlp: tuple[float, ...] = setting(
+        (), "Train also on copies of the training clips with vocal-tract-length perturbation: the spectrum warped "
+        "by each factor (frequencies below about 4.8 kHz scaled by it, tempo kept), one copy per factor, e.g. "
+        "0.9,1.1; each a feature cache of its own.")
 
     def __post_init__(self):
         data_dirs, readers = _names(self.data_dir or ()), _names(self.corpus) or ("auto",)
@@ -125,7 +129,8 @@ class ExperimentConfig:
         groups = _names(self.groups)
         features_lib.cache_groups(groups)  # unknown names: one line listing the groups
         object.__setattr__(self, "groups", () if set(groups) == set(self.features.groups) else groups)
-        object.__setattr__(self, "speed_perturb", perturb_lib.check_speeds(self.speed_perturb))
+        object.__setattr__(self, "speed_perturb", perturb_lib.check_factors(self.speed_perturb, "--speed_perturb"))
+        object.__setattr__(self, "vtlp", perturb_lib.check_factors(self.vtlp, "--vtlp", features_lib.VTLP_RANGE))
         if self.noise_snr is not None:
             object.__setattr__(self, "noise_snr", features_lib.parse_snr_range(self.noise_snr, "--noise_snr"))
 

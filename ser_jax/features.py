@@ -31,10 +31,14 @@ from ser_jax.fields import setting
 ALL_GROUPS = ("mfcc", "delta", "delta2", "chroma", "mel", "contrast", "tonnetz", "zcr", "rms")
 # Computed only when asked for (not in the defaults, so default cache keys never change):
 # egemaps = the 25 low-level descriptors of openSMILE's eGeMAPSv02 set (pitch, jitter, shimmer,
-# formants, HNR, loudness, spectral balance), read at this recipe's frames.
-OPTIONAL_GROUPS = ("egemaps",)
+# formants, HNR, loudness, spectral balance); compare = the 65 of its ComParE_2016 set (energy, 26
+# auditory bands, MFCC 1-14, spectral shape, F0, voicing, jitter, shimmer, HNR); both read at this
+# recipe's frames.
+OPTIONAL_GROUPS = ("egemaps", "compare")
+OPENSMILE_GROUPS = {"egemaps": "eGeMAPSv02", "compare": "ComParE_2016"}  # group -> opensmile.FeatureSet
 GROUP_ORDER = ALL_GROUPS + OPTIONAL_GROUPS
 N_EGEMAPS = 25
+N_COMPARE = 65
 RECIPES = ("seed", "fast")
 # Bump when the numbers an unchanged FeatureConfig produces change, so old caches are not reused.
 FEATURES_VERSION = 1
@@ -51,6 +55,9 @@ _N_MFCC = (1, MFCC_MELS)
 _N_MELS = (1, 512)
 _MIN_HOP = 16
 SPEED_RANGE = (0.5, 2.0)
+VTLP_RANGE = (0.8, 1.2)  # Jaitly & Hinton (2013) drew warp factors from 0.9-1.1
+VTLP_F_HI = 4800.0  # Hz: below about this the spectrum is scaled by the factor (their F_hi)
+_VTLP_N_FFT = 1024  # the warp's own STFT (46 ms at 22.05 kHz), independent of the features' n_fft
 SNR_RANGE = (-20.0, 80.0)  # dB
 
 
@@ -79,10 +86,13 @@ class FeatureConfig:
     fast_hpss: bool = setting(False, "fast recipe: compute tonnetz on the harmonic part (HPSS of the shared STFT).")
     # Perturbed copies for training (issue 10), each its own cache: audio played `speed` times
     # faster (tempo and pitch together, as Kaldi's speed perturbation), and white noise at an SNR
-    # drawn per file from the range (seeded by the file name, so a copy is the same on every run).
-    # Set by the training's --speed_perturb / --noise_snr, never directly.
+    # drawn per file from the range (seeded by the file name, so a copy is the same on every run),
+    # and the spectrum warped as by a vocal tract `vtlp` times shorter (VTLP: frequencies below about
+    # 4.8 kHz scaled by it, formants and harmonics alike; tempo kept). Set by the training's
+    # --speed_perturb / --noise_snr / --vtlp, never directly.
     speed: float = setting(1.0, cli=False)
     noise_snr: tuple[float, float] | None = setting(None, cli=False)  # (lowest, highest) dB; None = no noise
+    vtlp: float = setting(1.0, cli=False)
 
     def __post_init__(self) -> None:
         def fail(field: str, allowed: str, value: Any) -> None:
@@ -128,21 +138,27 @@ class FeatureConfig:
                 SPEED_RANGE[0] <= sp <= SPEED_RANGE[1]):
             fail("speed", f"a factor in [{SPEED_RANGE[0]}, {SPEED_RANGE[1]}] (1 = unchanged)", sp)
         object.__setattr__(self, "speed", float(sp))
+        w = self.vtlp
+        if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)) or not (
+                VTLP_RANGE[0] <= w <= VTLP_RANGE[1]):
+            fail("vtlp", f"a warp factor in [{VTLP_RANGE[0]}, {VTLP_RANGE[1]}] (1 = unchanged)", w)
+        object.__setattr__(self, "vtlp", float(w))
         if self.noise_snr is not None:
             object.__setattr__(self, "noise_snr", parse_snr_range(self.noise_snr, "FeatureConfig.noise_snr"))
 
     @property
     def perturbed(self) -> bool:
         """True for the config of a training copy (never used for validation, test or predict)."""
-        return self.speed != 1.0 or self.noise_snr is not None
+        return self.speed != 1.0 or self.noise_snr is not None or self.vtlp != 1.0
 
     def to_dict(self) -> dict:
         """JSON-ready fields (groups as a list)."""
         d = dataclasses.asdict(self)
         d["groups"] = list(self.groups)
         # Left out at their defaults, so that unperturbed configs keep the keys (and caches) they had.
-        if d["speed"] == 1.0:
-            del d["speed"]
+        for field in ("speed", "vtlp"):
+            if d[field] == 1.0:
+                del d[field]
         if d["noise_snr"] is None:
             del d["noise_snr"]
         else:
@@ -169,7 +185,7 @@ class FeatureConfig:
         so the key can name a cache file without ever serving stale features.
         """
         libraries = dict(library_versions())
-        if "egemaps" in self.groups:  # only then, so that other keys do not depend on openSMILE
+        if set(OPENSMILE_GROUPS) & set(self.groups):  # only then, so that other keys do not depend on openSMILE
             libraries["opensmile"] = _version("opensmile")
         payload = {"config": self.to_dict(), "features_version": FEATURES_VERSION, "libraries": libraries}
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
@@ -247,7 +263,7 @@ def group_sizes(cfg: FeatureConfig) -> dict[str, int]:
     """Rows per feature group (all groups, whether selected or not)."""
     return {"mfcc": cfg.n_mfcc, "delta": cfg.n_mfcc, "delta2": cfg.n_mfcc, "chroma": N_CHROMA,
             "mel": cfg.n_mels, "contrast": N_CONTRAST, "tonnetz": N_TONNETZ, "zcr": 1, "rms": 1,
-            "egemaps": N_EGEMAPS}
+            "egemaps": N_EGEMAPS, "compare": N_COMPARE}
 
 
 def feature_layout(cfg: FeatureConfig) -> tuple[tuple[str, int, int], ...]:
@@ -371,9 +387,48 @@ def load_audio(path: str | os.PathLike, cfg: FeatureConfig) -> np.ndarray:
         raise AudioError(f"cannot resample from {native_sr} Hz: {_one_line(e)}") from e
     if len(y) == 0:
         raise AudioError("empty audio (0 samples after resampling)")
+    if cfg.vtlp != 1.0:
+        y = vtlp_warp(y, cfg.sample_rate, cfg.vtlp)
     if cfg.noise_snr is not None:
         return add_noise(y, cfg, seed_text=os.path.basename(path))
     return np.ascontiguousarray(fit_length(y, cfg), dtype=np.float32)
+
+
+def vtlp_frequencies(freqs: np.ndarray, alpha: float, sr: float, f_hi: float = VTLP_F_HI) -> np.ndarray:
+    """Where vocal-tract-length perturbation moves each frequency (Jaitly & Hinton 2013).
+
+    f -> alpha * f up to a boundary near f_hi, then a straight line that keeps the Nyquist
+    frequency in place, so the warped spectrum neither loses its top nor runs past it.
+    """
+    nyquist = sr / 2
+    top = f_hi * min(alpha, 1.0)  # where the boundary lands
+    boundary = top / alpha
+    upper = nyquist - (nyquist - top) / (nyquist - boundary) * (nyquist - freqs)
+    return np.where(freqs <= boundary, alpha * freqs, upper)
+
+
+def vtlp_warp(y: np.ndarray, sr: int, alpha: float) -> np.ndarray:
+    """y with its spectrum warped along vtlp_frequencies, resynthesised at the same length.
+
+    The magnitude spectrogram is resampled along frequency (each output frequency reads the input
+    at its inverse warp) and turned back into audio by Griffin-Lim (librosa, 32 iterations from
+    zero phase: deterministic, so a copy is the same on every run). Warping the audio rather than
+    each feature's filterbank lets every group (mel, MFCC, chroma, contrast, tonnetz) see the
+    same warped voice; moving complex STFT values between bins instead cancels much of the
+    energy (their phases no longer fit), which is why the phase is rebuilt.
+    """
+    y = np.asarray(y, np.float32)
+    n_fft, hop = _VTLP_N_FFT, _VTLP_N_FFT // 4
+    if len(y) < n_fft:  # too short for the warp's STFT: pad, warp, cut back
+        return vtlp_warp(np.pad(y, (0, n_fft - len(y))), sr, alpha)[:len(y)]
+    mag = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop))
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    source = np.interp(freqs, vtlp_frequencies(freqs, alpha, sr), freqs) * n_fft / sr  # in bins
+    lo = np.minimum(np.floor(source).astype(np.int64), len(freqs) - 2)
+    w = (source - lo)[:, None]
+    warped = (1 - w) * mag[lo] + w * mag[lo + 1]
+    out = librosa.griffinlim(warped, n_iter=32, hop_length=hop, n_fft=n_fft, length=len(y), init=None)
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 def add_noise(y: np.ndarray, cfg: FeatureConfig, seed_text: str) -> np.ndarray:
@@ -410,8 +465,9 @@ def extract(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     with _quiet(), _one_blas_thread():
         rows = _seed_groups(y, cfg) if cfg.recipe == "seed" else _fast_groups(y, cfg)
     t = num_frames(len(y), cfg)
-    if _needs(cfg, "egemaps"):
-        rows["egemaps"] = egemaps_lld(y, cfg.sample_rate, t, cfg.hop_length)
+    for group in OPENSMILE_GROUPS:
+        if _needs(cfg, group):
+            rows[group] = opensmile_lld(y, cfg.sample_rate, t, cfg.hop_length, group)
     sizes = group_sizes(cfg)
     blocks = []
     for g in cfg.groups:
@@ -424,30 +480,31 @@ def extract(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-@functools.lru_cache(maxsize=1)
-def _smile() -> Any:
+@functools.lru_cache(maxsize=len(OPENSMILE_GROUPS))
+def _smile(group: str) -> Any:
     try:
         import opensmile
     except ImportError as e:  # pragma: no cover - a dependency of the package
-        raise AudioError("the egemaps feature group needs the opensmile package: pip install opensmile") from e
-    return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
+        raise AudioError(f"the {group} feature group needs the opensmile package: pip install opensmile") from e
+    return opensmile.Smile(feature_set=opensmile.FeatureSet[OPENSMILE_GROUPS[group]],
                            feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
 
 
-def egemaps_lld(y: np.ndarray, sr: int, num_frames_out: int, hop_length: int) -> np.ndarray:
-    """(25, T) eGeMAPSv02 low-level descriptors of y at this recipe's frame centres.
+def opensmile_lld(y: np.ndarray, sr: int, num_frames_out: int, hop_length: int, group: str = "egemaps"
+                  ) -> np.ndarray:
+    """(rows, T) openSMILE low-level descriptors of y (the group's feature set) at this recipe's frames.
 
     openSMILE computes them every 10 ms (20-60 ms windows); each descriptor is linearly interpolated
     at our centred frames (k * hop / sr seconds) so the group lines up with the others. Voicing-only
     descriptors (F0, jitter, formants...) are 0 where openSMILE finds no voice, as it reports them.
     """
-    df = _smile().process_signal(np.asarray(y, np.float32), sr)
+    df = _smile(group).process_signal(np.asarray(y, np.float32), sr)
     start = df.index.get_level_values("start").total_seconds().to_numpy()
     end = df.index.get_level_values("end").total_seconds().to_numpy()
     values = np.nan_to_num(df.to_numpy(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     ours = np.arange(num_frames_out) * hop_length / sr
     if len(values) == 0:
-        return np.zeros((N_EGEMAPS, num_frames_out), np.float32)
+        return np.zeros((df.shape[1], num_frames_out), np.float32)
     centres = (start + end) / 2
     return np.stack([np.interp(ours, centres, values[:, j]) for j in range(values.shape[1])]).astype(np.float32)
 

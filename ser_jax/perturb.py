@@ -1,6 +1,6 @@
-"""Perturbed copies of the training clips: speed-perturbed and noisy feature sets, computed once.
+"""Perturbed copies of the training clips: speed-perturbed, noisy and VTLP feature sets, computed once.
 
-Each perturbation is a FeatureConfig of its own (``speed``, ``noise_snr``), so its features live in
+Each perturbation is a FeatureConfig of its own (``speed``, ``noise_snr``, ``vtlp``), so its features live in
 a cache of their own, built once like any other and reused by every run and fold. A run appends the
 copies to its base FeatureSet and adds to each split's training rows the copies of *its* training
 clips only; validation and test rows are never perturbed, and no copy of a validation or test clip
@@ -26,19 +26,24 @@ SPEAKER_SEP = "~"
 
 
 def variants(base: features_lib.FeatureConfig, speeds: Sequence[float] = (),
-             noise_snr: tuple[float, float] | None = None) -> list[tuple[str, features_lib.FeatureConfig]]:
-    """(tag, FeatureConfig) of each perturbed copy a run asks for: one per speed, one noisy."""
+             noise_snr: tuple[float, float] | None = None,
+             vtlp: Sequence[float] = ()) -> list[tuple[str, features_lib.FeatureConfig]]:
+    """(tag, FeatureConfig) of each perturbed copy a run asks for: one per speed, one noisy, one per
+    VTLP warp factor."""
     out = [(f"speed{s:g}", dataclasses.replace(base, speed=float(s))) for s in speeds]
     if noise_snr is not None:
         lo, hi = features_lib.parse_snr_range(noise_snr)
         out.append((f"noise{lo:g}-{hi:g}dB", dataclasses.replace(base, noise_snr=(lo, hi))))
+    out += [(f"vtlp{a:g}", dataclasses.replace(base, vtlp=float(a))) for a in vtlp]
     return out
 
 
-def check_speeds(speeds: Sequence[float], name: str = "--speed_perturb") -> tuple[float, ...]:
-    """Speed factors of the copies: distinct, not 1 (the base set is the unperturbed copy)."""
-    out = tuple(float(s) for s in speeds)
-    lo, hi = features_lib.SPEED_RANGE
+def check_factors(factors: Sequence[float], name: str = "--speed_perturb",
+                  valid: tuple[float, float] = features_lib.SPEED_RANGE) -> tuple[float, ...]:
+    """Factors of the copies (speeds, VTLP warps): distinct, in range, not 1 (the base set is the
+    unperturbed copy)."""
+    out = tuple(float(s) for s in factors)
+    lo, hi = valid
     bad = [s for s in out if not lo <= s <= hi or s == 1.0]
     if bad or len(set(out)) != len(out):
         raise ValueError(f"{name}={','.join(f'{s:g}' for s in out)}: give distinct factors in [{lo:g}, {hi:g}] "

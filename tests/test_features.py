@@ -250,7 +250,7 @@ def test_key_is_stable_and_short():
 CHANGED = {
     "recipe": "seed", "sample_rate": 16000, "duration": None, "n_fft": 1024, "hop_length": 256,
     "n_mfcc": 20, "n_mels": 64, "mel_db": True, "groups": ("mfcc",), "fast_hpss": True,
-    "speed": 1.1, "noise_snr": (10.0, 20.0),
+    "speed": 1.1, "noise_snr": (10.0, 20.0), "vtlp": 0.9,
 }
 
 
@@ -387,3 +387,17 @@ def test_egemaps_group_is_opensmiles_descriptors_on_our_frames_and_optional():
     # Not computed unless asked, and naming it changes no other config's key.
     assert "egemaps" not in F.FeatureConfig().groups
     assert F.FeatureConfig(groups=("mfcc",)).key() != cfg.key()
+
+
+def test_compare_group_is_opensmiles_compare_descriptors_on_our_frames():
+    cfg = F.FeatureConfig(recipe="fast", sample_rate=16000, duration=1.0, n_fft=512, hop_length=256,
+                          n_mfcc=13, n_mels=16, groups=("mfcc", "compare", "egemaps"))
+    assert F.feature_layout(cfg) == (("mfcc", 0, 13), ("egemaps", 13, 38), ("compare", 38, 103))
+    t = np.arange(16000) / 16000
+    loud, quiet = (a * np.sin(2 * np.pi * 220 * t).astype(np.float32) for a in (0.3, 0.03))
+    x, q = F.extract(loud, cfg), F.extract(quiet, cfg)
+    assert x.shape == (F.num_frames(16000, cfg), 103) and np.isfinite(x).all()
+    np.testing.assert_allclose(x[10:50, 38 + 0], 220.0, atol=1.0)  # F0final_sma, in Hz
+    # pcm_RMSenergy_sma follows the signal: a tenth of the amplitude, a tenth of it.
+    np.testing.assert_allclose(q[10:50, 38 + 8] / x[10:50, 38 + 8], 0.1, rtol=0.02)
+    assert "compare" not in F.FeatureConfig().groups

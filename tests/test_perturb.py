@@ -33,14 +33,14 @@ def _peak_hz(y):
 
 def test_unperturbed_configs_keep_their_cache_keys():
     # The new fields are left out of to_dict at their defaults, so every existing cache stays valid.
-    assert "speed" not in CFG.to_dict() and "noise_snr" not in CFG.to_dict()
-    fast = dataclasses.replace(CFG, speed=1.1, noise_snr=(10, 20))
+    assert not {"speed", "noise_snr", "vtlp"} & set(CFG.to_dict())
+    fast = dataclasses.replace(CFG, speed=1.1, noise_snr=(10, 20), vtlp=0.9)
     assert fast.key() != CFG.key() and fast.perturbed and not CFG.perturbed
     assert features.FeatureConfig.from_dict(json.loads(json.dumps(fast.to_dict()))) == fast
 
 
 @pytest.mark.parametrize("kw", [{"speed": 0.3}, {"speed": True}, {"noise_snr": (20, 10)}, {"noise_snr": "x"},
-                                {"noise_snr": (5, float("nan"))}])
+                                {"noise_snr": (5, float("nan"))}, {"vtlp": 1.5}, {"vtlp": "1.1"}])
 def test_bad_perturbations_name_the_field(kw):
     with pytest.raises(ValueError, match=list(kw)[0]):
         dataclasses.replace(CFG, **kw)
@@ -54,6 +54,29 @@ def test_speed_perturbation_scales_pitch_and_tempo(tmp_path):
         assert abs(len(y) - 0.5 * SR / speed) <= 2  # tempo: the clip gets shorter when faster
         assert _peak_hz(y) == pytest.approx(440.0 * speed, rel=0.01)  # pitch moves with it
     assert _peak_hz(features.load_audio(path, full)) == pytest.approx(440.0, rel=0.01)
+
+
+def test_vtlp_warp_moves_frequencies_below_the_boundary_by_the_factor_and_keeps_nyquist():
+    freqs = np.linspace(0, SR / 2, 257)
+    for alpha in (0.9, 1.1):
+        warped = features.vtlp_frequencies(freqs, alpha, SR)
+        assert np.all(np.diff(warped) > 0) and warped[0] == 0 and warped[-1] == pytest.approx(SR / 2)
+        low = freqs <= features.VTLP_F_HI * min(alpha, 1) / alpha
+        np.testing.assert_allclose(warped[low], alpha * freqs[low])
+
+
+def test_vtlp_copy_moves_a_tone_and_keeps_length_and_tempo(tmp_path):
+    path = _sine(tmp_path, hz=1000.0, seconds=0.8)
+    full = dataclasses.replace(CFG, duration=None)
+    plain = features.load_audio(path, full)
+    for alpha in (0.9, 1.1):
+        cfg = dataclasses.replace(full, vtlp=alpha)
+        y = features.load_audio(path, cfg)
+        assert len(y) == len(plain)  # tempo kept (speed perturbation would change the length)
+        assert _peak_hz(y) == pytest.approx(1000.0 * alpha, rel=0.01)
+        # Resynthesis keeps most of the energy (moving complex bins about would cancel it).
+        assert 0.7 < np.sqrt(np.mean(y ** 2) / np.mean(plain ** 2)) < 1.3
+        np.testing.assert_array_equal(y, features.load_audio(path, cfg))  # the same copy on every load
 
 
 def test_noise_has_the_snr_asked_and_is_the_same_on_every_load(tmp_path):
@@ -104,10 +127,14 @@ def test_copies_are_matched_by_file_and_train_only_on_training_clips():
     np.testing.assert_array_equal(ext.test, split.test)
 
 
-def test_bad_speed_lists_are_refused():
+def test_bad_factor_lists_are_refused():
     for speeds in ((1.0,), (0.9, 0.9), (3.0,)):
         with pytest.raises(ValueError, match="--speed_perturb"):
-            perturb.check_speeds(speeds)
+            perturb.check_factors(speeds)
+    with pytest.raises(ValueError, match=r"--vtlp=1.3: give distinct factors in \[0.8, 1.2\]"):
+        perturb.check_factors((1.3,), "--vtlp", features.VTLP_RANGE)
+    assert [tag for tag, _ in perturb.variants(CFG, (0.9,), (10, 30), (0.9, 1.1))] == [
+        "speed0.9", "noise10-30dB", "vtlp0.9", "vtlp1.1"]
 
 
 @pytest.mark.slow
@@ -117,13 +144,13 @@ def test_a_run_trains_on_copies_of_its_training_clips_only(tiny_corpus, tiny_cac
         split=splits.SplitConfig(protocol="holdout"), model={"conv_filters": (8,), "conv_kernels": (3,),
                                                              "lstm_units": 8, "dense_units": (8,)},
         train=train_lib.TrainConfig(epochs=1, patience=0, batch_size=32, speaker_norm=True),
-        speed_perturb=(1.1,), noise_snr=(20, 30), workers=2)
-    base = train_lib.train_and_evaluate(dataclasses.replace(cfg, speed_perturb=(), noise_snr=None), tmp_path / "b",
-                                        progress=False).metrics
+        speed_perturb=(1.1,), noise_snr=(20, 30), vtlp=(0.9,), workers=2)
+    base = train_lib.train_and_evaluate(dataclasses.replace(cfg, speed_perturb=(), noise_snr=None, vtlp=()),
+                                        tmp_path / "b", progress=False).metrics
     m = train_lib.train_and_evaluate(cfg, tmp_path / "p", progress=False).metrics
-    assert m["n_train"] == 3 * base["n_train"] and m["n_val"] == base["n_val"] and m["n_test"] == base["n_test"]
+    assert m["n_train"] == 4 * base["n_train"] and m["n_val"] == base["n_val"] and m["n_test"] == base["n_test"]
     assert m["test_predictions"]["paths"] == base["test_predictions"]["paths"]  # the test clips, unperturbed
-    assert len(list(tiny_cache_dir.glob("*.h5"))) >= 3  # each copy was cached as a set of its own
+    assert len(list(tiny_cache_dir.glob("*.h5"))) >= 4  # each copy was cached as a set of its own
     corpus = corpora.read(tiny_corpus)
     assert cache.is_up_to_date(cache.cache_path(corpus.source, dataclasses.replace(TINY_FEATURES, speed=1.1),
                                                 tiny_cache_dir), corpus, dataclasses.replace(TINY_FEATURES, speed=1.1))

@@ -290,3 +290,10 @@ def test_resume_continues_with_the_runs_own_settings_and_says_when_there_is_noth
     # Where the features are cached is not a setting of the run.
     moved = dataclasses.replace(cfg, cache_dir=str(tiny_cache_dir) + "/.", workers=1)
     train_lib.train_and_evaluate(moved, tmp_path / "new", resume=True, progress=False)
+    # A run started before a setting existed ran at its default: it resumes; a non-default is refused.
+    del saved["vtlp"]
+    (tmp_path / "new" / "config.json").write_text(json.dumps(saved))
+    train_lib.train_and_evaluate(cfg, tmp_path / "new", resume=True, progress=False)
+    with pytest.raises(ValueError, match=r"vtlp: \[\] then, \[1\.1\] now"):
+        train_lib.train_and_evaluate(dataclasses.replace(cfg, vtlp=(1.1,)), tmp_path / "new", resume=True,
+                                     progress=False)

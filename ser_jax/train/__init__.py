@@ -550,6 +550,9 @@ def provenance() -> dict:
 def _check_same_settings(saved: dict, cfg: ExperimentConfig, run_dir: Path) -> None:
     """--resume continues a run with its own settings; different ones would make a mixed run."""
     now = json.loads(json.dumps(cfg.to_dict()))
+    # A setting added since the run started is absent from its config.json; it ran at the default.
+    defaults = {f.name: json.loads(json.dumps(f.default)) for f in dataclasses.fields(ExperimentConfig)
+                if f.default is not dataclasses.MISSING and not dataclasses.is_dataclass(f.default)}
     diffs = []
 
     def walk(a: Any, b: Any, path: str) -> None:
@@ -557,6 +560,8 @@ def _check_same_settings(saved: dict, cfg: ExperimentConfig, run_dir: Path) -> N
             for k in sorted(set(a) | set(b)):
                 if not path and k in (*RESUMABLE_CHANGES, PROVENANCE_KEY):
                     continue
+                if not path and k not in a and k in defaults:
+                    a = {**a, k: defaults[k]}
                 walk(a.get(k), b.get(k), f"{path}.{k}" if path else k)
         elif a != b:
             diffs.append(f"{path}: {a!r} then, {b!r} now")
@@ -606,10 +611,11 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
     parallel.barrier("run directory ready")
 
     def features(lazy: bool, say: bool) -> tuple[cache_lib.FeatureSet, list[tuple[str, cache_lib.FeatureSet]]]:
-        """The corpora's features and the perturbed copies' (--speed_perturb, --noise_snr)."""
+        """The corpora's features and the perturbed copies' (--speed_perturb, --noise_snr, --vtlp)."""
+        plain = dataclasses.replace(cfg, speed_perturb=(), noise_snr=None, vtlp=())
         return load_features(cfg, say, lazy), [
-            (tag, load_features(dataclasses.replace(cfg, features=v, speed_perturb=(), noise_snr=None), say, lazy))
-            for tag, v in perturb_lib.variants(cfg.features, cfg.speed_perturb, cfg.noise_snr)]
+            (tag, load_features(dataclasses.replace(plain, features=v), say, lazy))
+            for tag, v in perturb_lib.variants(cfg.features, cfg.speed_perturb, cfg.noise_snr, cfg.vtlp)]
 
     base, copies = features(lazy=cfg.stream != "off", say=progress)  # on disk first: their size decides --stream=auto
     nbytes = base.features.nbytes + sum(c.features.nbytes for _, c in copies)
