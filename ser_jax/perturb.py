@@ -23,6 +23,8 @@ from ser_jax import splits as splits_lib
 from ser_jax import stream
 
 SPEAKER_SEP = "~"
+# The ExperimentConfig settings that ask for copies, at their "no copies" values.
+OFF = {"speed_perturb": (), "noise_snr": None, "vtlp": ()}
 
 
 def variants(base: features_lib.FeatureConfig, speeds: Sequence[float] = (),
@@ -36,6 +38,11 @@ def variants(base: features_lib.FeatureConfig, speeds: Sequence[float] = (),
         out.append((f"noise{lo:g}-{hi:g}dB", dataclasses.replace(base, noise_snr=(lo, hi))))
     out += [(f"vtlp{a:g}", dataclasses.replace(base, vtlp=float(a))) for a in vtlp]
     return out
+
+
+def requested(cfg) -> list[tuple[str, features_lib.FeatureConfig]]:
+    """The copies an ExperimentConfig asks for (--speed_perturb, --noise_snr, --vtlp)."""
+    return variants(cfg.features, cfg.speed_perturb, cfg.noise_snr, cfg.vtlp)
 
 
 def check_factors(factors: Sequence[float], name: str = "--speed_perturb",

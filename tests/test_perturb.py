@@ -133,8 +133,18 @@ def test_bad_factor_lists_are_refused():
             perturb.check_factors(speeds)
     with pytest.raises(ValueError, match=r"--vtlp=1.3: give distinct factors in \[0.8, 1.2\]"):
         perturb.check_factors((1.3,), "--vtlp", features.VTLP_RANGE)
-    assert [tag for tag, _ in perturb.variants(CFG, (0.9,), (10, 30), (0.9, 1.1))] == [
-        "speed0.9", "noise10-30dB", "vtlp0.9", "vtlp1.1"]
+
+
+
+def test_a_run_asks_for_one_cached_copy_per_perturbation_flag():
+    cfg = train_lib.ExperimentConfig(data_dir="x", features=CFG, speed_perturb=(0.9,), noise_snr=(10, 30),
+                                     vtlp=(0.9, 1.1))
+    copies = perturb.requested(cfg)
+    assert [tag for tag, _ in copies] == ["speed0.9", "noise10-30dB", "vtlp0.9", "vtlp1.1"]
+    assert [(f.speed, f.noise_snr, f.vtlp) for _, f in copies] == [
+        (0.9, None, 1.0), (1.0, (10.0, 30.0), 1.0), (1.0, None, 0.9), (1.0, None, 1.1)]
+    assert len({f.key() for _, f in copies} | {CFG.key()}) == 5  # each a cache of its own
+    assert perturb.requested(dataclasses.replace(cfg, **perturb.OFF)) == []
 
 
 @pytest.mark.slow
@@ -144,13 +154,13 @@ def test_a_run_trains_on_copies_of_its_training_clips_only(tiny_corpus, tiny_cac
         split=splits.SplitConfig(protocol="holdout"), model={"conv_filters": (8,), "conv_kernels": (3,),
                                                              "lstm_units": 8, "dense_units": (8,)},
         train=train_lib.TrainConfig(epochs=1, patience=0, batch_size=32, speaker_norm=True),
-        speed_perturb=(1.1,), noise_snr=(20, 30), vtlp=(0.9,), workers=2)
-    base = train_lib.train_and_evaluate(dataclasses.replace(cfg, speed_perturb=(), noise_snr=None, vtlp=()),
-                                        tmp_path / "b", progress=False).metrics
+        speed_perturb=(1.1,), noise_snr=(20, 30), workers=2)  # --vtlp takes the same path (see above)
+    base = train_lib.train_and_evaluate(dataclasses.replace(cfg, **perturb.OFF), tmp_path / "b",
+                                        progress=False).metrics
     m = train_lib.train_and_evaluate(cfg, tmp_path / "p", progress=False).metrics
-    assert m["n_train"] == 4 * base["n_train"] and m["n_val"] == base["n_val"] and m["n_test"] == base["n_test"]
+    assert m["n_train"] == 3 * base["n_train"] and m["n_val"] == base["n_val"] and m["n_test"] == base["n_test"]
     assert m["test_predictions"]["paths"] == base["test_predictions"]["paths"]  # the test clips, unperturbed
-    assert len(list(tiny_cache_dir.glob("*.h5"))) >= 4  # each copy was cached as a set of its own
+    assert len(list(tiny_cache_dir.glob("*.h5"))) >= 3  # each copy was cached as a set of its own
     corpus = corpora.read(tiny_corpus)
     assert cache.is_up_to_date(cache.cache_path(corpus.source, dataclasses.replace(TINY_FEATURES, speed=1.1),
                                                 tiny_cache_dir), corpus, dataclasses.replace(TINY_FEATURES, speed=1.1))

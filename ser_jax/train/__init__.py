@@ -612,10 +612,10 @@ def _train_and_evaluate(cfg: ExperimentConfig, run_dir: Path, *, resume: bool, o
 
     def features(lazy: bool, say: bool) -> tuple[cache_lib.FeatureSet, list[tuple[str, cache_lib.FeatureSet]]]:
         """The corpora's features and the perturbed copies' (--speed_perturb, --noise_snr, --vtlp)."""
-        plain = dataclasses.replace(cfg, speed_perturb=(), noise_snr=None, vtlp=())
+        plain = dataclasses.replace(cfg, **perturb_lib.OFF)
         return load_features(cfg, say, lazy), [
             (tag, load_features(dataclasses.replace(plain, features=v), say, lazy))
-            for tag, v in perturb_lib.variants(cfg.features, cfg.speed_perturb, cfg.noise_snr, cfg.vtlp)]
+            for tag, v in perturb_lib.requested(cfg)]
 
     base, copies = features(lazy=cfg.stream != "off", say=progress)  # on disk first: their size decides --stream=auto
     nbytes = base.features.nbytes + sum(c.features.nbytes for _, c in copies)
