@@ -387,8 +387,8 @@ def load_audio(path: str | os.PathLike, cfg: FeatureConfig) -> np.ndarray:
         raise AudioError(f"cannot resample from {native_sr} Hz: {_one_line(e)}") from e
     if len(y) == 0:
         raise AudioError("empty audio (0 samples after resampling)")
-    if cfg.vtlp != 1.0:
-        y = vtlp_warp(y, cfg.sample_rate, cfg.vtlp)
+    if cfg.vtlp != 1.0:  # only the samples the crop keeps (the warp is the costly part)
+        y = vtlp_warp(y[:clip_samples(len(y), cfg)], cfg.sample_rate, cfg.vtlp)
     if cfg.noise_snr is not None:
         return add_noise(y, cfg, seed_text=os.path.basename(path))
     return np.ascontiguousarray(fit_length(y, cfg), dtype=np.float32)
