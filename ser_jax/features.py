@@ -133,16 +133,11 @@ class FeatureConfig:
         object.__setattr__(self, "groups", tuple(g for g in GROUP_ORDER if g in groups))
         if self.fast_hpss and self.recipe != "fast":
             fail("fast_hpss", "False unless recipe is 'fast' (the seed always separates harmonics)", True)
-        sp = self.speed
-        if isinstance(sp, bool) or not isinstance(sp, (int, float, np.integer, np.floating)) or not (
-                SPEED_RANGE[0] <= sp <= SPEED_RANGE[1]):
-            fail("speed", f"a factor in [{SPEED_RANGE[0]}, {SPEED_RANGE[1]}] (1 = unchanged)", sp)
-        object.__setattr__(self, "speed", float(sp))
-        w = self.vtlp
-        if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)) or not (
-                VTLP_RANGE[0] <= w <= VTLP_RANGE[1]):
-            fail("vtlp", f"a warp factor in [{VTLP_RANGE[0]}, {VTLP_RANGE[1]}] (1 = unchanged)", w)
-        object.__setattr__(self, "vtlp", float(w))
+        for field, (lo, hi) in (("speed", SPEED_RANGE), ("vtlp", VTLP_RANGE)):
+            v = getattr(self, field)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not lo <= v <= hi:
+                fail(field, f"a factor in [{lo}, {hi}] (1 = unchanged)", v)
+            object.__setattr__(self, field, float(v))
         if self.noise_snr is not None:
             object.__setattr__(self, "noise_snr", parse_snr_range(self.noise_snr, "FeatureConfig.noise_snr"))
 

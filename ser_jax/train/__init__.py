@@ -560,13 +560,11 @@ def _check_same_settings(saved: dict, cfg: ExperimentConfig, run_dir: Path) -> N
             for k in sorted(set(a) | set(b)):
                 if not path and k in (*RESUMABLE_CHANGES, PROVENANCE_KEY):
                     continue
-                if not path and k not in a and k in defaults:
-                    a = {**a, k: defaults[k]}
                 walk(a.get(k), b.get(k), f"{path}.{k}" if path else k)
         elif a != b:
             diffs.append(f"{path}: {a!r} then, {b!r} now")
 
-    walk(saved, now, "")
+    walk({**defaults, **saved}, now, "")
     if diffs:
         raise ValueError(f"--resume: {run_dir} was started with other settings ({'; '.join(diffs[:3])}"
                          f"{'; ...' if len(diffs) > 3 else ''}); resume it with its own flags, or pass --overwrite")
