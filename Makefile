@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 # Tests run in 2 processes (pytest-xdist): most of their time is single-threaded (imports,
-# XLA compilation, subprocesses), so 2 workers use a 2-core CI machine fully.
+# XLA compilation, subprocesses), so 2 workers use a 2-core CI machine fully. loadgroup: tests
+# marked with one xdist_group (those sharing a trained fixture) run on one worker, which builds it once.
 TEST_WORKERS ?= 2
+TEST_DIST := --dist loadgroup
 
 .PHONY: venv test test-fast demo tensorboard clean-venv check-install lock
 
@@ -19,11 +21,11 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(TEST_DIST) $(PYTEST_ARGS)
 
 # The same suite without the tests marked slow.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(TEST_DIST) -m "not slow" $(PYTEST_ARGS)
 
 # The main job end to end on a synthetic corpus: corpus -> feature cache -> training -> report.
 DEMO_ACTORS ?= 4

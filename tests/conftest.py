@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -46,18 +49,42 @@ TINY_FEATURES = features.FeatureConfig(recipe="fast", sample_rate=16000, duratio
 TINY_MODEL = crnn.Config(conv_filters=(8,), conv_kernels=(3,), lstm_units=8, dense_units=(8,))
 
 
+def _built_once(tmp_path_factory, name: str, build) -> Path:
+    """A folder ``build`` fills once per test session, shared by the xdist workers: each worker
+    making its own tiny corpus and cache cost a CI minute of CPU. The first worker builds it under a
+    lock, the others wait for it; without xdist it is the session's own folder."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent  # this session's folder, above the workers' own
+    folder, done = shared / name, shared / f"{name}.complete"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory):
-    """3 actors, speech and song (312 files) at 16 kHz."""
-    root = tmp_path_factory.mktemp("tiny_corpus")
-    synth.synthesize(root, actors=3, seed=0, sample_rate=16000, workers=2)
-    return root
+    """3 actors, speech and song (312 files) at 16 kHz. Read only: tests copy what they change."""
+    return _built_once(tmp_path_factory, "tiny_corpus",
+                       lambda root: synth.synthesize(root, actors=3, seed=0, sample_rate=16000, workers=2))
 
 
 @pytest.fixture(scope="session")
 def tiny_cache_dir(tiny_corpus, tmp_path_factory):
+    """The tiny corpus's TINY_FEATURES cache, in a folder of this worker's own (tests add the caches
+    of other settings to it), copied from the one build of the session."""
     from ser_jax import cache, corpora
 
+    built = _built_once(tmp_path_factory, "tiny_cache_built", lambda d: cache.build(
+        corpora.read(tiny_corpus), TINY_FEATURES, d, workers=2, progress=False))
     cache_dir = tmp_path_factory.mktemp("tiny_cache")
-    cache.build(corpora.read(tiny_corpus), TINY_FEATURES, cache_dir, workers=2, progress=False)
+    for h5 in built.glob("*.h5"):
+        shutil.copy2(h5, cache_dir / h5.name)
     return cache_dir

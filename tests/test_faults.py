@@ -192,6 +192,7 @@ def finished_run(tiny_corpus, tiny_cache_dir, tmp_path_factory):
     return run
 
 
+@pytest.mark.xdist_group("finished_run")  # one worker builds the fixture, not both
 @pytest.mark.slow
 def test_every_damaged_checkpoint_file_is_a_one_line_error_or_harmless(finished_run, tmp_path):
     tree, meta = checkpoint.load_best(finished_run)
@@ -225,6 +226,7 @@ def test_every_damaged_checkpoint_file_is_a_one_line_error_or_harmless(finished_
     _report("damaged checkpoint files", tried, handled)
 
 
+@pytest.mark.xdist_group("finished_run")  # one worker builds the fixture, not both
 def test_a_damaged_checkpoint_in_predict_is_one_line(finished_run, tmp_path, tiny_corpus):
     work = tmp_path / "run"
     shutil.copytree(finished_run, work)

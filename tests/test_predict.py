@@ -22,6 +22,9 @@ from ser_jax import train as train_lib
 
 from conftest import TINY_FEATURES, TINY_MODEL
 
+# The module's trained runs (fixtures below) are built once: its tests all go to one xdist worker.
+pytestmark = pytest.mark.xdist_group("predict_runs")
+
 SR = TINY_FEATURES.sample_rate
 CROP = int(TINY_FEATURES.duration * SR)  # samples per window
 
