@@ -49,7 +49,7 @@ TINY_FEATURES = features.FeatureConfig(recipe="fast", sample_rate=16000, duratio
 TINY_MODEL = crnn.Config(conv_filters=(8,), conv_kernels=(3,), lstm_units=8, dense_units=(8,))
 
 
-def _built_once(tmp_path_factory, name: str, build) -> Path:
+def built_once(tmp_path_factory, name: str, build) -> Path:
     """A folder ``build`` fills once per test session, shared by the xdist workers: each worker
     making its own tiny corpus and cache cost a CI minute of CPU. The first worker builds it under a
     lock, the others wait for it; without xdist it is the session's own folder."""
@@ -72,7 +72,7 @@ def _built_once(tmp_path_factory, name: str, build) -> Path:
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory):
     """3 actors, speech and song (312 files) at 16 kHz. Read only: tests copy what they change."""
-    return _built_once(tmp_path_factory, "tiny_corpus",
+    return built_once(tmp_path_factory, "tiny_corpus",
                        lambda root: synth.synthesize(root, actors=3, seed=0, sample_rate=16000, workers=2))
 
 
@@ -82,7 +82,7 @@ def tiny_cache_dir(tiny_corpus, tmp_path_factory):
     of other settings to it), copied from the one build of the session."""
     from ser_jax import cache, corpora
 
-    built = _built_once(tmp_path_factory, "tiny_cache_built", lambda d: cache.build(
+    built = built_once(tmp_path_factory, "tiny_cache_built", lambda d: cache.build(
         corpora.read(tiny_corpus), TINY_FEATURES, d, workers=2, progress=False))
     cache_dir = tmp_path_factory.mktemp("tiny_cache")
     for h5 in built.glob("*.h5"):

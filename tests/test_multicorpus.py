@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import built_once
 from test_train import tiny_config
 
 from ser_jax import splits
@@ -46,9 +47,10 @@ def test_ravdess_splits_are_those_from_before_corpora_were_plugins(tiny_corpus, 
 
 @pytest.fixture(scope="module")
 def emodb_corpus(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("emodb")
-    synthetic.write("emodb", root, speakers=3, per_emotion=2, sample_rate=16000)
-    return root
+    """Built where tiny_corpus is, so the two are sibling folders (runs name clips by their path
+    below the corpora's common folder: tiny_corpus/..., emodb/...)."""
+    return built_once(tmp_path_factory, "emodb",
+                      lambda root: synthetic.write("emodb", root, speakers=3, per_emotion=2, sample_rate=16000))
 
 
 def two_corpora(tiny_corpus, emodb_corpus, cache_dir, **kw) -> train_lib.ExperimentConfig:
