@@ -50,9 +50,10 @@ TINY_MODEL = crnn.Config(conv_filters=(8,), conv_kernels=(3,), lstm_units=8, den
 
 
 def built_once(tmp_path_factory, name: str, build) -> Path:
-    """A folder ``build`` fills once per test session, shared by the xdist workers: each worker
-    making its own tiny corpus and cache cost a CI minute of CPU. The first worker builds it under a
-    lock, the others wait for it; without xdist it is the session's own folder."""
+    """A folder ``build`` fills once per test session, shared by the xdist workers (each worker
+    making its own tiny corpus and cache cost ~20 CPU-s). The first worker builds it under a lock
+    (waited for, unlike ser_jax.lockfile's, which refuses), the others wait for it; without xdist it
+    is the session's own folder."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         folder = tmp_path_factory.mktemp(name)
         build(folder)
