@@ -21,17 +21,14 @@ instead of reading wrong.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import dataclasses
 import datetime
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import shutil
-import signal
 import time
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -40,6 +37,7 @@ import h5py
 import numpy as np
 
 from ser_jax import corpora, lockfile, stream
+from ser_jax import workers as workers_lib
 from ser_jax import features as features_lib
 
 # 2: metadata columns come from the corpus reader (format 1 had RAVDESS' columns only). A format-1
@@ -243,12 +241,6 @@ def _read_journal(journal: Path) -> dict[str, dict]:
 
 # --------------------------------------------------------------------------------------------
 # Workers
-
-
-def _init_worker() -> None:
-    # The parent decides what Ctrl-C means. (BLAS threads: features.extract limits them itself;
-    # setting OMP_NUM_THREADS here would be too late, numpy is already imported.)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _sha1_of(path: str) -> str:
@@ -609,11 +601,10 @@ def _write_cache(
 
 
 def _versions() -> dict[str, str]:
-    import librosa
-    import scipy
-
-    return {"ser_jax_format": str(FORMAT_VERSION), "librosa": librosa.__version__, "numpy": np.__version__,
-            "scipy": scipy.__version__, "h5py": h5py.__version__}
+    # From the package metadata: importing librosa here would load numba's code (see ser_jax.workers).
+    lib = features_lib.library_versions()
+    return {"ser_jax_format": str(FORMAT_VERSION), "librosa": lib["librosa"], "numpy": np.__version__,
+            "scipy": lib["scipy"], "h5py": h5py.__version__}
 
 
 def build(
@@ -779,7 +770,8 @@ def _compute(
     workers: int | None,
     progress: bool,
 ) -> None:
-    """Computes the todo files in worker processes, journalling each result as it arrives."""
+    """Computes the todo files in worker processes, journalling each result as it arrives (a clip
+    whose worker died twice is journalled as failed, with the signal or exit code)."""
     if not todo:
         return
     from tqdm.auto import tqdm
@@ -797,28 +789,14 @@ def _compute(
         _write_atomic_npz(_journal_file(journal, rel), **arrays)
         done[rel] = {"size": size, "mtime_ns": mtime, "sha1": sha1, "error": error, "features": feats}
 
-    bar = tqdm(total=len(todo), desc=f"features ({cfg.recipe})", unit="clip", disable=not progress,
-               dynamic_ncols=True)
-    try:
-        if workers == 1:
-            for rel in todo:
-                record(rel, _work(current[rel][0].path, cfg_dict))
-                bar.update()
-            return
-        # spawn, not fork: the caller may have imported JAX, whose threads do not survive a fork.
-        ctx = multiprocessing.get_context("spawn")
-        pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
-        try:
-            futures = {pool.submit(_work, current[rel][0].path, cfg_dict): rel for rel in todo}
-            for fut in cf.as_completed(futures):
-                record(futures[fut], fut.result())
-                bar.update()
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
-    finally:
-        bar.close()
+    tasks = [(rel, (current[rel][0].path, cfg_dict)) for rel in todo]
+    with tqdm(total=len(todo), desc=f"features ({cfg.recipe})", unit="clip", disable=not progress,
+              dynamic_ncols=True) as bar:
+        # In worker processes always, one clip included: librosa's numba code must not run in this
+        # process, which may have loaded JAX, and a worker that dies costs only its clip.
+        for out in workers_lib.run("ser_jax.cache:_work", tasks, workers):
+            record(out.key, out.value if not out.error else (None, out.error, _sha1_of(current[out.key][0].path)))
+            bar.update()
 
 
 def ensure(

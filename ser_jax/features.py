@@ -13,19 +13,37 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import importlib.util
 import json
 import math
 import os
 import warnings
+import sys
 import zlib
 from importlib import metadata
 from typing import Any, Iterator
 
-import librosa
 import numpy as np
 import soundfile as sf
 
 from ser_jax.fields import setting
+
+
+def _lazy_import(name: str) -> Any:
+    """The module, executed on first attribute use. Importing librosa compiles (or loads) its numba
+    gufuncs; a process that has loaded JAX must never do that (see ser_jax.workers), and such
+    processes import this module for its configs and shapes only."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+librosa = _lazy_import("librosa")
 
 # The seed's row order.
 ALL_GROUPS = ("mfcc", "delta", "delta2", "chroma", "mel", "contrast", "tonnetz", "zcr", "rms")
@@ -507,6 +525,35 @@ def opensmile_lld(y: np.ndarray, sr: int, num_frames_out: int, hop_length: int, 
 def compute(path: str | os.PathLike, cfg: FeatureConfig) -> np.ndarray:
     """load_audio + extract: the (T, F) features of one file, or AudioError."""
     return extract(load_audio(path, cfg), cfg)
+
+
+def window_starts(num_samples: int, window: int) -> list[int]:
+    """First samples of the windows a clip of num_samples is cut into for prediction.
+
+    One window at 0 when the clip fits; otherwise windows every window // 2 samples, plus one
+    ending at the clip's end if the regular ones stop short of it.
+    """
+    if window < 1:
+        raise ValueError(f"window must be at least one sample, got {window}")
+    if num_samples <= window:
+        return [0]
+    hop = max(1, window // 2)
+    starts = list(range(0, num_samples - window + 1, hop))
+    if starts[-1] + window < num_samples:
+        starts.append(num_samples - window)
+    return starts
+
+
+def window_features(path: str, cfg_dict: dict, window: int | None) -> list[np.ndarray] | str:
+    """The features of each window of a whole file (one window when ``window`` is None), or the
+    one-line reason it cannot be read. Predict's work, run in a feature worker (ser_jax.workers)."""
+    cfg = FeatureConfig.from_dict(cfg_dict)
+    try:
+        y = load_audio(path, dataclasses.replace(cfg, duration=None))  # whole clip at the model's rate
+        clips = [y] if window is None else [y[s : s + window] for s in window_starts(len(y), window)]
+        return [np.ascontiguousarray(extract(clip, cfg), dtype=np.float32) for clip in clips]
+    except AudioError as e:
+        return str(e).splitlines()[0]
 
 
 def _needs(cfg: FeatureConfig, *groups: str) -> bool:

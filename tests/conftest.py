@@ -24,10 +24,11 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="ser_jax-test-xla-")
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
-# librosa's numba functions are compiled on first use and cached beside librosa. Compiled inside a
-# test process that has already run JAX (an xdist worker), one of them crashed with a segmentation
-# fault on a fresh clone (piptrack's _parabolic_interpolation; never with the cache filled). So the
-# controller fills that cache first, in a process without JAX, and the workers only load from it.
+# librosa's numba code runs only in feature workers (ser_jax.workers), which keep what numba
+# compiles in a folder of their own: one for the session, filled here once, by the controller, in a
+# process without JAX, so that the test workers' feature workers only load from it.
+if "SER_JAX_NUMBA_CACHE_DIR" not in os.environ:
+    os.environ["SER_JAX_NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="ser_jax-test-numba-")
 _WARM_NUMBA = """
 import os, tempfile
 import numpy as np, soundfile as sf
@@ -38,7 +39,8 @@ for cfg in (F.FeatureConfig(), F.FeatureConfig(recipe="fast"), F.FeatureConfig(r
     F.compute(path, cfg)
 """
 if not os.environ.get("PYTEST_XDIST_WORKER"):
-    subprocess.run([sys.executable, "-c", _WARM_NUMBA], check=False, capture_output=True)
+    subprocess.run([sys.executable, "-c", _WARM_NUMBA], check=False, capture_output=True,
+                   env=dict(os.environ, NUMBA_CACHE_DIR=os.environ["SER_JAX_NUMBA_CACHE_DIR"]))
 
 from ser_jax import features, synth  # noqa: E402
 from ser_jax.models import crnn  # noqa: E402

@@ -38,11 +38,13 @@ from ser_jax import corpora
 from ser_jax import features as features_lib
 from ser_jax import models as models_lib
 from ser_jax import normalize as normalize_lib
+from ser_jax import workers as workers_lib
 from ser_jax.inference_meta import InferenceMeta
 
 FORMATS = ("table", "json", "csv")
 SPEAKER_GROUPS = ("files", "folder")  # speaker-normalised models: who counts as one speaker
 FRAME_BUCKET = 64  # full-length models: inputs padded to a multiple of this many frames
+READ_AHEAD = 16  # files handed to the feature workers at once
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,21 +69,7 @@ class PredictionError:
         return f"{self.path}: {self.message}"
 
 
-def window_starts(num_samples: int, window: int) -> list[int]:
-    """First samples of the windows a clip of num_samples is cut into (see the module docstring).
-
-    One window at 0 when the clip fits; otherwise windows every window // 2 samples, plus one
-    ending at the clip's end if the regular ones stop short of it.
-    """
-    if window < 1:
-        raise ValueError(f"window must be at least one sample, got {window}")
-    if num_samples <= window:
-        return [0]
-    hop = max(1, window // 2)
-    starts = list(range(0, num_samples - window + 1, hop))
-    if starts[-1] + window < num_samples:
-        starts.append(num_samples - window)
-    return starts
+window_starts = features_lib.window_starts  # where it lived first
 
 
 def _prediction(path: str, probs: np.ndarray, label_names: Sequence[str], windows: int, note: str = "") -> Prediction:
@@ -94,22 +82,18 @@ def _prediction(path: str, probs: np.ndarray, label_names: Sequence[str], window
 def read_items(model, paths: Iterable[str | os.PathLike], chunk_windows: int
                ) -> Iterator[list[tuple[str, list[np.ndarray] | str]]]:
     """(path, unscaled windows, or the one-line reason it is unreadable) per file, in chunks of about
-    chunk_windows windows; all in one chunk when the model scales files by each other (speakers)."""
+    chunk_windows windows; all in one chunk when the model scales files by each other (speakers).
+    Files are read in feature workers (ser_jax.workers), several at a time."""
     pending: list[tuple[str, list[np.ndarray] | str]] = []
     count = 0
-    for p in paths:
-        path = os.fspath(p)
-        try:
-            item: list[np.ndarray] | str = model.raw_inputs(path)
-            count += len(item)
-        except features_lib.AudioError as e:
-            item = str(e).splitlines()[0]
-        except Exception as e:  # one bad file must not stop the others
-            item = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-        pending.append((path, item))
-        if count >= chunk_windows and not model.reads_all_first:
-            yield pending
-            pending, count = [], 0
+    paths = iter(paths)
+    while batch := [os.fspath(p) for _, p in zip(range(READ_AHEAD), paths)]:
+        for path, item in zip(batch, model.raw_inputs_of(batch)):
+            count += 0 if isinstance(item, str) else len(item)
+            pending.append((path, item))
+            if count >= chunk_windows and not model.reads_all_first:
+                yield pending
+                pending, count = [], 0
     if pending:
         yield pending
 
@@ -181,19 +165,21 @@ class Predictor:
 
     def raw_inputs(self, path: str | os.PathLike) -> list[np.ndarray]:
         """The unscaled (T, F) features of one file's windows; AudioError if unreadable."""
-        cfg = self.feature_config
-        full = dataclasses.replace(cfg, duration=None)
-        y = features_lib.load_audio(path, full)  # whole clip at the training sample rate
-        if self.window_samples is None:
-            clips = [y]
-        else:
-            n = self.window_samples
-            clips = [y[s : s + n] for s in window_starts(len(y), n)]
-        out = []
-        for clip in clips:
-            feats = features_lib.extract(clip, cfg)[:, self.columns]
-            out.append(np.ascontiguousarray(feats, dtype=np.float32))
-        return out
+        (item,) = self.raw_inputs_of([os.fspath(path)])
+        if isinstance(item, str):
+            raise features_lib.AudioError(item)
+        return item
+
+    def raw_inputs_of(self, paths: Sequence[str]) -> list[list[np.ndarray] | str]:
+        """raw_inputs of each path, or the one-line reason it is unreadable, computed in feature
+        workers: librosa's numba code never runs in this process, which has loaded JAX."""
+        cfg = self.feature_config.to_dict()
+        tasks = [(i, (p, cfg, self.window_samples)) for i, p in enumerate(paths)]
+        items: list[list[np.ndarray] | str] = [""] * len(paths)
+        for out in workers_lib.run("ser_jax.features:window_features", tasks, min(len(tasks), os.cpu_count() or 1)):
+            value = out.error or out.value
+            items[out.key] = value if isinstance(value, str) else [f[:, self.columns] for f in value]
+        return items
 
     def probabilities(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         """(len(inputs), classes) softmax outputs for standardised (T_i, F) inputs.

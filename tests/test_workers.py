@@ -1,0 +1,116 @@
+"""Feature workers: a worker that dies costs its clip only, and workers never outlive their parent."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_cache import CFG, build, make_corpus
+
+from ser_jax import cache, workers
+
+
+def fault(monkeypatch, tmp_path: Path, clip: Path, how: str, times: int) -> Path:
+    """Makes the worker given ``clip`` die (or hang) ``times`` times (0: always); the folder returned
+    gets one file per time, named by the dying worker's pid."""
+    marks = tmp_path / "marks"
+    # A death wipes the workers' numba cache: this test's own copy, not the session's.
+    numba = tmp_path / "numba"
+    shutil.copytree(workers.numba_cache_dir(), numba, dirs_exist_ok=True)
+    monkeypatch.setenv(workers.NUMBA_CACHE_ENV, str(numba))
+    monkeypatch.setenv(workers.FAULT_ENV, json.dumps({"clip": clip.name, "how": how, "times": times,
+                                                      "marks": str(marks)}))
+    return marks
+
+
+@pytest.mark.parametrize("how, reason", [("segv", "SIGSEGV, signal 11"), ("exit", "exit code 3")])
+def test_a_clip_whose_worker_dies_twice_is_failed_and_the_rest_is_cached(tmp_path, monkeypatch, how, reason):
+    paths = make_corpus(tmp_path / "data", n=6)
+    marks = fault(monkeypatch, tmp_path, paths[2], how, times=0)
+    s = cache.build(cache.corpora.read(tmp_path / "data"), CFG, tmp_path / "cache", workers=2, progress=False)
+    rel = os.path.relpath(paths[2], tmp_path / "data")
+    assert s.failed == ((rel, f"its feature worker died, 2 times ({reason}); skipped"),)
+    assert len(list(marks.iterdir())) == 2  # tried once more, in a fresh worker
+    assert f"failed: {rel}: its feature worker died" in str(s)  # the run's report names it
+    fs = cache.load(s.path, expect=CFG)
+    assert len(fs.paths) == 5 and rel not in fs.paths and fs.failed == s.failed
+    monkeypatch.delenv(workers.FAULT_ENV)
+    again = build(tmp_path / "data", tmp_path / "cache")  # recorded: the next run does not retry it
+    assert (again.computed, again.failed) == (0, s.failed)
+
+
+def test_a_worker_that_dies_once_is_replaced_and_its_clip_computed(tmp_path, monkeypatch):
+    paths = make_corpus(tmp_path / "data", n=4)
+    reference = cache.load(build(tmp_path / "data", tmp_path / "reference").path)
+    marks = fault(monkeypatch, tmp_path, paths[1], "segv", times=1)
+    s = build(tmp_path / "data", tmp_path / "cache")
+    assert (s.computed, s.failed, len(list(marks.iterdir()))) == (4, (), 1)
+    assert (cache.load(s.path).features == reference.features).all()
+
+
+def test_the_journal_of_a_part_names_the_clip_whose_worker_died(tmp_path, monkeypatch):
+    paths = make_corpus(tmp_path / "data", n=4)
+    fault(monkeypatch, tmp_path, paths[0], "exit", times=0)
+    s = cache.build_shard(cache.corpora.read(tmp_path / "data"), CFG, tmp_path / "cache", (1, 1), workers=1,
+                          progress=False)
+    entries = cache._read_journal(Path(s.path))
+    assert entries[os.path.relpath(paths[0], tmp_path / "data")]["error"].startswith("its feature worker died")
+    assert sum(bool(e["error"]) for e in entries.values()) == 1 and len(entries) == 4
+
+
+def test_a_task_that_raises_is_an_error_and_the_worker_lives_on():
+    outcomes = list(workers.run("ser_jax.features:parse_duration", [(0, ("soon",)), (1, ("2.5",))], 1))
+    by_key = {o.key: o for o in outcomes}
+    assert by_key[0].error.startswith("ValueError") and by_key[1] == workers.Outcome(1, 2.5)
+    with pytest.raises(workers.WorkerError, match="ValueError"):
+        workers.call("ser_jax.features:parse_duration", "soon")
+
+
+def test_workers_load_neither_jax_nor_the_callers_main_module():
+    loaded = workers.call("ser_jax.workers:loaded_modules")
+    assert "jax" not in loaded and "flax" not in loaded and "pytest" not in loaded
+
+
+def _worker_pids(parent: int) -> list[int]:
+    """Live processes started as feature workers of ``parent``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            env = (proc / "environ").read_bytes()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if f"SER_JAX_WORKER_PARENT={parent}".encode() in env.split(b"\0") and state != "Z":
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killing_the_parent_during_a_build_leaves_no_worker(tmp_path, sig):
+    paths = make_corpus(tmp_path / "data", n=8)
+    marks = tmp_path / "marks"
+    env = dict(os.environ, **{workers.NUMBA_CACHE_ENV: str(tmp_path / "numba"), workers.FAULT_ENV: json.dumps({"clip": paths[3].name, "how": "hang", "times": 0,
+                                                             "marks": str(marks)})})
+    cmd = [sys.executable, "-m", "ser_jax.precompute", f"--data_dir={tmp_path / 'data'}",
+           f"--cache_dir={tmp_path / 'cache'}", "--recipe=fast", "--sample_rate=16000", "--duration=0.5",
+           "--n_fft=256", "--hop_length=128", "--n_mfcc=13", "--n_mels=16", "--workers=2"]
+    parent = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 90
+    while time.time() < deadline and not (marks.is_dir() and any(marks.iterdir())):
+        time.sleep(0.05)
+    assert marks.is_dir() and any(marks.iterdir()), "no worker reached the hanging clip"
+    assert len(_worker_pids(parent.pid)) == 2
+    parent.send_signal(sig)
+    parent.wait(timeout=30)
+    deadline = time.time() + 10
+    while time.time() < deadline and _worker_pids(parent.pid):
+        time.sleep(0.05)
+    assert _worker_pids(parent.pid) == []
