@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -340,3 +341,49 @@ def test_an_ensemble_refuses_models_that_disagree_on_their_labels(predictor):
     impostor.checkpoint_dir = "elsewhere"
     with pytest.raises(ValueError, match="elsewhere and .* differ in label_names"):
         predict.Ensemble([predictor, impostor])
+
+
+_FRESH_JAX_PROCESS = """
+import json, os, sys
+import jax.numpy as jnp
+float(jnp.ones(3).sum())  # JAX runs first, as in train and predict
+from ser_jax import cache, corpora, features, predict
+corpus_dir, cache_dir, run_dir = sys.argv[1:4]
+summary = cache.build(corpora.read(corpus_dir), features.FeatureConfig(), cache_dir, workers=1, progress=False)
+c = corpora.read(corpus_dir)
+clips = [os.path.join(c.root, r.path) for r in c.records]
+results = predict.load_predictor(run_dir).predict_files(clips)
+print(json.dumps({"computed": summary.computed, "failed": list(summary.failed),
+                  "predicted": sum(isinstance(r, predict.Prediction) for r in results),
+                  "numba_here": "numba" in sys.modules}))
+"""
+
+
+@pytest.mark.slow
+def test_seed_features_and_predict_in_fresh_jax_processes_with_an_empty_then_a_filled_numba_cache(run, tmp_path):
+    """The crash of issue 25: a process that had run JAX compiled librosa's numba code and died, and
+    the numba cache it left made later processes die too. Now that code runs only in feature workers
+    that keep their own numba cache: three fresh JAX processes in a row, each with an empty cache
+    folder, then one with the folder the last one filled, all compute the seed recipe and predict, and
+    none writes numba's cache beside librosa (where a poisoned one crashed every later process)."""
+    import shutil
+    import time
+    started = time.time()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for clip in _test_clips(run, 3):
+        shutil.copy(clip, corpus)
+    numba_dir = tmp_path / "numba"
+    for attempt, empty in enumerate([True, True, True, False]):
+        if empty:
+            shutil.rmtree(numba_dir, ignore_errors=True)
+        numba_dir.mkdir(exist_ok=True)
+        env = dict(os.environ, SER_JAX_NUMBA_CACHE_DIR=str(numba_dir))
+        out = subprocess.run([sys.executable, "-c", _FRESH_JAX_PROCESS, str(corpus), str(tmp_path / f"cache{attempt}"),
+                              str(run[1])], env=env, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        report = json.loads(out.stdout.strip().splitlines()[-1])
+        assert report == {"computed": 3, "failed": [], "predicted": 3, "numba_here": False}, (attempt, report)
+        assert any(numba_dir.rglob("*.nbi")), "the workers' numba cache folder stayed empty"
+    beside_librosa = [p for p in Path(librosa.__file__).parent.rglob("*.nbi") if p.stat().st_mtime >= started]
+    assert not beside_librosa
