@@ -35,12 +35,17 @@ import numpy as np, soundfile as sf
 from ser_jax import features as F
 path = os.path.join(tempfile.mkdtemp(), "warm.wav")
 sf.write(path, 0.1 * np.random.default_rng(0).standard_normal(3 * 22050).astype("float32"), 22050)
-for cfg in (F.FeatureConfig(), F.FeatureConfig(recipe="fast"), F.FeatureConfig(recipe="fast", fast_hpss=True)):
+for cfg in (F.FeatureConfig(), F.FeatureConfig(recipe="fast"), F.FeatureConfig(recipe="fast", fast_hpss=True),
+            F.FeatureConfig(recipe="fast", vtlp=1.1)):
     F.compute(path, cfg)
 """
 if not os.environ.get("PYTEST_XDIST_WORKER"):
     subprocess.run([sys.executable, "-c", _WARM_NUMBA], check=False, capture_output=True,
                    env=dict(os.environ, NUMBA_CACHE_DIR=os.environ["SER_JAX_NUMBA_CACHE_DIR"]))
+# Some tests call librosa in their own process, which has loaded JAX (the reference functions of
+# test_features, for one): there numba must only load what the warm-up compiled, never compile
+# (a JAX process that compiled piptrack's gufunc segfaulted in a fresh clone's make test).
+os.environ["NUMBA_CACHE_DIR"] = os.environ["SER_JAX_NUMBA_CACHE_DIR"]
 
 from ser_jax import features, synth  # noqa: E402
 from ser_jax.models import crnn  # noqa: E402
