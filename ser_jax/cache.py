@@ -253,14 +253,16 @@ def _sha1_of(path: str) -> str:
 
 
 def _work(path: str, cfg_dict: dict) -> tuple[np.ndarray | None, str, str]:
-    """Features of one file, or the one-line reason it failed, plus the content hash."""
+    """What a worker computes of one file (its features, or an encoder's input: features.prepare), or
+    the one-line reason it failed, plus the content hash."""
     try:
         with open(path, "rb") as f:
             sha1 = hashlib.sha1(f.read()).hexdigest()
     except OSError as e:
         return None, f"cannot read: {e.strerror or e}", ""
     try:
-        feats = features_lib.compute(path, features_lib.FeatureConfig.from_dict(cfg_dict))
+        cfg = features_lib.FeatureConfig.from_dict(cfg_dict)
+        feats = features_lib.prepare(features_lib.load_audio(path, cfg), cfg)
     except features_lib.AudioError as e:
         return None, str(e).splitlines()[0], sha1
     except Exception as e:  # never let one file stop the run
@@ -531,10 +533,11 @@ def _write_cache(
 ) -> None:
     """Writes a complete cache to a temporary file and renames it over dest."""
     n_feat = features_lib.num_features(cfg)
+    dtype = features_lib.storage_dtype(cfg)
     t_max = max((r[5].shape[0] for r in rows), default=1)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     # Stop before writing when the space is visibly short: h5py may crash, not raise, on a full disk.
-    need = int(len(rows) * t_max * n_feat * 4 * 1.05) + 8 * 2**20
+    need = int(len(rows) * t_max * n_feat * dtype.itemsize * 1.05) + 8 * 2**20
     free = shutil.disk_usage(dest.parent).free
     if free < need:
         raise CacheError(f"not enough disk space to write {dest}: it needs about {need / 2**20:.0f} MiB, "
@@ -552,11 +555,11 @@ def _write_cache(
             f.attrs["meta_signature"] = _meta_signature(corpus)
             f.attrs["created"] = datetime.datetime.now().isoformat(timespec="seconds")
             ds = f.create_dataset(
-                "features", shape=(len(rows), t_max, n_feat), dtype=np.float32,
+                "features", shape=(len(rows), t_max, n_feat), dtype=dtype,
                 chunks=(1, t_max, n_feat) if rows else None, fletcher32=bool(rows),
             )
             lengths = np.zeros(len(rows), np.int32)
-            block = np.zeros((min(256, max(len(rows), 1)), t_max, n_feat), np.float32)
+            block = np.zeros((min(256, max(len(rows), 1)), t_max, n_feat), dtype)
             for start in range(0, len(rows), len(block)):
                 chunk = rows[start : start + len(block)]
                 block[:] = 0.0
@@ -761,6 +764,9 @@ def merge_shards(
     return summary
 
 
+_ENCODE_BATCH = 64  # clips an encoder recipe gathers before encoding them (sorted by length, in batches)
+
+
 def _compute(
     todo: list[str],
     current: dict[str, tuple[corpora.Record, int, int]],
@@ -789,14 +795,34 @@ def _compute(
         _write_atomic_npz(_journal_file(journal, rel), **arrays)
         done[rel] = {"size": size, "mtime_ns": mtime, "sha1": sha1, "error": error, "features": feats}
 
+    two_stage = features_lib.needs_finish(cfg)
+    if two_stage:  # the encoder's weights, checked before any work: a missing extra is one line, at once
+        features_lib.finish([], cfg)
+    waiting: list[tuple[str, tuple[np.ndarray, str, str]]] = []
+
+    def flush(bar) -> None:  # an encoder recipe: the workers' log-mels through the encoder, in batches
+        done_now = features_lib.finish([r[0] for _, r in waiting], cfg)
+        for (rel, (_, error, sha1)), feats in zip(waiting, done_now):
+            record(rel, (feats, error, sha1))
+        bar.update(len(waiting))
+        waiting.clear()
+
     tasks = [(rel, (current[rel][0].path, cfg_dict)) for rel in todo]
     with tqdm(total=len(todo), desc=f"features ({cfg.recipe})", unit="clip", disable=not progress,
               dynamic_ncols=True) as bar:
         # In worker processes always, one clip included: librosa's numba code must not run in this
         # process, which may have loaded JAX, and a worker that dies costs only its clip.
         for out in workers_lib.run("ser_jax.cache:_work", tasks, workers):
-            record(out.key, out.value if not out.error else (None, out.error, _sha1_of(current[out.key][0].path)))
+            result = out.value if not out.error else (None, out.error, _sha1_of(current[out.key][0].path))
+            if two_stage and result[0] is not None:
+                waiting.append((out.key, result))
+                if len(waiting) >= _ENCODE_BATCH:
+                    flush(bar)
+                continue
+            record(out.key, result)
             bar.update()
+        if waiting:
+            flush(bar)
 
 
 def ensure(

@@ -53,8 +53,9 @@ def feature_config_from_flags() -> features_lib.FeatureConfig:
     from ser_jax.config import ExperimentConfig
 
     wanted = config_flags.values(ExperimentConfig)["groups"]
+    chosen = config_flags.values(features_lib.FeatureConfig)
     try:
-        groups = features_lib.cache_groups(wanted)
+        groups = features_lib.cache_groups(wanted, chosen["recipe"], chosen["encoder"])
     except ValueError as e:
         raise UsageError(str(e)) from None
     return config_flags.build(features_lib.FeatureConfig, groups=groups)

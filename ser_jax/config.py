@@ -127,7 +127,7 @@ class ExperimentConfig:
         object.__setattr__(self, "emotions", emotions)
         object.__setattr__(self, "merge_emotions", corpora.parse_merges(self.merge_emotions))
         groups = _names(self.groups)
-        features_lib.cache_groups(groups)  # unknown names: one line listing the groups
+        features_lib.cache_groups(groups, self.features.recipe, self.features.encoder)  # unknown: one line
         object.__setattr__(self, "groups", () if set(groups) == set(self.features.groups) else groups)
         object.__setattr__(self, "speed_perturb", perturb_lib.check_factors(self.speed_perturb, "--speed_perturb"))
         object.__setattr__(self, "vtlp", perturb_lib.check_factors(self.vtlp, "--vtlp", features_lib.VTLP_RANGE))

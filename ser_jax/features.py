@@ -1,9 +1,13 @@
-"""Per-clip acoustic features: the seed notebook's 187 rows per frame, computed two ways.
+"""Per-clip features: the seed notebook's 187 rows per frame (two ways), or a pretrained encoder's.
 
 ``seed`` makes the per-feature librosa calls of the original notebook (see FACTS.md), so its
 numbers are the ones the original model was trained on. ``fast`` gives the same rows from one
 shared STFT and replaces the seed's costly tonnetz (harmonic separation + CQT chroma, ~90% of
 the seed's time) with tonnetz of the STFT chroma; every other row equals the seed's.
+``whisper`` gives the hidden states of a pretrained Whisper encoder (ser_jax/encoders), one group
+per state (h0 ... h6 for base), 50 frames a second; its log-mel runs where the audio is loaded (a
+feature worker), the encoder in the process that collects the workers' results (``prepare`` and
+``finish`` below), so that clips are encoded in batches.
 Everything takes a :class:`FeatureConfig`; its :meth:`FeatureConfig.key` names feature caches.
 """
 
@@ -26,6 +30,8 @@ from typing import Any, Iterator
 import numpy as np
 import soundfile as sf
 
+from ser_jax import encoders
+from ser_jax.encoders import whisper_frontend
 from ser_jax.fields import setting
 
 
@@ -57,7 +63,8 @@ OPENSMILE_GROUPS = {"egemaps": "eGeMAPSv02", "compare": "ComParE_2016"}  # group
 GROUP_ORDER = ALL_GROUPS + OPTIONAL_GROUPS
 N_EGEMAPS = 25
 N_COMPARE = 65
-RECIPES = ("seed", "fast")
+RECIPES = ("seed", "fast", "whisper")
+ENCODER_RECIPES = ("whisper",)  # recipes whose features are a pretrained encoder's hidden states
 # Bump when the numbers an unchanged FeatureConfig produces change, so old caches are not reused.
 FEATURES_VERSION = 1
 # librosa.feature.delta's default window; "interp" mode needs at least this many frames.
@@ -88,7 +95,9 @@ class FeatureConfig:
     """What to compute per clip. The defaults are exactly the seed notebook's features."""
 
     recipe: str = setting("seed", "seed: the original notebook's features exactly; fast: one shared STFT, tonnetz "
-                          "from the STFT chroma (no harmonic separation).", choices=RECIPES)
+                          "from the STFT chroma (no harmonic separation); whisper: the hidden states of a "
+                          "pretrained Whisper encoder (--encoder), 16 kHz, 50 frames/s, groups h0..hN (its "
+                          "sample rate, n_fft and hop are fixed).", choices=RECIPES)
     sample_rate: int = setting(22050, "Resample audio to this rate (Hz).")
     duration: float | None = setting(
         3.0, "Crop/zero-pad every clip to this many seconds from the start, or 'full' to keep each clip's true "
@@ -111,6 +120,10 @@ class FeatureConfig:
     speed: float = setting(1.0, cli=False)
     noise_snr: tuple[float, float] | None = setting(None, cli=False)  # (lowest, highest) dB; None = no noise
     vtlp: float = setting(1.0, cli=False)
+    encoder: str = setting(encoders.DEFAULT, "whisper recipe: the pretrained encoder, by name ("
+                           + ", ".join(encoders.WEIGHTS) + ") or the path of a CTranslate2 Whisper model.bin.")
+    # The weights' SHA-256, filled in from the encoder: caches and checkpoints record which weights made them.
+    encoder_sha256: str = setting("", cli=False)
 
     def __post_init__(self) -> None:
         def fail(field: str, allowed: str, value: Any) -> None:
@@ -124,6 +137,10 @@ class FeatureConfig:
 
         if self.recipe not in RECIPES:
             fail("recipe", " or ".join(repr(r) for r in RECIPES), self.recipe)
+        if self.recipe in ENCODER_RECIPES:  # the encoder's own front end: these are fixed, not chosen
+            for field, value in (("sample_rate", whisper_frontend.SAMPLE_RATE), ("n_fft", whisper_frontend.N_FFT),
+                                 ("hop_length", whisper_frontend.SAMPLES_PER_STATE)):
+                object.__setattr__(self, field, value)
         check_int("sample_rate", *_SAMPLE_RATES, " Hz")
         d = self.duration
         if d is not None:
@@ -142,13 +159,26 @@ class FeatureConfig:
             if not isinstance(getattr(self, field), (bool, np.bool_)):
                 fail(field, "True or False", getattr(self, field))
             object.__setattr__(self, field, bool(getattr(self, field)))
+        order = GROUP_ORDER
+        if self.recipe in ENCODER_RECIPES:
+            try:
+                sha256, layers = encoders.describe(self.encoder)[:2]
+            except encoders.EncoderError as e:
+                raise ValueError(str(e)) from None
+            if self.encoder_sha256 and self.encoder_sha256 != sha256:
+                raise ValueError(f"encoder {self.encoder!r} has SHA-256 {sha256[:12]}..., not the recorded "
+                                 f"{self.encoder_sha256[:12]}...: these are other weights than the ones recorded")
+            object.__setattr__(self, "encoder_sha256", sha256)
+            order = encoders.hidden_state_groups(layers)
+            if tuple(self.groups) == ALL_GROUPS:  # the default: every hidden state
+                object.__setattr__(self, "groups", order)
         groups = self.groups
         if isinstance(groups, str) or not isinstance(groups, (tuple, list)):
-            fail("groups", f"a non-empty tuple drawn from {GROUP_ORDER}", groups)
-        unknown = [g for g in groups if g not in GROUP_ORDER]
+            fail("groups", f"a non-empty tuple drawn from {order}", groups)
+        unknown = [g for g in groups if g not in order]
         if not groups or unknown or len(set(groups)) != len(groups):
-            fail("groups", f"a non-empty tuple without repeats drawn from {GROUP_ORDER}", groups)
-        object.__setattr__(self, "groups", tuple(g for g in GROUP_ORDER if g in groups))
+            fail("groups", f"a non-empty tuple without repeats drawn from {order}", groups)
+        object.__setattr__(self, "groups", tuple(g for g in order if g in groups))
         if self.fast_hpss and self.recipe != "fast":
             fail("fast_hpss", "False unless recipe is 'fast' (the seed always separates harmonics)", True)
         for field, (lo, hi) in (("speed", SPEED_RANGE), ("vtlp", VTLP_RANGE)):
@@ -172,6 +202,8 @@ class FeatureConfig:
         for field in ("speed", "vtlp"):
             if d[field] == 1.0:
                 del d[field]
+        if self.recipe not in ENCODER_RECIPES:  # keys of the other recipes stay as they were
+            del d["encoder"], d["encoder_sha256"]
         if d["noise_snr"] is None:
             del d["noise_snr"]
         else:
@@ -200,6 +232,8 @@ class FeatureConfig:
         libraries = dict(library_versions())
         if set(OPENSMILE_GROUPS) & set(self.groups):  # only then, so that other keys do not depend on openSMILE
             libraries["opensmile"] = _version("opensmile")
+        if self.recipe in ENCODER_RECIPES:  # the encoder runs in JAX (its weights are in the config)
+            libraries["jax"], libraries["jaxlib"] = _version("jax"), _version("jaxlib")
         payload = {"config": self.to_dict(), "features_version": FEATURES_VERSION, "libraries": libraries}
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
@@ -219,9 +253,21 @@ def parse_duration(value: str) -> float | None:
     return seconds
 
 
-def cache_groups(wanted: tuple[str, ...] = ()) -> tuple[str, ...]:
+def cache_groups(wanted: tuple[str, ...] = (), recipe: str = "seed", encoder: str = encoders.DEFAULT
+                 ) -> tuple[str, ...]:
     """The groups a feature cache holds for a job using ``wanted``: every default group (so runs on
-    different subsets share one cache) plus the optional groups named."""
+    different subsets share one cache) plus the optional groups named; for an encoder recipe, every
+    hidden state."""
+    if recipe in ENCODER_RECIPES:
+        try:
+            order = encoders.hidden_state_groups(encoders.describe(encoder)[1])
+        except encoders.EncoderError as e:
+            raise ValueError(f"--encoder: {e}") from None
+        unknown = sorted(set(wanted) - set(order))
+        if unknown:
+            raise ValueError(f"--feature_groups: unknown group(s) {', '.join(unknown)} for --recipe={recipe}; "
+                             f"choose from its hidden states {', '.join(order)}")
+        return order
     unknown = sorted(set(wanted) - set(GROUP_ORDER))
     if unknown:
         raise ValueError(f"--feature_groups: unknown group(s) {', '.join(unknown)}; choose from "
@@ -274,13 +320,16 @@ def _version(name: str) -> str:
 
 def group_sizes(cfg: FeatureConfig) -> dict[str, int]:
     """Rows per feature group (all groups, whether selected or not)."""
+    if cfg.recipe in ENCODER_RECIPES:
+        d = encoders.describe(cfg.encoder)
+        return {g: d.width for g in encoders.hidden_state_groups(d.layers)}
     return {"mfcc": cfg.n_mfcc, "delta": cfg.n_mfcc, "delta2": cfg.n_mfcc, "chroma": N_CHROMA,
             "mel": cfg.n_mels, "contrast": N_CONTRAST, "tonnetz": N_TONNETZ, "zcr": 1, "rms": 1,
             "egemaps": N_EGEMAPS, "compare": N_COMPARE}
 
 
 def feature_layout(cfg: FeatureConfig) -> tuple[tuple[str, int, int], ...]:
-    """(group name, start row, stop row) of each selected group, in GROUP_ORDER."""
+    """(group name, start row, stop row) of each selected group, in GROUP_ORDER (hidden states in order)."""
     sizes = group_sizes(cfg)
     out, start = [], 0
     for g in cfg.groups:
@@ -295,7 +344,10 @@ def num_features(cfg: FeatureConfig) -> int:
 
 
 def min_samples(cfg: FeatureConfig) -> int:
-    """Full-length clips are zero-padded to this: one whole window and enough frames for deltas."""
+    """Full-length clips are zero-padded to this: one whole window and enough frames for deltas
+    (an encoder: 0.1 s)."""
+    if cfg.recipe in ENCODER_RECIPES:
+        return cfg.sample_rate // 10
     return max(cfg.n_fft, (DELTA_WIDTH - 1) * cfg.hop_length)
 
 
@@ -307,7 +359,10 @@ def clip_samples(num_samples: int, cfg: FeatureConfig) -> int:
 
 
 def num_frames(num_samples: int, cfg: FeatureConfig) -> int:
-    """T for a clip of num_samples: 1 + n // hop with centered frames (130 for 3 s at 22050/512)."""
+    """T for a clip of num_samples: 1 + n // hop with centered frames (130 for 3 s at 22050/512); an
+    encoder's states: n // 320 (150 for 3 s)."""
+    if cfg.recipe in ENCODER_RECIPES:
+        return whisper_frontend.num_states(clip_samples(num_samples, cfg))
     return 1 + clip_samples(num_samples, cfg) // cfg.hop_length
 
 
@@ -524,7 +579,37 @@ def opensmile_lld(y: np.ndarray, sr: int, num_frames_out: int, hop_length: int, 
 
 def compute(path: str | os.PathLike, cfg: FeatureConfig) -> np.ndarray:
     """load_audio + extract: the (T, F) features of one file, or AudioError."""
-    return extract(load_audio(path, cfg), cfg)
+    return finish([prepare(load_audio(path, cfg), cfg)], cfg)[0]
+
+
+def prepare(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """What a feature worker computes of audio y: the features, or for an encoder recipe its input
+    (Whisper's log-mel), which ``finish`` turns into features in batches."""
+    if cfg.recipe in ENCODER_RECIPES:
+        y = np.nan_to_num(np.asarray(y, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        return whisper_frontend.log_mel(fit_length(y, cfg), encoders.describe(cfg.encoder).n_mels)
+    return extract(y, cfg)
+
+
+def storage_dtype(cfg: FeatureConfig) -> np.dtype:
+    """How a cache stores the features: an encoder's hidden states as float16 (half the disk and
+    memory; they were float16 weights' outputs), handcrafted features as float32."""
+    return np.dtype(np.float16 if cfg.recipe in ENCODER_RECIPES else np.float32)
+
+
+def needs_finish(cfg: FeatureConfig) -> bool:
+    """True when ``prepare``'s output is not yet the features (an encoder recipe)."""
+    return cfg.recipe in ENCODER_RECIPES
+
+
+def finish(prepared: list[np.ndarray], cfg: FeatureConfig) -> list[np.ndarray]:
+    """The features of several clips from what ``prepare`` gave for each (in this process: JAX)."""
+    if cfg.recipe not in ENCODER_RECIPES:
+        return list(prepared)
+    from ser_jax.encoders import whisper
+
+    states = [int(g[1:]) for g in cfg.groups]
+    return whisper.encode(prepared, cfg.encoder, cfg.encoder_sha256, states)
 
 
 def window_starts(num_samples: int, window: int) -> list[int]:
@@ -545,13 +630,13 @@ def window_starts(num_samples: int, window: int) -> list[int]:
 
 
 def window_features(path: str, cfg_dict: dict, window: int | None) -> list[np.ndarray] | str:
-    """The features of each window of a whole file (one window when ``window`` is None), or the
-    one-line reason it cannot be read. Predict's work, run in a feature worker (ser_jax.workers)."""
+    """What ``prepare`` gives for each window of a whole file (one window when ``window`` is None), or
+    the one-line reason it cannot be read. Predict's work, run in a feature worker (ser_jax.workers)."""
     cfg = FeatureConfig.from_dict(cfg_dict)
     try:
         y = load_audio(path, dataclasses.replace(cfg, duration=None))  # whole clip at the model's rate
         clips = [y] if window is None else [y[s : s + window] for s in window_starts(len(y), window)]
-        return [np.ascontiguousarray(extract(clip, cfg), dtype=np.float32) for clip in clips]
+        return [np.ascontiguousarray(prepare(clip, cfg)) for clip in clips]
     except AudioError as e:
         return str(e).splitlines()[0]
 

@@ -19,7 +19,7 @@ import soundfile as sf
 
 from ser_jax import models, optim, predict, splits
 from ser_jax import train as train_lib
-from ser_jax.models import conformer, tcn
+from ser_jax.models import conformer, superb, tcn
 
 from conftest import TINY_FEATURES, TINY_MODEL
 
@@ -28,6 +28,7 @@ TINY = {
     "crnn": TINY_MODEL,
     "tcn": tcn.Config(filters=8, dilations=2),
     "conformer": conformer.Config(dim=8, heads=2, blocks=1, ff_mult=2, conv_kernel=3),
+    "superb": superb.Config(state_width=2, hidden=(8,), pooling="attention"),
 }
 
 

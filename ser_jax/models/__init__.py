@@ -29,6 +29,7 @@ MODELS: dict[str, str] = {
     "crnn": "ser_jax.models.crnn",  # the original notebook's CNN-BiLSTM-attention
     "tcn": "ser_jax.models.tcn",  # TIM-Net-style bidirectional dilated temporal convolutions
     "conformer": "ser_jax.models.conformer",  # small conformer encoder with attention pooling
+    "superb": "ser_jax.models.superb",  # weighted encoder layers, pooling, MLP (over pretrained encoder states)
 }
 DEFAULT = "crnn"
 

