@@ -121,6 +121,11 @@ class ExperimentConfig:
             raise ValueError(f"--model={self.model_name}: the model config given is a {type(model).__module__}"
                              ".Config; pass that model's Config")
         object.__setattr__(self, "model", model)
+        if self.features.encoder_pool == "mean" and not (self.model_name == "superb" and model.pooling == "mean"):
+            raise ValueError(f"--encoder_pool=mean keeps one pooled frame per clip, which only --model=superb with "
+                             f"--superb.pooling=mean reads as it should (got --model={self.model_name}"
+                             + (f" --superb.pooling={model.pooling}" if self.model_name == "superb" else "")
+                             + "); use --encoder_pool=frames for frame-level heads")
         emotions = tuple(corpora.canonical_emotion(e) for e in _names(self.emotions))
         object.__setattr__(self, "data_dir", data_dirs)
         object.__setattr__(self, "corpus", readers)

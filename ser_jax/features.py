@@ -65,6 +65,11 @@ N_EGEMAPS = 25
 N_COMPARE = 65
 RECIPES = ("seed", "fast", "whisper")
 ENCODER_RECIPES = ("whisper",)  # recipes whose features are a pretrained encoder's hidden states
+# How an encoder recipe stores a clip: every frame, or one frame holding the mean of the clip's frames
+# (each hidden state pooled on its own). A head that mean-pools after a linear layer weighting (superb
+# with --superb.pooling=mean) gives the same output on either, and the pooled cache is ~150x smaller, so
+# training holds it in memory instead of streaming gigabytes.
+ENCODER_POOLS = ("frames", "mean")
 # Bump when the numbers an unchanged FeatureConfig produces change, so old caches are not reused.
 FEATURES_VERSION = 1
 # librosa.feature.delta's default window; "interp" mode needs at least this many frames.
@@ -124,6 +129,10 @@ class FeatureConfig:
                            + ", ".join(encoders.WEIGHTS) + ") or the path of a CTranslate2 Whisper model.bin.")
     # The weights' SHA-256, filled in from the encoder: caches and checkpoints record which weights made them.
     encoder_sha256: str = setting("", cli=False)
+    encoder_pool: str = setting("frames", "whisper recipe: cache every frame of each hidden state (frames), or "
+                                "one frame per clip, the mean of its frames (mean: ~150x smaller, for heads "
+                                "that mean-pool; attention pooling and sequence models need frames).",
+                                choices=ENCODER_POOLS)
 
     def __post_init__(self) -> None:
         def fail(field: str, allowed: str, value: Any) -> None:
@@ -172,6 +181,11 @@ class FeatureConfig:
             order = encoders.hidden_state_groups(layers)
             if tuple(self.groups) == ALL_GROUPS:  # the default: every hidden state
                 object.__setattr__(self, "groups", order)
+        if self.encoder_pool not in ENCODER_POOLS:
+            fail("encoder_pool", " or ".join(repr(p) for p in ENCODER_POOLS), self.encoder_pool)
+        if self.encoder_pool != "frames" and self.recipe not in ENCODER_RECIPES:
+            fail("encoder_pool", "'frames' unless the recipe is an encoder's (" + ", ".join(ENCODER_RECIPES) + ")",
+                 self.encoder_pool)
         groups = self.groups
         if isinstance(groups, str) or not isinstance(groups, (tuple, list)):
             fail("groups", f"a non-empty tuple drawn from {order}", groups)
@@ -204,6 +218,8 @@ class FeatureConfig:
                 del d[field]
         if self.recipe not in ENCODER_RECIPES:  # keys of the other recipes stay as they were
             del d["encoder"], d["encoder_sha256"]
+        if d["encoder_pool"] == "frames":  # so are the keys of frame caches made before pooling existed
+            del d["encoder_pool"]
         if d["noise_snr"] is None:
             del d["noise_snr"]
         else:
@@ -362,7 +378,7 @@ def num_frames(num_samples: int, cfg: FeatureConfig) -> int:
     """T for a clip of num_samples: 1 + n // hop with centered frames (130 for 3 s at 22050/512); an
     encoder's states: n // 320 (150 for 3 s)."""
     if cfg.recipe in ENCODER_RECIPES:
-        return whisper_frontend.num_states(clip_samples(num_samples, cfg))
+        return 1 if cfg.encoder_pool == "mean" else whisper_frontend.num_states(clip_samples(num_samples, cfg))
     return 1 + clip_samples(num_samples, cfg) // cfg.hop_length
 
 
@@ -609,7 +625,7 @@ def finish(prepared: list[np.ndarray], cfg: FeatureConfig) -> list[np.ndarray]:
     from ser_jax.encoders import whisper
 
     states = [int(g[1:]) for g in cfg.groups]
-    return whisper.encode(prepared, cfg.encoder, cfg.encoder_sha256, states)
+    return whisper.encode(prepared, cfg.encoder, cfg.encoder_sha256, states, pool=cfg.encoder_pool)
 
 
 def window_starts(num_samples: int, window: int) -> list[int]:

@@ -134,6 +134,51 @@ def test_clips_longer_than_30_seconds_are_encoded_in_windows_whose_states_are_jo
     np.testing.assert_allclose(got.astype(np.float32), np.concatenate([first, rest]).astype(np.float32), atol=1e-3)
 
 
+def test_a_mean_pooled_clip_is_the_mean_of_its_frames_over_every_window(tiny_bin):
+    sha = encoders.describe(str(tiny_bin)).sha256
+    short = whisper_frontend.log_mel(_audio(1.3, 4))
+    long = np.tile(whisper_frontend.log_mel(_audio(1.0, 5)), (31, 1))[:3100]  # two windows
+    frames = whisper.encode([short, long], str(tiny_bin), sha, [0, 2])
+    pooled = whisper.encode([short, long], str(tiny_bin), sha, [0, 2], pool="mean")
+    for f, p in zip(frames, pooled):
+        assert p.shape == (1, f.shape[1]) and p.dtype == np.float16
+        np.testing.assert_allclose(p[0].astype(np.float32), f.astype(np.float32).mean(0), rtol=2e-3, atol=2e-3)
+
+
+def test_the_superb_mean_head_gives_the_same_output_on_pooled_and_frame_features():
+    # Why --encoder_pool=mean may replace frames: softmax layer weights are linear, so the mean of the
+    # weighted frames is the weighted mean of each state's pooled frame.
+    import jax
+
+    from ser_jax.models import superb
+
+    model = superb.Model(superb.Config(num_classes=4, state_width=6, hidden=(5,)))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 11, 18)).astype(np.float32)
+    lengths = np.array([11, 4, 7], np.int32)
+    variables = model.init(jax.random.PRNGKey(0), x, lengths, train=False)
+    variables = jax.tree_util.tree_map(lambda a: a + 0.1 * rng.standard_normal(a.shape).astype(a.dtype), variables)
+    pooled = np.stack([x[i, :n].mean(0) for i, n in enumerate(lengths)])[:, None]
+    np.testing.assert_allclose(model.apply(variables, pooled, np.ones(3, np.int32), train=False),
+                               model.apply(variables, x, lengths, train=False), rtol=1e-5, atol=1e-5)
+
+
+def test_pooled_caches_have_one_frame_a_key_of_their_own_and_only_a_mean_head(tiny_bin, tmp_path):
+    from ser_jax import train as train_lib
+    from ser_jax.models import superb
+
+    frames = features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin), duration=None)
+    pooled = features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin), duration=None, encoder_pool="mean")
+    assert features.num_frames(3 * 16000, pooled) == 1 and features.num_frames(3 * 16000, frames) == 150
+    assert pooled.key() != frames.key() and "encoder_pool" not in frames.to_dict()  # frame caches keep their keys
+    assert features.FeatureConfig.from_dict(pooled.to_dict()) == pooled
+    with pytest.raises(ValueError, match="encoder_pool must be 'frames' unless the recipe is an encoder's"):
+        features.FeatureConfig(encoder_pool="mean")
+    for model, model_cfg in (("crnn", None), ("superb", superb.Config(pooling="attention"))):
+        with pytest.raises(ValueError, match="--encoder_pool=mean keeps one pooled frame per clip"):
+            train_lib.ExperimentConfig(data_dir=str(tmp_path), features=pooled, model_name=model, model=model_cfg)
+
+
 # --- weights, configs and cache keys -------------------------------------------------------------
 
 

@@ -109,12 +109,16 @@ def model_dims(encoder: str, sha256: str) -> Dims:
     return _model(encoder, sha256)[1]
 
 
-def encode(mels: Sequence[np.ndarray], encoder: str, sha256: str, states: Sequence[int]) -> list[np.ndarray]:
-    """(T_states, len(states) * width) float16 per log-mel: the chosen hidden states side by side.
+def encode(mels: Sequence[np.ndarray], encoder: str, sha256: str, states: Sequence[int], pool: str = "frames"
+           ) -> list[np.ndarray]:
+    """(T_states, len(states) * width) float16 per log-mel: the chosen hidden states side by side;
+    with ``pool="mean"`` one row, the mean over the clip's frames (all its windows), taken in float32.
 
     Clips are windowed at 30 s, sorted by length, padded to whole seconds and encoded _BATCH at a
     time (one compilation per length), so results never depend on what a clip was batched with.
     """
+    if pool not in ("frames", "mean"):
+        raise ValueError(f"pool={pool!r}: expected 'frames' or 'mean'")
     params, dims = _model(encoder, sha256)
     pieces: list[tuple[int, int, np.ndarray]] = []  # (clip, window, mel)
     for c, m in enumerate(mels):
@@ -137,9 +141,11 @@ def encode(mels: Sequence[np.ndarray], encoder: str, sha256: str, states: Sequen
         hs = np.asarray(_hidden_states_jit(params, jnp.asarray(batch), jnp.asarray(lengths), dims.heads)[pick])
         for j, (c, w, m) in enumerate(group):
             n = (len(m) + 1) // 2
-            out[(c, w)] = hs[:, j, :n].transpose(1, 0, 2).reshape(n, -1).astype(np.float16)
+            out[(c, w)] = hs[:, j, :n].transpose(1, 0, 2).reshape(n, -1)
     results = []
     for c in range(len(mels)):
-        windows = [out[k] for k in sorted(k for k in out if k[0] == c)]
-        results.append(np.concatenate(windows, axis=0))
+        frames = np.concatenate([out[k] for k in sorted(k for k in out if k[0] == c)], axis=0)
+        if pool == "mean":
+            frames = frames.mean(axis=0, keepdims=True, dtype=np.float32)
+        results.append(frames.astype(np.float16))
     return results
