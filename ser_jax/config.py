@@ -121,11 +121,19 @@ class ExperimentConfig:
             raise ValueError(f"--model={self.model_name}: the model config given is a {type(model).__module__}"
                              ".Config; pass that model's Config")
         object.__setattr__(self, "model", model)
-        if self.features.encoder_pool == "mean" and not (self.model_name == "superb" and model.pooling == "mean"):
-            raise ValueError(f"--encoder_pool=mean keeps one pooled frame per clip, which only --model=superb with "
+        pool = self.features.encoder_pool
+        if pool != "frames" and not (self.model_name == "superb" and model.pooling == "mean"):
+            raise ValueError(f"--encoder_pool={pool} keeps one pooled frame per clip, which only --model=superb with "
                              f"--superb.pooling=mean reads as it should (got --model={self.model_name}"
                              + (f" --superb.pooling={model.pooling}" if self.model_name == "superb" else "")
                              + "); use --encoder_pool=frames for frame-level heads")
+        if (self.features.recipe in features_lib.ENCODER_RECIPES and self.model_name == "superb"
+                and model.mix == "weighted"):
+            width = next(iter(features_lib.group_sizes(self.features).values()))
+            if model.state_width != width:
+                raise ValueError(f"--superb.state_width={model.state_width}: each hidden state of --encoder="
+                                 f"{self.features.encoder} with --encoder_pool={pool} is {width} wide; set "
+                                 f"--superb.state_width={width}")
         emotions = tuple(corpora.canonical_emotion(e) for e in _names(self.emotions))
         object.__setattr__(self, "data_dir", data_dirs)
         object.__setattr__(self, "corpus", readers)

@@ -68,8 +68,9 @@ ENCODER_RECIPES = ("whisper",)  # recipes whose features are a pretrained encode
 # How an encoder recipe stores a clip: every frame, or one frame holding the mean of the clip's frames
 # (each hidden state pooled on its own). A head that mean-pools after a linear layer weighting (superb
 # with --superb.pooling=mean) gives the same output on either, and the pooled cache is ~150x smaller, so
-# training holds it in memory instead of streaming gigabytes.
-ENCODER_POOLS = ("frames", "mean")
+# training holds it in memory instead of streaming gigabytes. meanstd: each state's mean and standard
+# deviation side by side (statistics pooling, as x-vectors), a state twice as wide.
+ENCODER_POOLS = ("frames", "mean", "meanstd")
 # Bump when the numbers an unchanged FeatureConfig produces change, so old caches are not reused.
 FEATURES_VERSION = 1
 # librosa.feature.delta's default window; "interp" mode needs at least this many frames.
@@ -131,7 +132,8 @@ class FeatureConfig:
     encoder_sha256: str = setting("", cli=False)
     encoder_pool: str = setting("frames", "whisper recipe: cache every frame of each hidden state (frames), or "
                                 "one frame per clip, the mean of its frames (mean: ~150x smaller, for heads "
-                                "that mean-pool; attention pooling and sequence models need frames).",
+                                "that mean-pool; attention pooling and sequence models need frames), or each "
+                                "state's mean and standard deviation side by side (meanstd).",
                                 choices=ENCODER_POOLS)
 
     def __post_init__(self) -> None:
@@ -338,7 +340,8 @@ def group_sizes(cfg: FeatureConfig) -> dict[str, int]:
     """Rows per feature group (all groups, whether selected or not)."""
     if cfg.recipe in ENCODER_RECIPES:
         d = encoders.describe(cfg.encoder)
-        return {g: d.width for g in encoders.hidden_state_groups(d.layers)}
+        width = 2 * d.width if cfg.encoder_pool == "meanstd" else d.width
+        return {g: width for g in encoders.hidden_state_groups(d.layers)}
     return {"mfcc": cfg.n_mfcc, "delta": cfg.n_mfcc, "delta2": cfg.n_mfcc, "chroma": N_CHROMA,
             "mel": cfg.n_mels, "contrast": N_CONTRAST, "tonnetz": N_TONNETZ, "zcr": 1, "rms": 1,
             "egemaps": N_EGEMAPS, "compare": N_COMPARE}
@@ -378,7 +381,7 @@ def num_frames(num_samples: int, cfg: FeatureConfig) -> int:
     """T for a clip of num_samples: 1 + n // hop with centered frames (130 for 3 s at 22050/512); an
     encoder's states: n // 320 (150 for 3 s)."""
     if cfg.recipe in ENCODER_RECIPES:
-        return 1 if cfg.encoder_pool == "mean" else whisper_frontend.num_states(clip_samples(num_samples, cfg))
+        return 1 if cfg.encoder_pool != "frames" else whisper_frontend.num_states(clip_samples(num_samples, cfg))
     return 1 + clip_samples(num_samples, cfg) // cfg.hop_length
 
 

@@ -3,6 +3,7 @@ numpy, padding invariance, weights checked by hash, and the cache keys that name
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -140,9 +141,14 @@ def test_a_mean_pooled_clip_is_the_mean_of_its_frames_over_every_window(tiny_bin
     long = np.tile(whisper_frontend.log_mel(_audio(1.0, 5)), (31, 1))[:3100]  # two windows
     frames = whisper.encode([short, long], str(tiny_bin), sha, [0, 2])
     pooled = whisper.encode([short, long], str(tiny_bin), sha, [0, 2], pool="mean")
-    for f, p in zip(frames, pooled):
+    stats = whisper.encode([short, long], str(tiny_bin), sha, [0, 2], pool="meanstd")
+    for f, p, st in zip(frames, pooled, stats):
         assert p.shape == (1, f.shape[1]) and p.dtype == np.float16
         np.testing.assert_allclose(p[0].astype(np.float32), f.astype(np.float32).mean(0), rtol=2e-3, atol=2e-3)
+        per_state = f.astype(np.float32).reshape(len(f), 2, -1)  # (T, states, width): h0, then h2
+        want = np.concatenate([per_state.mean(0), per_state.std(0)], -1).reshape(-1)  # h0 mean, h0 std, h2 ...
+        assert st.shape == (1, 2 * f.shape[1])
+        np.testing.assert_allclose(st[0].astype(np.float32), want, rtol=3e-3, atol=3e-3)
 
 
 def test_the_superb_mean_head_gives_the_same_output_on_pooled_and_frame_features():
@@ -163,6 +169,23 @@ def test_the_superb_mean_head_gives_the_same_output_on_pooled_and_frame_features
                                model.apply(variables, x, lengths, train=False), rtol=1e-5, atol=1e-5)
 
 
+def test_the_superb_concat_head_without_hidden_layers_is_a_linear_probe_of_every_state_side_by_side():
+    import jax
+
+    from ser_jax.models import superb
+
+    model = superb.Model(superb.Config(num_classes=3, state_width=4, hidden=(), mix="concat"))
+    x = np.random.default_rng(1).standard_normal((2, 5, 12)).astype(np.float32)
+    lengths = np.array([5, 2], np.int32)
+    params = model.init(jax.random.PRNGKey(0), x, lengths, train=False)["params"]
+    assert set(params) == {"logits"} and params["logits"]["kernel"].shape == (12, 3)  # no layer weights
+    pooled = np.stack([x[i, :n].mean(0) for i, n in enumerate(lengths)])
+    np.testing.assert_allclose(model.apply({"params": params}, x, lengths, train=False),
+                               pooled @ params["logits"]["kernel"] + params["logits"]["bias"], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="superb.mix: 'sum' is not one of weighted, concat"):
+        superb.Config(mix="sum")
+
+
 def test_pooled_caches_have_one_frame_a_key_of_their_own_and_only_a_mean_head(tiny_bin, tmp_path):
     from ser_jax import train as train_lib
     from ser_jax.models import superb
@@ -174,9 +197,16 @@ def test_pooled_caches_have_one_frame_a_key_of_their_own_and_only_a_mean_head(ti
     assert features.FeatureConfig.from_dict(pooled.to_dict()) == pooled
     with pytest.raises(ValueError, match="encoder_pool must be 'frames' unless the recipe is an encoder's"):
         features.FeatureConfig(encoder_pool="mean")
-    for model, model_cfg in (("crnn", None), ("superb", superb.Config(pooling="attention"))):
+    for model, model_cfg in (("crnn", None), ("superb", superb.Config(pooling="attention", state_width=16))):
         with pytest.raises(ValueError, match="--encoder_pool=mean keeps one pooled frame per clip"):
             train_lib.ExperimentConfig(data_dir=str(tmp_path), features=pooled, model_name=model, model=model_cfg)
+    stats = dataclasses.replace(pooled, encoder_pool="meanstd")
+    assert features.group_sizes(stats)["h1"] == 32 and stats.key() not in (pooled.key(), frames.key())
+    with pytest.raises(ValueError, match="each hidden state .* is 32 wide; set --superb.state_width=32"):
+        train_lib.ExperimentConfig(data_dir=str(tmp_path), features=stats, model_name="superb",
+                                   model=superb.Config(state_width=16))
+    train_lib.ExperimentConfig(data_dir=str(tmp_path), features=stats, model_name="superb",
+                               model=superb.Config(state_width=16, mix="concat"))  # concat reads any width
 
 
 # --- weights, configs and cache keys -------------------------------------------------------------

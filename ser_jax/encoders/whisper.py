@@ -112,13 +112,14 @@ def model_dims(encoder: str, sha256: str) -> Dims:
 def encode(mels: Sequence[np.ndarray], encoder: str, sha256: str, states: Sequence[int], pool: str = "frames"
            ) -> list[np.ndarray]:
     """(T_states, len(states) * width) float16 per log-mel: the chosen hidden states side by side;
-    with ``pool="mean"`` one row, the mean over the clip's frames (all its windows), taken in float32.
+    with ``pool="mean"`` one row, the mean over the clip's frames (all its windows), taken in float32;
+    with ``pool="meanstd"`` one row holding each state's mean and then its standard deviation.
 
     Clips are windowed at 30 s, sorted by length, padded to whole seconds and encoded _BATCH at a
     time (one compilation per length), so results never depend on what a clip was batched with.
     """
-    if pool not in ("frames", "mean"):
-        raise ValueError(f"pool={pool!r}: expected 'frames' or 'mean'")
+    if pool not in ("frames", "mean", "meanstd"):
+        raise ValueError(f"pool={pool!r}: expected 'frames', 'mean' or 'meanstd'")
     params, dims = _model(encoder, sha256)
     pieces: list[tuple[int, int, np.ndarray]] = []  # (clip, window, mel)
     for c, m in enumerate(mels):
@@ -147,5 +148,8 @@ def encode(mels: Sequence[np.ndarray], encoder: str, sha256: str, states: Sequen
         frames = np.concatenate([out[k] for k in sorted(k for k in out if k[0] == c)], axis=0)
         if pool == "mean":
             frames = frames.mean(axis=0, keepdims=True, dtype=np.float32)
+        elif pool == "meanstd":
+            per_state = frames.reshape(len(frames), len(pick), -1).astype(np.float32)  # (T, states, width)
+            frames = np.concatenate([per_state.mean(0), per_state.std(0)], axis=-1).reshape(1, -1)
         results.append(frames.astype(np.float16))
     return results

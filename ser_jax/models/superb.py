@@ -2,7 +2,7 @@
 
 The features are L hidden states of ``state_width`` each, side by side (the ``whisper`` recipe's
 groups h0..hN, or any subset of them). The head learns a softmax weighting of the L states (one
-scalar each, initialised equal), pools the weighted frames over the clip's valid frames (mean, or
+scalar each, initialised equal; or, with ``mix="concat"``, keeps them side by side), pools the frames over the clip's valid frames (mean, or
 attention with one learned score per frame), and classifies the pooled vector with a small MLP.
 With one state and no hidden layer it is the linear probe.
 """
@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from ser_jax.models.layers import AttentionPool, check_inputs, check_int, check_rate, masked_mean
 
 POOLING = ("mean", "attention")
+MIX = ("weighted", "concat")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Config:
     num_classes: int = 8
     state_width: int = 512  # width of one hidden state (Whisper base: 512); features = states x width
     pooling: str = "mean"  # mean or attention over the valid frames
+    mix: str = "weighted"  # the states: a learned softmax-weighted sum (SUPERB), or side by side (concat)
     hidden: tuple[int, ...] = (256,)  # MLP hidden layers after pooling (empty: a linear classifier)
     dropout: float = 0.2  # before each dense layer
 
@@ -33,6 +35,8 @@ class Config:
         check_int("superb", "state_width", self.state_width, 1)
         if self.pooling not in POOLING:
             raise ValueError(f"superb.pooling: {self.pooling!r} is not one of {', '.join(POOLING)}")
+        if self.mix not in MIX:
+            raise ValueError(f"superb.mix: {self.mix!r} is not one of {', '.join(MIX)}")
         object.__setattr__(self, "hidden", tuple(self.hidden))
         for h in self.hidden:
             check_int("superb", "hidden", h, 1, each=True)
@@ -50,9 +54,12 @@ class Model(nn.Module):
             raise ValueError(f"superb: {x.shape[-1]} features are not whole hidden states of superb.state_width="
                              f"{cfg.state_width}; set it to the encoder's width")
         states = x.shape[-1] // cfg.state_width
-        logits = self.param("layer_logits", nn.initializers.zeros, (states,))
-        self.sow("intermediates", "layer_weights", jax.nn.softmax(logits))
-        h = jnp.einsum("btld,l->btd", x.reshape(*x.shape[:2], states, cfg.state_width), jax.nn.softmax(logits))
+        if cfg.mix == "weighted":
+            logits = self.param("layer_logits", nn.initializers.zeros, (states,))
+            self.sow("intermediates", "layer_weights", jax.nn.softmax(logits))
+            h = jnp.einsum("btld,l->btd", x.reshape(*x.shape[:2], states, cfg.state_width), jax.nn.softmax(logits))
+        else:  # every state's features side by side: the probe of issue 26 (more weights, no mixing)
+            h = x
         h = masked_mean(h, lengths) if cfg.pooling == "mean" else AttentionPool(name="pool")(h, lengths)
         for i, width in enumerate(cfg.hidden):
             h = nn.Dropout(cfg.dropout, deterministic=not train)(h)
