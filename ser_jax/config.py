@@ -122,10 +122,11 @@ class ExperimentConfig:
                              ".Config; pass that model's Config")
         object.__setattr__(self, "model", model)
         pool = self.features.encoder_pool
-        if pool != "frames" and not (self.model_name == "superb" and model.pooling == "mean"):
+        if pool != "frames" and not (self.model_name == "superb" and model.pooling == "mean" and not model.blocks):
             raise ValueError(f"--encoder_pool={pool} keeps one pooled frame per clip, which only --model=superb with "
-                             f"--superb.pooling=mean reads as it should (got --model={self.model_name}"
-                             + (f" --superb.pooling={model.pooling}" if self.model_name == "superb" else "")
+                             f"--superb.pooling=mean and no --superb.blocks reads as it should (got --model="
+                             f"{self.model_name}" + (f" --superb.pooling={model.pooling} --superb.blocks={model.blocks}"
+                                                     if self.model_name == "superb" else "")
                              + "); use --encoder_pool=frames for frame-level heads")
         if (self.features.recipe in features_lib.ENCODER_RECIPES and self.model_name == "superb"
                 and model.mix == "weighted"):

@@ -135,6 +135,9 @@ class FeatureConfig:
                                 "that mean-pool; attention pooling and sequence models need frames), or each "
                                 "state's mean and standard deviation side by side (meanstd).",
                                 choices=ENCODER_POOLS)
+    encoder_stride: int = setting(1, "whisper recipe with --encoder_pool=frames: keep the mean of every k frames "
+                                  "(4: 12.5 frames/s, a quarter of the cache), so that frame-level heads train from "
+                                  "memory.")
 
     def __post_init__(self) -> None:
         def fail(field: str, allowed: str, value: Any) -> None:
@@ -188,6 +191,10 @@ class FeatureConfig:
         if self.encoder_pool != "frames" and self.recipe not in ENCODER_RECIPES:
             fail("encoder_pool", "'frames' unless the recipe is an encoder's (" + ", ".join(ENCODER_RECIPES) + ")",
                  self.encoder_pool)
+        check_int("encoder_stride", 1, 1500)
+        if self.encoder_stride != 1 and (self.recipe not in ENCODER_RECIPES or self.encoder_pool != "frames"):
+            fail("encoder_stride", "1 unless an encoder recipe keeps frames (--encoder_pool=frames)",
+                 self.encoder_stride)
         groups = self.groups
         if isinstance(groups, str) or not isinstance(groups, (tuple, list)):
             fail("groups", f"a non-empty tuple drawn from {order}", groups)
@@ -222,6 +229,8 @@ class FeatureConfig:
             del d["encoder"], d["encoder_sha256"]
         if d["encoder_pool"] == "frames":  # so are the keys of frame caches made before pooling existed
             del d["encoder_pool"]
+        if d["encoder_stride"] == 1:
+            del d["encoder_stride"]
         if d["noise_snr"] is None:
             del d["noise_snr"]
         else:
@@ -381,7 +390,9 @@ def num_frames(num_samples: int, cfg: FeatureConfig) -> int:
     """T for a clip of num_samples: 1 + n // hop with centered frames (130 for 3 s at 22050/512); an
     encoder's states: n // 320 (150 for 3 s)."""
     if cfg.recipe in ENCODER_RECIPES:
-        return 1 if cfg.encoder_pool != "frames" else whisper_frontend.num_states(clip_samples(num_samples, cfg))
+        if cfg.encoder_pool != "frames":
+            return 1
+        return -(-whisper_frontend.num_states(clip_samples(num_samples, cfg)) // cfg.encoder_stride)
     return 1 + clip_samples(num_samples, cfg) // cfg.hop_length
 
 
@@ -628,7 +639,8 @@ def finish(prepared: list[np.ndarray], cfg: FeatureConfig) -> list[np.ndarray]:
     from ser_jax.encoders import whisper
 
     states = [int(g[1:]) for g in cfg.groups]
-    return whisper.encode(prepared, cfg.encoder, cfg.encoder_sha256, states, pool=cfg.encoder_pool)
+    return whisper.encode(prepared, cfg.encoder, cfg.encoder_sha256, states, pool=cfg.encoder_pool,
+                          stride=cfg.encoder_stride)
 
 
 def window_starts(num_samples: int, window: int) -> list[int]:

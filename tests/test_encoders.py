@@ -142,6 +142,12 @@ def test_a_mean_pooled_clip_is_the_mean_of_its_frames_over_every_window(tiny_bin
     frames = whisper.encode([short, long], str(tiny_bin), sha, [0, 2])
     pooled = whisper.encode([short, long], str(tiny_bin), sha, [0, 2], pool="mean")
     stats = whisper.encode([short, long], str(tiny_bin), sha, [0, 2], pool="meanstd")
+    strided = whisper.encode([short, long], str(tiny_bin), sha, [0, 2], stride=4)
+    for f, st in zip(frames, strided):  # every 4 frames averaged; the last window holds what is left
+        f = f.astype(np.float32)
+        assert st.shape == (-(-len(f) // 4), f.shape[1])
+        np.testing.assert_allclose(st[0].astype(np.float32), f[:4].mean(0), rtol=2e-3, atol=2e-3)
+        np.testing.assert_allclose(st[-1].astype(np.float32), f[4 * (len(st) - 1) :].mean(0), rtol=2e-3, atol=2e-3)
     for f, p, st in zip(frames, pooled, stats):
         assert p.shape == (1, f.shape[1]) and p.dtype == np.float16
         np.testing.assert_allclose(p[0].astype(np.float32), f.astype(np.float32).mean(0), rtol=2e-3, atol=2e-3)
@@ -197,7 +203,12 @@ def test_pooled_caches_have_one_frame_a_key_of_their_own_and_only_a_mean_head(ti
     assert features.FeatureConfig.from_dict(pooled.to_dict()) == pooled
     with pytest.raises(ValueError, match="encoder_pool must be 'frames' unless the recipe is an encoder's"):
         features.FeatureConfig(encoder_pool="mean")
-    for model, model_cfg in (("crnn", None), ("superb", superb.Config(pooling="attention", state_width=16))):
+    strided = dataclasses.replace(frames, encoder_stride=4)
+    assert features.num_frames(3 * 16000, strided) == 38 and strided.key() != frames.key()
+    with pytest.raises(ValueError, match="encoder_stride must be 1 unless an encoder recipe keeps frames"):
+        dataclasses.replace(pooled, encoder_stride=4)
+    for model, model_cfg in (("crnn", None), ("superb", superb.Config(pooling="attention", state_width=16)),
+                             ("superb", superb.Config(blocks=1, state_width=16))):
         with pytest.raises(ValueError, match="--encoder_pool=mean keeps one pooled frame per clip"):
             train_lib.ExperimentConfig(data_dir=str(tmp_path), features=pooled, model_name=model, model=model_cfg)
     stats = dataclasses.replace(pooled, encoder_pool="meanstd")

@@ -28,7 +28,7 @@ TINY = {
     "crnn": TINY_MODEL,
     "tcn": tcn.Config(filters=8, dilations=2),
     "conformer": conformer.Config(dim=8, heads=2, blocks=1, ff_mult=2, conv_kernel=3),
-    "superb": superb.Config(state_width=2, hidden=(8,), pooling="attention"),
+    "superb": superb.Config(state_width=3, hidden=(8,), pooling="attention", blocks=1, block_dim=8),
 }
 
 

@@ -109,11 +109,12 @@ def model_dims(encoder: str, sha256: str) -> Dims:
     return _model(encoder, sha256)[1]
 
 
-def encode(mels: Sequence[np.ndarray], encoder: str, sha256: str, states: Sequence[int], pool: str = "frames"
-           ) -> list[np.ndarray]:
+def encode(mels: Sequence[np.ndarray], encoder: str, sha256: str, states: Sequence[int], pool: str = "frames",
+           stride: int = 1) -> list[np.ndarray]:
     """(T_states, len(states) * width) float16 per log-mel: the chosen hidden states side by side;
     with ``pool="mean"`` one row, the mean over the clip's frames (all its windows), taken in float32;
-    with ``pool="meanstd"`` one row holding each state's mean and then its standard deviation.
+    with ``pool="meanstd"`` one row holding each state's mean and then its standard deviation; frames
+    with ``stride`` k: the mean of every k frames (the last of the clip's frames, however many).
 
     Clips are windowed at 30 s, sorted by length, padded to whole seconds and encoded _BATCH at a
     time (one compilation per length), so results never depend on what a clip was batched with.
@@ -151,5 +152,9 @@ def encode(mels: Sequence[np.ndarray], encoder: str, sha256: str, states: Sequen
         elif pool == "meanstd":
             per_state = frames.reshape(len(frames), len(pick), -1).astype(np.float32)  # (T, states, width)
             frames = np.concatenate([per_state.mean(0), per_state.std(0)], axis=-1).reshape(1, -1)
+        elif stride > 1:
+            starts = np.arange(0, len(frames), stride)
+            frames = np.add.reduceat(frames.astype(np.float32), starts, axis=0) / np.diff(
+                np.append(starts, len(frames)))[:, None]
         results.append(frames.astype(np.float16))
     return results

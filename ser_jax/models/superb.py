@@ -3,7 +3,8 @@
 The features are L hidden states of ``state_width`` each, side by side (the ``whisper`` recipe's
 groups h0..hN, or any subset of them). The head learns a softmax weighting of the L states (one
 scalar each, initialised equal; or, with ``mix="concat"``, keeps them side by side), pools the frames over the clip's valid frames (mean, or
-attention with one learned score per frame), and classifies the pooled vector with a small MLP.
+attention with one learned score per frame; optionally after conformer blocks over the mixed
+frames, ``blocks``: a sequence model over the weighted frame sequence), and classifies the pooled vector with a small MLP.
 With one state and no hidden layer it is the linear probe.
 """
 
@@ -15,7 +16,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ser_jax.models.layers import AttentionPool, check_inputs, check_int, check_rate, masked_mean
+from ser_jax.models import conformer
+from ser_jax.models.layers import AttentionPool, check_inputs, check_int, check_rate, masked_mean, time_mask
 
 POOLING = ("mean", "attention")
 MIX = ("weighted", "concat")
@@ -29,6 +31,10 @@ class Config:
     mix: str = "weighted"  # the states: a learned softmax-weighted sum (SUPERB), or side by side (concat)
     hidden: tuple[int, ...] = (256,)  # MLP hidden layers after pooling (empty: a linear classifier)
     dropout: float = 0.2  # before each dense layer
+    # A sequence model over the mixed frames before pooling: this many conformer blocks (ser_jax.models.
+    # conformer's, of width block_dim, 4 heads, a depthwise kernel of 5 frames); 0 = none (the SUPERB head).
+    blocks: int = 0
+    block_dim: int = 128
 
     def __post_init__(self) -> None:
         check_int("superb", "num_classes", self.num_classes, 2)
@@ -41,6 +47,10 @@ class Config:
         for h in self.hidden:
             check_int("superb", "hidden", h, 1, each=True)
         check_rate("superb", "dropout", self.dropout)
+        check_int("superb", "blocks", self.blocks, 0)
+        check_int("superb", "block_dim", self.block_dim, 4)
+        if self.block_dim % 4:
+            raise ValueError(f"superb.block_dim: {self.block_dim} does not divide into 4 attention heads")
 
 
 class Model(nn.Module):
@@ -60,6 +70,13 @@ class Model(nn.Module):
             h = jnp.einsum("btld,l->btd", x.reshape(*x.shape[:2], states, cfg.state_width), jax.nn.softmax(logits))
         else:  # every state's features side by side: the probe of issue 26 (more weights, no mixing)
             h = x
+        if cfg.blocks:
+            block_cfg = conformer.Config(num_classes=cfg.num_classes, dim=cfg.block_dim, heads=4, blocks=cfg.blocks,
+                                         conv_kernel=5, subsample=1, dropout=0.1)
+            mask = time_mask(lengths, h.shape[1])[:, :, None]
+            h = jnp.where(mask, nn.Dense(cfg.block_dim, name="block_input")(h), 0.0)
+            for i in range(cfg.blocks):
+                h = conformer.ConformerBlock(block_cfg, name=f"block_{i}")(h, mask, train=train)
         h = masked_mean(h, lengths) if cfg.pooling == "mean" else AttentionPool(name="pool")(h, lengths)
         for i, width in enumerate(cfg.hidden):
             h = nn.Dropout(cfg.dropout, deterministic=not train)(h)
