@@ -304,7 +304,7 @@ def test_a_run_on_encoder_features_trains_resumes_to_the_same_result_and_predict
 
     predictor = predict.load_predictor(tmp_path / "full")
     assert predictor.feature_config.encoder_sha256 == encoders.describe(str(encoder)).sha256
-    assert "whisper features" in predictor.describe()
+    assert f"whisper ({encoder}, frames) features" in predictor.describe()
     paths = []
     for i, rel in enumerate(full["test_predictions"]["paths"][:6]):  # the second the cache holds of each
         audio, sr = sf.read(tiny_corpus / rel, dtype="int16")

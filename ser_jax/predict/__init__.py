@@ -297,9 +297,13 @@ class Predictor:
         cfg = self.feature_config
         crop = "full-length clips" if cfg.duration is None else f"{cfg.duration:g} s windows"
         acc = f", val accuracy {self.val_accuracy:.4f}" if isinstance(self.val_accuracy, (int, float)) else ""
+        recipe = cfg.recipe
+        if recipe in features_lib.ENCODER_RECIPES:  # which weights and how their states are pooled
+            recipe += f" ({cfg.encoder}, {cfg.encoder_pool}" + (
+                f" every {cfg.encoder_stride} frames" if cfg.encoder_stride > 1 else "") + ")"
         return (f"checkpoint {self.checkpoint_dir} ({self.model_name} model, epoch {self.epoch}{acc}; protocol "
                 f"{self.protocol}; "
-                f"{cfg.recipe} features at {cfg.sample_rate} Hz, {crop}; {len(self.label_names)} classes)")
+                f"{recipe} features at {cfg.sample_rate} Hz, {crop}; {len(self.label_names)} classes)")
 
 
 class Ensemble(Predictor):
