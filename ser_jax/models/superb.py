@@ -2,9 +2,10 @@
 
 The features are L hidden states of ``state_width`` each, side by side (the ``whisper`` recipe's
 groups h0..hN, or any subset of them). The head learns a softmax weighting of the L states (one
-scalar each, initialised equal; or, with ``mix="concat"``, keeps them side by side), pools the frames over the clip's valid frames (mean, or
-attention with one learned score per frame; optionally after conformer blocks over the mixed
-frames, ``blocks``: a sequence model over the weighted frame sequence), and classifies the pooled vector with a small MLP.
+scalar each, initialised equal), or keeps them side by side (``mix="concat"``); optionally runs
+``blocks`` conformer blocks over the mixed frames (a sequence model over the weighted frame
+sequence); pools over the clip's valid frames (mean, or attention with one learned score per
+frame); and classifies the pooled vector with a small MLP.
 With one state and no hidden layer it is the linear probe.
 """
 
