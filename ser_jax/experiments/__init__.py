@@ -1,6 +1,6 @@
 """Table experiments: specs that name every run of a results table, and a runner that trains them.
 
-A spec (``ser_jax/presets/tables/<table>.json``, shipped in the package and found by name from any
+A spec (``experiments/tables/<table>.json``, shipped in the wheel too and found by name from any
 folder, or any JSON file of that form) lists rows (configurations), columns (e.g. vocal
 channels) and seeds; each (row, column, seed) is one training run in its own directory,
 ``<runs_dir>/<table>/<row>/<column>/seed_<seed>/``, made by ``python -m ser_jax.train`` in a
@@ -32,7 +32,7 @@ Spec format (JSON; unknown keys are an error)::
       "seeds": [0, 1, 2]
     }
 
-A ``--flagfile`` is a path or the name of a preset (ser_jax/presets; see ser_jax.flagfiles), so a
+A ``--flagfile`` is a path or the name of a preset (experiments/; see ser_jax.flagfiles), so a
 spec runs from any folder.
 """
 
@@ -50,11 +50,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ser_jax import flagfiles, rundir
 from ser_jax import report as report_lib
-from ser_jax import rundir
 
 KINDS = ("metrics", "per_emotion")
-SPECS_DIR = Path(__file__).resolve().parent.parent / "presets" / "tables"  # shipped in the package
+SPECS_DIR = flagfiles.TABLES_DIR  # experiments/tables of the checkout (shipped in the wheel too)
 DEFAULT_SPEC_DIR = str(SPECS_DIR)
 DEFAULT_RUNS_DIR = "runs/tables"
 # The runner sets these itself; a spec that set them would silently lose them.
@@ -237,16 +237,17 @@ def spec_names() -> list[str]:
 
 
 def resolve_spec(path: str | os.PathLike) -> Path:
-    """A spec file as given, else the packaged spec of that name (``protocols``,
-    ``experiments/tables/protocols.json``: the README's paths work from any folder)."""
+    """A spec file as given, else (a bare name: ``protocols`` or ``protocols.json``) the spec of that
+    name in experiments/tables, from any folder."""
     p = Path(os.path.expanduser(str(path)))
     if p.is_file():
         return p
-    packaged = SPECS_DIR / f"{p.name.removesuffix('.json')}.json"
-    if packaged.is_file():
+    bare = "/" not in str(path) and os.sep not in str(path)
+    packaged = SPECS_DIR / f"{str(path).removesuffix('.json')}.json"
+    if bare and packaged.is_file():
         return packaged
-    raise SpecError(f"{path}: no such table spec (from {os.getcwd()}) and no packaged spec of that name; "
-                    f"packaged: {', '.join(spec_names())}")
+    raise SpecError(f"{path}: no such table spec (from {os.getcwd()})" + (" and no spec of that name" if bare else "")
+                    + f"; by name, from any folder: {', '.join(spec_names())}")
 
 
 def load_spec(path: str | os.PathLike) -> TableSpec:
