@@ -97,15 +97,15 @@ def keras_python() -> Path:
 def holdout_arrays(out: Path) -> dict:
     """The holdout split's standardised seed features, as ser_jax's holdout.flags training sees them."""
     from ser_jax import splits
-    from ser_jax import train as train_lib
     from ser_jax.config import ExperimentConfig, TrainConfig
+    from ser_jax.train import data as train_data
 
     cfg = ExperimentConfig(data_dir=FLAGS.data_dir, cache_dir=FLAGS.cache_dir)
-    fs = train_lib.load_features(cfg, progress=True)
+    fs = train_data.load_features(cfg, progress=True)
     split = splits.make_splits(cfg.split, fs.meta)[0]
     names = sorted(set(fs.meta["emotion"]))
     y = np.asarray([names.index(e) for e in fs.meta["emotion"]], np.int32)
-    x, _ = train_lib.standardize_rows(fs, split, TrainConfig())  # training statistics, as holdout.flags
+    x, _ = train_data.standardize_rows(fs, split, TrainConfig())  # training statistics, as holdout.flags
     arrays = {f"x_{k}": x[getattr(split, k)] for k in ("train", "val", "test")}
     arrays |= {f"y_{k}": y[getattr(split, k)] for k in ("train", "val", "test")}
     np.savez(out, **arrays, num_classes=len(names))

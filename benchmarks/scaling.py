@@ -27,11 +27,12 @@ _CHILD = """
 import json, sys, time
 import jax, jax.numpy as jnp, numpy as np
 from ser_jax import models, optim, parallel
-from ser_jax import train as train_lib
+from ser_jax.train import data as train_data
+from ser_jax.train import loop as train_lib
 steps, repeats = int(sys.argv[1]), int(sys.argv[2])
 T, F, B, N = 130, 187, 32, 512
 rng = np.random.default_rng(0)
-data = train_lib.Arrays(jnp.asarray(rng.standard_normal((N, T, F), np.float32)), jnp.full((N,), T, jnp.int32),
+data = train_data.Arrays(jnp.asarray(rng.standard_normal((N, T, F), np.float32)), jnp.full((N,), T, jnp.int32),
                         jnp.asarray(rng.integers(0, 8, N), jnp.int32))
 state = train_lib.create_train_state(jax.random.PRNGKey(0), models.make_config("crnn"), optim.OptimConfig(), T, F, 1000)
 mesh = parallel.make_mesh(0)

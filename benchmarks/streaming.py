@@ -42,7 +42,8 @@ _CHILD = """
 import json, resource, sys, time
 import h5py, jax, jax.numpy as jnp, numpy as np
 from ser_jax import cache, models, optim, stream
-from ser_jax import train as train_lib
+from ser_jax.train import data as train_data
+from ser_jax.train import loop as train_lib
 mode, path, n, steps, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 T, F, B = {T}, {F}, {B}
 rng = np.random.default_rng(0)
@@ -51,19 +52,19 @@ lengths = np.full(n, T, np.int32)
 if mode == "memory":
     with h5py.File(path, "r") as f:
         x = f["features"][:n]
-    data = train_lib.Arrays(jnp.asarray(x), jnp.asarray(lengths), jnp.asarray(y))
+    data = train_data.Arrays(jnp.asarray(x), jnp.asarray(lengths), jnp.asarray(y))
     del x
 else:
     rows = stream.CacheRows(path, (n, T, F), cache.CacheError)
     mean, std = np.zeros(F, np.float32), np.ones(F, np.float32)
-    data = train_lib.OnHost(stream.Scaled(rows, lengths, np.zeros(n, np.int64), [(mean, std)]), lengths, y)
+    data = train_data.OnHost(stream.Scaled(rows, lengths, np.zeros(n, np.int64), [(mean, std)]), lengths, y)
 state = train_lib.create_train_state(jax.random.PRNGKey(0), models.make_config("crnn"), optim.OptimConfig(),
                                      T, F, 10**6)
 batches = [(rng.choice(n, B, replace=False).astype(np.int32), np.ones(B, np.float32)) for _ in range(steps + 1)]
 
 def run(bs):
     global state
-    for b, (batch, idx, w) in enumerate(train_lib.feed(data, bs)):
+    for b, (batch, idx, w) in enumerate(train_data.feed(data, bs)):
         state, m = train_lib.train_step(state, batch, idx, w, jax.random.PRNGKey(b))
     jax.block_until_ready(m)
 

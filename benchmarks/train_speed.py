@@ -26,9 +26,11 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
+from ser_jax import config as config_lib
 from ser_jax import models as models_lib
 from ser_jax import optim as optim_lib
-from ser_jax import train as train_lib
+from ser_jax.train import data as train_data
+from ser_jax.train import loop as train_lib
 
 KERAS_SECONDS_PER_EPOCH = 4.5  # FACTS.md: the original, model.fit on 2 cores, 1959 + 490 clips
 
@@ -49,7 +51,7 @@ def time_epochs(n_train: int, n_val: int, epochs: int, model: str = "crnn") -> d
     T, F, B = 130, 187, 32
     rng = np.random.default_rng(0)
     n = n_train + n_val
-    data = train_lib.Arrays(
+    data = train_data.Arrays(
         jnp.asarray(rng.standard_normal((n, T, F), np.float32)),
         jnp.full((n,), T, jnp.int32),
         jnp.asarray(rng.integers(0, 8, n), jnp.int32),
@@ -61,7 +63,7 @@ def time_epochs(n_train: int, n_val: int, epochs: int, model: str = "crnn") -> d
                                          optim_lib.OptimConfig(), T, F, total_steps=steps * 80, model_name=model)
     params = models_lib.count_params({"params": state.params, "batch_stats": state.batch_stats})["total"]
     compiled_before = train_lib.train_step._cache_size()
-    batches = train_lib.padded_batches(train_rows, B)
+    batches = train_data.padded_batches(train_rows, B)
     idx, w = batches[0]
     state, m = train_lib.train_step(state, data, jnp.asarray(idx), jnp.asarray(w), jax.random.PRNGKey(1))
     jax.block_until_ready(m)
@@ -87,10 +89,10 @@ def time_epochs(n_train: int, n_val: int, epochs: int, model: str = "crnn") -> d
 def time_full_run(data_dir: str, cache_dir: str) -> dict:
     from ser_jax import features as features_lib
 
-    cfg = train_lib.ExperimentConfig(
+    cfg = config_lib.ExperimentConfig(
         data_dir=data_dir, cache_dir=cache_dir, features=features_lib.FeatureConfig(recipe="seed"),
-        train=train_lib.TrainConfig(epochs=80, patience=0))
-    train_lib.load_features(cfg, progress=True)  # build the cache first: not part of the timed run
+        train=config_lib.TrainConfig(epochs=80, patience=0))
+    train_data.load_features(cfg, progress=True)  # build the cache first: not part of the timed run
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         result = train_lib.train_and_evaluate(cfg, f"{tmp}/run", progress=False)

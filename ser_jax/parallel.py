@@ -117,3 +117,16 @@ def put_batch(tree, sharding: NamedSharding | None):
     if multi_process():
         return jax.tree_util.tree_map(lambda a: jax.make_array_from_process_local_data(sharding, np.asarray(a)), tree)
     return jax.device_put(tree, sharding)
+
+
+def describe(mesh: Mesh | None) -> dict:
+    """The devices a run trains on (count and kind) and its processes: recorded in config.json."""
+    devices = list(mesh.devices.flat) if mesh is not None else jax.local_devices()[:1]
+    return {"count": len(devices), "platform": devices[0].platform, "kind": devices[0].device_kind,
+            "processes": jax.process_count()}
+
+
+def format_devices(used: dict) -> str:
+    processes = used["processes"]
+    return (f"{used['count']} x {used['kind']} ({used['platform']}), {processes} process"
+            + ("es" if processes != 1 else ""))

@@ -7,16 +7,19 @@ its own process before JAX is imported. ``SER_JAX_PROCESS_SETUP=0`` turns the se
 from __future__ import annotations
 
 import os
+import sys
 
 done = False  # whether setup_process() ran in this process (tests read it)
+jax_loaded_before_setup = False  # whether JAX was imported before it (too late for the malloc setting)
 
 
 def setup_process() -> None:
     """Once per process, before JAX is imported: the malloc setting (see below)."""
-    global done
+    global done, jax_loaded_before_setup
     if done or os.environ.get("SER_JAX_PROCESS_SETUP", "1") == "0":
         return
     done = True
+    jax_loaded_before_setup = "jax" in sys.modules
     _keep_freed_memory_in_process()
 
 

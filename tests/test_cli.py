@@ -81,13 +81,26 @@ def test_no_module_imports_itself():
         assert name not in _imports(path), f"{path} imports {name}, itself"
 
 
-def test_importing_a_library_module_leaves_the_process_alone():
-    check = "import ser_jax.corpus, ser_jax.runtime as r; print(r.done)"
+def test_importing_ser_jax_leaves_the_process_alone_even_as_python_dash_m_would():
+    check = "import sys; sys.argv = ['-m']; import ser_jax, ser_jax.corpus, ser_jax.runtime as r; print(r.done)"
     assert _run("-c", check).stdout.strip() == "False"
-    # What python -m ser_jax.<command> looks like while it imports the package: set up, unless told not to.
-    as_command = "import sys; sys.argv = ['-m']; import ser_jax.runtime as r; print(r.done)"
-    assert _run("-c", as_command).stdout.strip() == "True"
-    assert _run("-c", as_command, env={"SER_JAX_PROCESS_SETUP": "0"}).stdout.strip() == "False"
+
+
+_AS_COMMAND = """
+import runpy, sys
+sys.argv = ["train", "--help"]
+try:
+    runpy.run_module("ser_jax.train", run_name="__main__")  # what python -m ser_jax.train runs
+except SystemExit:
+    pass
+import ser_jax.runtime as r
+print(r.done, r.jax_loaded_before_setup)
+"""
+
+
+def test_a_command_sets_its_process_up_before_anything_imports_jax():
+    assert _run("-c", _AS_COMMAND).stdout.strip().splitlines()[-1] == "True False"
+    assert _run("-c", _AS_COMMAND, env={"SER_JAX_PROCESS_SETUP": "0"}).stdout.strip().splitlines()[-1] == "False False"
 
 
 def test_the_compilation_cache_flag(tmp_path):

@@ -80,7 +80,8 @@ def test_errors_name_the_flag_as_typed_not_the_field():
 _TRAIN_FLAGS = """
 import dataclasses, json
 from absl import flags
-from ser_jax import config_flags, models, train, cli
+from ser_jax import config_flags, models, cli
+from ser_jax.train import command as train
 from ser_jax.config import ExperimentConfig
 train.define_flags()
 flags.FLAGS(["prog", "--data_dir=."])

@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 
 from ser_jax import cache, checkpoint, corpora, predict
-from ser_jax import train as train_lib
+from ser_jax import config as config_lib
+from ser_jax.train import loop as train_lib
 
 from conftest import TINY_FEATURES, TINY_MODEL
 
@@ -185,9 +186,9 @@ def test_every_damaged_cache_dataset_is_refused_in_one_line_or_rebuilt(tiny_corp
 @pytest.fixture(scope="module")
 def finished_run(tiny_corpus, tiny_cache_dir, tmp_path_factory):
     run = tmp_path_factory.mktemp("finished") / "run"
-    cfg = train_lib.ExperimentConfig(
+    cfg = config_lib.ExperimentConfig(
         data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES, model=TINY_MODEL,
-        train=train_lib.TrainConfig(epochs=2, patience=0, batch_size=16), workers=1)
+        train=config_lib.TrainConfig(epochs=2, patience=0, batch_size=16), workers=1)
     train_lib.train_and_evaluate(cfg, run, progress=False)
     return run
 
@@ -279,9 +280,9 @@ def test_a_full_disk_while_checkpointing_is_one_line(tiny_corpus, tiny_cache_dir
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(ocp.CheckpointManager, "save", full)
-    cfg = train_lib.ExperimentConfig(
+    cfg = config_lib.ExperimentConfig(
         data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES, model=TINY_MODEL,
-        train=train_lib.TrainConfig(epochs=2, patience=0, batch_size=16), workers=1)
+        train=config_lib.TrainConfig(epochs=2, patience=0, batch_size=16), workers=1)
     with pytest.raises(checkpoint.CheckpointError, match="No space left on device") as info:
         train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False)
     _report("full disk under a run", 1, int("\n" not in str(info.value)))

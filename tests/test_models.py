@@ -17,9 +17,10 @@ import optax
 import pytest
 import soundfile as sf
 
+from ser_jax import config as config_lib
 from ser_jax import models, optim, predict, splits
-from ser_jax import train as train_lib
 from ser_jax.models import conformer, superb, tcn
+from ser_jax.train import loop as train_lib
 
 from conftest import TINY_FEATURES, TINY_MODEL
 
@@ -196,16 +197,16 @@ def test_bad_model_settings_are_one_line_errors_naming_the_field(name, bad, matc
 
 def test_the_experiment_config_refuses_another_models_config():
     with pytest.raises(ValueError, match=r"--model=tcn: the model config given is a ser_jax.models.crnn.Config"):
-        train_lib.ExperimentConfig(data_dir="x", model_name="tcn", model=TINY_MODEL)
-    assert train_lib.ExperimentConfig(data_dir="x", model_name="tcn").model == tcn.Config()
+        config_lib.ExperimentConfig(data_dir="x", model_name="tcn", model=TINY_MODEL)
+    assert config_lib.ExperimentConfig(data_dir="x", model_name="tcn").model == tcn.Config()
 
 
 def _config(corpus, cache_dir, name, **train):
-    return train_lib.ExperimentConfig(
+    return config_lib.ExperimentConfig(
         data_dir=str(corpus), cache_dir=str(cache_dir), features=TINY_FEATURES,
         split=splits.SplitConfig(protocol="holdout"), model_name=name, model=TINY[name],
         optim=optim.OptimConfig(learning_rate=3e-3),
-        train=train_lib.TrainConfig(**{"epochs": 3, "patience": 0, "batch_size": 32, **train}), workers=2)
+        train=config_lib.TrainConfig(**{"epochs": 3, "patience": 0, "batch_size": 32, **train}), workers=2)
 
 
 @pytest.mark.slow

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import built_once
 from test_train import tiny_config
 
+from ser_jax import config as config_lib
 from ser_jax import splits
-from ser_jax import train as train_lib
 from ser_jax.testing import corpora as synthetic
+from ser_jax.train import data as train_data
+from ser_jax.train import loop as train_lib
+
+from conftest import built_once
 
 # sha1 of the (train, val, test) relative paths of each split of the session's tiny synthetic RAVDESS
 # corpus (3 actors, 16 kHz, seed 0), computed by the code before corpora were plug-ins (commit b91fd0d,
@@ -36,7 +39,7 @@ def _fingerprint(split: splits.Split, paths) -> str:
 
 
 def test_ravdess_splits_are_those_from_before_corpora_were_plugins(tiny_corpus, tiny_cache_dir):
-    fs = train_lib.load_features(tiny_config(tiny_corpus, tiny_cache_dir), progress=False)
+    fs = train_data.load_features(tiny_config(tiny_corpus, tiny_cache_dir), progress=False)
     got = {}
     for cfg in (splits.SplitConfig(protocol="seed_leaky"), splits.SplitConfig(protocol="holdout"),
                 splits.SplitConfig(protocol="actor_kfold", folds=3, val_speakers=1)):
@@ -53,7 +56,7 @@ def emodb_corpus(tmp_path_factory) -> Path:
                       lambda root: synthetic.write("emodb", root, speakers=3, per_emotion=2, sample_rate=16000))
 
 
-def two_corpora(tiny_corpus, emodb_corpus, cache_dir, **kw) -> train_lib.ExperimentConfig:
+def two_corpora(tiny_corpus, emodb_corpus, cache_dir, **kw) -> config_lib.ExperimentConfig:
     cfg = tiny_config(tiny_corpus, cache_dir, epochs=1, **kw)  # what is tested is the layout, not learning
     return dataclasses.replace(cfg, data_dir=f"{tiny_corpus},{emodb_corpus}")
 
@@ -92,7 +95,7 @@ def test_emotions_are_merged_then_filtered_before_splitting(tiny_corpus, tiny_ca
     cfg = dataclasses.replace(tiny_config(tiny_corpus, tiny_cache_dir), emotions=("neutral", "angry", "sad"),
                               merge_emotions=("calm:neutral",))
     assert cfg.merge_emotions == (("calm", "neutral"),)
-    fs = train_lib.load_features(cfg, progress=False)
+    fs = train_data.load_features(cfg, progress=False)
     assert set(fs.meta["emotion"]) == {"neutral", "angry", "sad", ""}
     assert np.sum(fs.meta["emotion"] == "neutral") == np.sum(np.isin(fs.meta["emotion_code"], [1, 2]))
     [split] = splits.make_splits(cfg.split, fs.meta)
@@ -112,10 +115,10 @@ def test_emotions_are_merged_then_filtered_before_splitting(tiny_corpus, tiny_ca
 )
 def test_bad_corpus_settings_fail_on_construction(kw, message):
     with pytest.raises(ValueError, match=message):
-        train_lib.ExperimentConfig(data_dir="a,b", **kw)
+        config_lib.ExperimentConfig(data_dir="a,b", **kw)
 
 
 def test_the_same_corpus_twice_is_refused(tiny_corpus, tiny_cache_dir):
     cfg = dataclasses.replace(tiny_config(tiny_corpus, tiny_cache_dir), data_dir=f"{tiny_corpus},{tiny_corpus}")
     with pytest.raises(ValueError, match="corpus ravdess is given twice"):
-        train_lib.load_features(cfg, progress=False)
+        train_data.load_features(cfg, progress=False)

@@ -19,18 +19,19 @@ sys.path.insert(0, {tests!r})
 import jax
 from conftest import TINY_FEATURES, TINY_MODEL
 from ser_jax import optim, splits
-from ser_jax import train as train_lib
+from ser_jax import config as config_lib
+from ser_jax.train import loop as train_lib
 out = {{"devices": jax.local_device_count()}}
 for n in (1, 2, 4):
-    cfg = train_lib.ExperimentConfig(
+    cfg = config_lib.ExperimentConfig(
         data_dir={corpus!r}, cache_dir={cache!r}, features=TINY_FEATURES, split=splits.SplitConfig(protocol="holdout"),
         model=TINY_MODEL, optim=optim.OptimConfig(learning_rate=3e-3), devices=n, workers=1,
-        train=train_lib.TrainConfig(epochs=1, patience=0, batch_size=16))
+        train=config_lib.TrainConfig(epochs=1, patience=0, batch_size=16))
     m = train_lib.train_and_evaluate(cfg, f"{{sys.argv[1]}}/run_{{n}}", progress=False).metrics
     out[n] = {{"history": m["history"], "accuracy": m["accuracy"], "probs": m["test_predictions"]["probabilities"]}}
 try:
-    cfg = train_lib.ExperimentConfig(data_dir={corpus!r}, cache_dir={cache!r}, features=TINY_FEATURES, model=TINY_MODEL,
-                                     devices=4, train=train_lib.TrainConfig(batch_size=10))
+    cfg = config_lib.ExperimentConfig(data_dir={corpus!r}, cache_dir={cache!r}, features=TINY_FEATURES,
+                                      model=TINY_MODEL, devices=4, train=config_lib.TrainConfig(batch_size=10))
     train_lib.train_and_evaluate(cfg, f"{{sys.argv[1]}}/bad", progress=False)
 except ValueError as e:
     out["bad_batch"] = str(e)
@@ -90,7 +91,8 @@ def test_two_processes_streaming_from_disk_train_as_one_process_in_memory(tiny_c
     import numpy as np
 
     from ser_jax import checkpoint, optim, splits
-    from ser_jax import train as train_lib
+    from ser_jax import config as config_lib
+    from ser_jax.train import loop as train_lib
 
     from conftest import TINY_FEATURES, TINY_MODEL
 
@@ -104,11 +106,11 @@ def test_two_processes_streaming_from_disk_train_as_one_process_in_memory(tiny_c
     assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-2000:] for o in outs)
     assert "accuracy" in outs[0] and "run directory" not in outs[1]  # only process 0 reports
 
-    cfg = train_lib.ExperimentConfig(
+    cfg = config_lib.ExperimentConfig(
         data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES,
         split=splits.SplitConfig(protocol="holdout"), model=TINY_MODEL, optim=optim.OptimConfig(learning_rate=3e-3),
         workers=1, stream="off", groups=("mfcc", "mel", "rms"),
-        train=train_lib.TrainConfig(epochs=2, patience=0, batch_size=16, speaker_norm=True))
+        train=config_lib.TrainConfig(epochs=2, patience=0, batch_size=16, speaker_norm=True))
     one = train_lib.train_and_evaluate(cfg, tmp_path / "one", progress=False).metrics
     two = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert two["accuracy"] == one["accuracy"] and two["test_predictions"]["y_pred"] == one["test_predictions"]["y_pred"]

@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 
 from ser_jax import cache, corpora, features, perturb, splits
-from ser_jax import train as train_lib
+from ser_jax import config as config_lib
+from ser_jax.train import loop as train_lib
 
 from conftest import TINY_FEATURES
 
@@ -137,7 +138,7 @@ def test_bad_factor_lists_are_refused():
 
 
 def test_a_run_asks_for_one_cached_copy_per_perturbation_flag():
-    cfg = train_lib.ExperimentConfig(data_dir="x", features=CFG, speed_perturb=(0.9,), noise_snr=(10, 30),
+    cfg = config_lib.ExperimentConfig(data_dir="x", features=CFG, speed_perturb=(0.9,), noise_snr=(10, 30),
                                      vtlp=(0.9, 1.1))
     copies = perturb.requested(cfg)
     assert [tag for tag, _ in copies] == ["speed0.9", "noise10-30dB", "vtlp0.9", "vtlp1.1"]
@@ -149,11 +150,11 @@ def test_a_run_asks_for_one_cached_copy_per_perturbation_flag():
 
 @pytest.mark.slow
 def test_a_run_trains_on_copies_of_its_training_clips_only(tiny_corpus, tiny_cache_dir, tmp_path):
-    cfg = train_lib.ExperimentConfig(
+    cfg = config_lib.ExperimentConfig(
         data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES,
         split=splits.SplitConfig(protocol="holdout"), model={"conv_filters": (8,), "conv_kernels": (3,),
                                                              "lstm_units": 8, "dense_units": (8,)},
-        train=train_lib.TrainConfig(epochs=1, patience=0, batch_size=32, speaker_norm=True),
+        train=config_lib.TrainConfig(epochs=1, patience=0, batch_size=32, speaker_norm=True),
         speed_perturb=(1.1,), noise_snr=(20, 30), workers=2)  # --vtlp takes the same path (see above)
     base = train_lib.train_and_evaluate(dataclasses.replace(cfg, **perturb.OFF), tmp_path / "b",
                                         progress=False).metrics

@@ -19,7 +19,9 @@ import pytest
 import soundfile as sf
 
 from ser_jax import checkpoint, features, optim, predict, splits
-from ser_jax import train as train_lib
+from ser_jax import config as config_lib
+from ser_jax.train import data as train_data
+from ser_jax.train import loop as train_lib
 
 from conftest import TINY_FEATURES, TINY_MODEL
 
@@ -36,10 +38,10 @@ def run(tiny_corpus, tiny_cache_dir, tmp_path_factory):
     epochs its probabilities differ clearly between clips (tolerances below mean something)."""
     model = dataclasses.replace(TINY_MODEL, conv_dropout=0.0, lstm_dropout=0.0, lstm_recurrent_dropout=0.0,
                                 dense_dropout=0.0)
-    cfg = train_lib.ExperimentConfig(
+    cfg = config_lib.ExperimentConfig(
         data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES,
         split=splits.SplitConfig(protocol="holdout"), model=model, optim=optim.OptimConfig(learning_rate=1e-2),
-        train=train_lib.TrainConfig(epochs=6, patience=0, batch_size=16), workers=2)
+        train=config_lib.TrainConfig(epochs=6, patience=0, batch_size=16), workers=2)
     run_dir = tmp_path_factory.mktemp("predict") / "run"
     result = train_lib.train_and_evaluate(cfg, run_dir, progress=False)
     return cfg, run_dir, result.metrics
@@ -76,13 +78,13 @@ def test_short_clips_get_the_probabilities_the_trained_model_gives_their_cached_
         sf.write(short[-1], _pcm(path)[:CROP], SR, subtype="PCM_16")
     got = predictor.predict_files(short)
 
-    fs = train_lib.load_features(cfg, progress=False)
+    fs = train_data.load_features(cfg, progress=False)
     x = np.asarray((fs.features - tree["norm"]["mean"]) / tree["norm"]["std"], np.float32)
     state = train_lib.create_train_state(jax.random.PRNGKey(0), dataclasses.replace(cfg.model, num_classes=8),
                                          cfg.optim, x.shape[1], x.shape[2], 1)
     state = state.replace(params=tree["params"], batch_stats=tree["batch_stats"])
     rows = np.asarray([fs.paths.index(os.path.relpath(p, cfg.data_dir[0])) for p in clips])
-    data = train_lib.Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.zeros(len(x), jnp.int32))
+    data = train_data.Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.zeros(len(x), jnp.int32))
     want = np.asarray(jax.nn.softmax(train_lib.predict_logits(state, data, rows, 8), axis=-1))
 
     for p, w, path in zip(got, want, short):
@@ -262,12 +264,12 @@ def test_cli_csv_parses_and_exits_0_when_every_file_is_predicted(run, predictor)
 @pytest.fixture(scope="module")
 def speaker_run(tiny_corpus, tiny_cache_dir, tmp_path_factory):
     """Actor 3 is the test speaker, unseen in training: its features are scaled by its own clips."""
-    cfg = train_lib.ExperimentConfig(
+    cfg = config_lib.ExperimentConfig(
         data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES,
         split=splits.SplitConfig(protocol="speakers", train_speakers=("1",), val_speaker_ids=("2",),
                                  test_speakers=("3",)),
         model=TINY_MODEL, optim=optim.OptimConfig(learning_rate=1e-2),
-        train=train_lib.TrainConfig(epochs=3, patience=0, batch_size=16, speaker_norm=True, class_weights=True),
+        train=config_lib.TrainConfig(epochs=3, patience=0, batch_size=16, speaker_norm=True, class_weights=True),
         workers=2)
     run_dir = tmp_path_factory.mktemp("speaker_norm") / "run"
     result = train_lib.train_and_evaluate(cfg, run_dir, progress=False)
@@ -290,13 +292,13 @@ def test_a_speaker_normalised_model_scales_a_folder_of_new_clips_by_their_own_st
         sf.write(copies[-1], _pcm(path)[:CROP], SR, subtype="PCM_16")
     got = predict.load_predictor(run_dir, speaker_groups="folder").predict_files(copies)
 
-    fs = train_lib.load_features(cfg, progress=False)
+    fs = train_data.load_features(cfg, progress=False)
     [split] = splits.make_splits(cfg.split, fs.meta)
-    x, _ = train_lib.standardize_rows(fs, split, cfg.train)
+    x, _ = train_data.standardize_rows(fs, split, cfg.train)
     state = train_lib.create_train_state(jax.random.PRNGKey(0), dataclasses.replace(cfg.model, num_classes=8),
                                          cfg.optim, x.shape[1], x.shape[2], 1)
     state = state.replace(params=tree["params"], batch_stats=tree["batch_stats"])
-    data = train_lib.Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.zeros(len(x), jnp.int32))
+    data = train_data.Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.zeros(len(x), jnp.int32))
     want = np.asarray(jax.nn.softmax(train_lib.predict_logits(state, data, split.test, 8), axis=-1))
     np.testing.assert_allclose([[p.probabilities[n] for n in meta["label_names"]] for p in got], want, atol=1e-4)
     assert not any(p.note for p in got)
@@ -315,7 +317,7 @@ def test_a_clip_normalised_alone_says_so(speaker_run, tmp_path):
 
 def test_class_weights_balance_the_classes_of_the_training_rows():
     y = np.array([0, 0, 0, 1, -1, 2, 2, 2, 2])
-    w = train_lib.class_weight_vector(y, np.array([0, 1, 2, 3]), num_classes=3)
+    w = train_data.class_weight_vector(y, np.array([0, 1, 2, 3]), num_classes=3)
     np.testing.assert_allclose(w, [4 / (3 * 3), 4 / (3 * 1), 1.0])  # class 2 is not in the training rows
 
 

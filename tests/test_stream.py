@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from ser_jax import cache, corpora, normalize, splits, stream
-from ser_jax import train as train_lib
+from ser_jax import config as config_lib
+from ser_jax.train import data as train_data
 
 from conftest import TINY_FEATURES
 
@@ -43,12 +44,12 @@ def test_views_stacks_and_scaling_equal_their_in_memory_counterparts(tiny_set):
     np.testing.assert_array_equal(padded[np.asarray([0, 1])][:, -3:], 0.0)
 
     train, used = np.arange(0, 200), np.arange(0, 250)
-    tc = train_lib.TrainConfig()
+    tc = config_lib.TrainConfig()
     split = splits.Split(name="t", train=train, val=np.arange(200, 225), test=np.arange(225, 250), leaky=False,
                          fold=None, description="")
-    for tcfg in (tc, train_lib.TrainConfig(speaker_norm=True)):
-        x_eager, norm_eager = train_lib.standardize_rows(eager, split, tcfg)
-        x_lazy, norm_lazy = train_lib.standardize_rows(lazy, split, tcfg)
+    for tcfg in (tc, config_lib.TrainConfig(speaker_norm=True)):
+        x_eager, norm_eager = train_data.standardize_rows(eager, split, tcfg)
+        x_lazy, norm_lazy = train_data.standardize_rows(lazy, split, tcfg)
         assert isinstance(x_lazy, stream.Scaled)
         np.testing.assert_array_equal(x_lazy[np.arange(len(eager))], x_eager)  # unused rows: zeros in both
         np.testing.assert_array_equal(norm_lazy["mean"], norm_eager["mean"])

@@ -13,22 +13,24 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ser_jax import augment, checkpoint, optim, splits
-from ser_jax import train as train_lib
+from ser_jax import augment, checkpoint, optim, rundir, splits
+from ser_jax import config as config_lib
+from ser_jax.train import data as train_data
+from ser_jax.train import loop as train_lib
 
 from conftest import TINY_FEATURES, TINY_MODEL
 
 
-def tiny_config(corpus_root, cache_dir, **train_kw) -> train_lib.ExperimentConfig:
+def tiny_config(corpus_root, cache_dir, **train_kw) -> config_lib.ExperimentConfig:
     split = train_kw.pop("split", splits.SplitConfig(protocol="holdout"))
-    return train_lib.ExperimentConfig(
+    return config_lib.ExperimentConfig(
         data_dir=str(corpus_root), cache_dir=str(cache_dir), features=TINY_FEATURES, split=split, model=TINY_MODEL,
         optim=optim.OptimConfig(learning_rate=3e-3),
-        train=train_lib.TrainConfig(**{"epochs": 4, "patience": 0, "batch_size": 16, **train_kw}), workers=2)
+        train=config_lib.TrainConfig(**{"epochs": 4, "patience": 0, "batch_size": 16, **train_kw}), workers=2)
 
 
 def test_padded_batches_have_one_shape_and_zero_weight_padding():
-    batches = train_lib.padded_batches(np.arange(10, 20), 4)
+    batches = train_data.padded_batches(np.arange(10, 20), 4)
     assert [b[0].shape for b in batches] == [(4,)] * 3
     np.testing.assert_array_equal(np.concatenate([b[0][b[1] > 0] for b in batches]), np.arange(10, 20))
     np.testing.assert_array_equal(batches[-1][1], [1, 1, 0, 0])
@@ -75,14 +77,14 @@ def test_early_stopping_restores_the_best_validation_epoch(tiny_corpus, tiny_cac
     # The test predictions are those of the best checkpoint, not of the last epoch.
     tree, meta = checkpoint.load_best(tmp_path / "run")
     assert meta["epoch"] == m["best_epoch"] and meta["val_accuracy"] == max(val)
-    fs = train_lib.load_features(cfg, progress=False)
+    fs = train_data.load_features(cfg, progress=False)
     x = (fs.features - tree["norm"]["mean"]) / tree["norm"]["std"]
     x = np.where((np.arange(x.shape[1]) < fs.lengths[:, None])[..., None], x, 0).astype(np.float32)
     state = train_lib.create_train_state(jax.random.PRNGKey(0), dataclasses.replace(TINY_MODEL, num_classes=8),
                                          cfg.optim, x.shape[1], x.shape[2], 1)
     state = state.replace(params=tree["params"], batch_stats=tree["batch_stats"])
     rows = np.asarray([fs.paths.index(p) for p in m["test_predictions"]["paths"]])
-    data = train_lib.Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.zeros(len(x), jnp.int32))
+    data = train_data.Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.zeros(len(x), jnp.int32))
     pred = train_lib.predict_logits(state, data, rows, 64).argmax(-1)
     np.testing.assert_array_equal(pred, m["test_predictions"]["y_pred"])
     # The validation predictions kept for ensembles are the chosen epoch's, on clips the test never sees.
@@ -146,7 +148,7 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tiny_corpus, t
 def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_best_checkpoint(
         tiny_corpus, tiny_cache_dir, tmp_path, monkeypatch):
     cfg = tiny_config(tiny_corpus, tiny_cache_dir, epochs=6)
-    n_train = len(splits.make_splits(cfg.split, train_lib.load_features(cfg, progress=False).meta)[0].train)
+    n_train = len(splits.make_splits(cfg.split, train_data.load_features(cfg, progress=False).meta)[0].train)
     steps_per_epoch = math.ceil(n_train / cfg.train.batch_size)
     monkeypatch.setattr(train_lib, "train_step", _Interrupt(train_lib.train_step, nan_from=2 * steps_per_epoch + 1))
     with pytest.raises(train_lib.TrainingDiverged, match=r"became nan at epoch 3; the best checkpoint \(epoch (\d)\) "
@@ -183,18 +185,18 @@ def test_a_second_writer_of_a_run_directory_is_refused_naming_the_holder(tiny_co
     run.mkdir()
     holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], "
                                "os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, b'4242'); "
-                               "print('held', flush=True); time.sleep(60)", str(run / train_lib.LOCK_NAME)],
+                               "print('held', flush=True); time.sleep(60)", str(run / rundir.LOCK)],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         for kw in ({"overwrite": True}, {"resume": True}):
-            with pytest.raises(train_lib.RunLockedError, match=r"another training \(pid 4242\)"):
+            with pytest.raises(rundir.RunLockedError, match=r"another training \(pid 4242\)"):
                 train_lib.train_and_evaluate(tiny_config(tiny_corpus, tiny_cache_dir), run, progress=False, **kw)
     finally:
         holder.kill()
         holder.wait()
     # The holder died without unlocking: its lock is not stale, the next writer simply takes it.
-    with lockfile.exclusive(run / train_lib.LOCK_NAME, RuntimeError):
+    with lockfile.exclusive(run / rundir.LOCK, RuntimeError):
         pass
 
 

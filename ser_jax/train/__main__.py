@@ -1,6 +1,11 @@
-"""``python -m ser_jax.train`` (a package, so this entry point never imports a second copy of the library)."""
+"""``python -m ser_jax.train``: the process is set up (ser_jax.runtime) before anything imports JAX."""
 
-from ser_jax import cli, train
+from ser_jax import runtime
 
 if __name__ == "__main__":
-    cli.run_command(train)
+    runtime.setup_process()
+
+    from ser_jax import cli
+    from ser_jax.train import command
+
+    cli.run_command(command)

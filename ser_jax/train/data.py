@@ -1,0 +1,192 @@
+"""From cached features and a split to batches: the one place that decides where the data lives.
+
+A run's features (its corpora, feature groups, emotion labels and perturbed training copies) are
+loaded once. They live on the device when they fit (``Arrays``; a step gathers its batch by
+index), else on the host (``OnHost``): read from the cache on disk batch by batch (``--stream``),
+or held in memory when several processes each send their share of a batch. Scaling (global or per
+speaker, fitted on training rows) happens here too, eagerly or as rows are read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterator, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ser_jax import cache as cache_lib
+from ser_jax import corpora, parallel
+from ser_jax import normalize as normalize_lib
+from ser_jax import perturb as perturb_lib
+from ser_jax import splits as splits_lib
+from ser_jax import stream as stream_lib
+from ser_jax.config import ExperimentConfig, TrainConfig
+
+
+class Arrays(NamedTuple):
+    """The whole (filtered) data set, resident on device; steps gather their batch by index."""
+
+    x: jax.Array  # (N, T, F) float32
+    lengths: jax.Array  # (N,) int32
+    y: jax.Array  # (N,) int32
+
+
+class OnHost(NamedTuple):
+    """The data set when it stays on the host: on disk (--stream; x is a stream.Rows), or in memory with
+    several processes (each sends only its share of a batch). Each batch is read, scaled and sent."""
+
+    x: stream_lib.Rows | np.ndarray  # (N, T, F), standardised (Rows: as it is read)
+    lengths: np.ndarray  # (N,) int32
+    y: np.ndarray  # (N,) int32
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """Everything a run trains on: features (base rows, then perturbed copies), labels, splits."""
+
+    features: cache_lib.FeatureSet
+    y: np.ndarray  # (N,) int32 label index, -1 for rows no split uses
+    label_names: tuple[str, ...]
+    splits: tuple[splits_lib.Split, ...]  # training rows include the copies of their own clips
+    streaming: bool  # features read from disk batch by batch
+
+
+def prepare(cfg: ExperimentConfig, progress: bool = True) -> Prepared:
+    """The run's features, labels and splits (the caches are built here when missing)."""
+
+    def load(lazy: bool, say: bool) -> tuple[cache_lib.FeatureSet, list[tuple[str, cache_lib.FeatureSet]]]:
+        plain = dataclasses.replace(cfg, **perturb_lib.OFF)
+        return load_features(cfg, say, lazy), [
+            (tag, load_features(dataclasses.replace(plain, features=v), say, lazy))
+            for tag, v in perturb_lib.requested(cfg)]
+
+    base, copies = load(lazy=cfg.stream != "off", say=progress)  # on disk first: their size decides --stream=auto
+    nbytes = base.features.nbytes + sum(c.features.nbytes for _, c in copies)
+    streaming = stream_lib.should_stream(cfg.stream, nbytes)
+    if cfg.stream == "auto" and streaming and progress:
+        print(f"note: the features take {nbytes / 2**30:.1f} GiB, too much to hold in memory; training reads them "
+              "from the cache batch by batch (--stream=off to hold them anyway)", flush=True)
+    if not streaming and stream_lib.is_lazy(base.features):
+        base, copies = load(lazy=False, say=False)  # the caches are built by now
+    splits = splits_lib.make_splits(cfg.split, base.meta)
+    n_base = len(base)
+    fs, origin = perturb_lib.attach(base, copies)
+    for note in splits[0].skipped_folds if progress else ():
+        print(f"note: {cfg.split.protocol} {note}; skipped", flush=True)
+    used = np.unique(np.concatenate([np.concatenate([s.train, s.val, s.test]) for s in splits]))
+    # Alphabetical, as the original's LabelEncoder; stored with every checkpoint.
+    label_names = tuple(sorted(set(fs.meta["emotion"][used])))
+    label_index = {name: i for i, name in enumerate(label_names)}
+    y = np.asarray([label_index.get(e, -1) for e in fs.meta["emotion"]], np.int32)
+    splits = tuple(perturb_lib.extend_train(split, origin, n_base) for split in splits)
+    return Prepared(fs, y, label_names, splits, streaming)
+
+
+def load_features(cfg: ExperimentConfig, progress: bool = True, lazy: bool = False) -> cache_lib.FeatureSet:
+    """The experiment's corpora (each from its own cache), its feature groups and its emotion labels.
+
+    Emotions are merged and filtered here; a dropped row keeps its place with emotion "", which no
+    split uses, so row indices (and the seed split) do not move when nothing is dropped. ``lazy``:
+    the features stay on disk (see stream.py).
+    """
+    sets = [cache_lib.ensure(d, cfg.features, cfg.cache_dir, reader=r, workers=cfg.workers, progress=progress,
+                             lazy=lazy) for d, r in zip(cfg.data_dir, cfg.corpus)]
+    names = [str(s.meta["corpus"][0]) if len(s) else "" for s in sets]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"--data_dir: corpus {repeated[0]} is given twice ({', '.join(cfg.data_dir)}); speakers "
+                         "of two copies would be mixed up")
+    fs = cache_lib.concat(sets)
+    if cfg.groups:
+        fs = fs.select_groups(cfg.groups)
+    if cfg.emotions or cfg.merge_emotions:
+        missing = sorted(set(cfg.emotions) - set(corpora.relabel(fs.meta["emotion"], (), cfg.merge_emotions)))
+        if missing:
+            raise ValueError(f"--emotions: {', '.join(missing)} not in the data (it has "
+                             f"{', '.join(sorted(set(fs.meta['emotion'])))})")
+        meta = dict(fs.meta, emotion=corpora.relabel(fs.meta["emotion"], cfg.emotions, cfg.merge_emotions))
+        fs = dataclasses.replace(fs, meta=meta)
+    return fs
+
+
+def for_split(prepared: Prepared, split: splits_lib.Split, tc: TrainConfig) -> tuple[Arrays | OnHost, dict]:
+    """The split's view of the data, scaled as the run says, and the scaling statistics (checkpointed)."""
+    fs = prepared.features
+    x, norm = standardize_rows(fs, split, tc)
+    y = np.maximum(prepared.y, 0).astype(np.int32)
+    if prepared.streaming or parallel.multi_process():  # several processes: each sends its share of every batch
+        return OnHost(x, fs.lengths.astype(np.int32), y), norm
+    return Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.asarray(y)), norm
+
+
+def feed(data: Arrays | OnHost, batches: Sequence[tuple[np.ndarray, np.ndarray]], shard: Any = None
+         ) -> Iterator[tuple[Arrays, jax.Array | None, jax.Array]]:
+    """(data, rows, weights) for each batch: the device-resident set and the batch's rows, or, when the
+    data is on disk, the batch itself (rows None), read by a background thread while the device works."""
+    if isinstance(data, Arrays):
+        for idx, w in batches:
+            yield data, jnp.asarray(idx), jnp.asarray(w)
+        return
+
+    def read():
+        for idx, w in batches:
+            mine = parallel.local_share(len(idx))  # all of it, unless there are several processes
+            batch = Arrays(np.asarray(data.x[idx[mine]]), data.lengths[idx[mine]], data.y[idx[mine]])
+            yield parallel.put_batch(batch, shard), None, parallel.put_batch(w[mine], shard)
+
+    yield from stream_lib.prefetch(read(), size=2)
+
+
+def padded_batches(rows: np.ndarray, batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Batches of equal size (so one compiled step serves all); the short last one is padded
+    by repeating its first row with weight 0."""
+    out = []
+    for start in range(0, len(rows), batch_size):
+        idx = rows[start : start + batch_size]
+        w = np.ones(batch_size, np.float32)
+        if len(idx) < batch_size:
+            w[len(idx):] = 0.0
+            idx = np.concatenate([idx, np.full(batch_size - len(idx), idx[0])])
+        out.append((idx.astype(np.int32), w))
+    return out
+
+
+def normalization(tc: TrainConfig) -> str:
+    """How a run's inputs are scaled: "speaker", "global" or "none" (stored with its checkpoints)."""
+    return "speaker" if tc.speaker_norm else "global" if tc.standardize else "none"
+
+
+def standardize_rows(fs: cache_lib.FeatureSet, split: splits_lib.Split, tc: TrainConfig) -> tuple[np.ndarray, dict]:
+    """Features scaled as the run says (padding stays zero), and the training statistics for the checkpoint.
+
+    Global: statistics of the training rows only. Per speaker: each speaker of the split by its own
+    rows' statistics (no labels used, no speaker mixed with another).
+    """
+    F = fs.features.shape[-1]
+    mode = normalization(tc)
+    if mode == "none":
+        return fs.features, {"mean": np.zeros(F, np.float32), "std": np.ones(F, np.float32)}
+    mean, std = normalize_lib.fit_standardizer(fs.features, fs.lengths, split.train)
+    norm = {"mean": np.asarray(mean, np.float32), "std": np.asarray(std, np.float32)}
+    lazy = stream_lib.is_lazy(fs.features)  # then the same scaling happens batch by batch as rows are read
+    if mode == "speaker":
+        used = np.unique(np.concatenate([split.train, split.val, split.test]))
+        stats = normalize_lib.fit_per_speaker(fs.features, fs.lengths, used, fs.meta["speaker"])
+        if lazy:
+            group = np.full(len(fs), -1, np.int64)
+            index = {name: i for i, name in enumerate(stats)}
+            group[used] = [index[str(s)] for s in fs.meta["speaker"][used]]
+            return stream_lib.Scaled(fs.features, fs.lengths, group, list(stats.values())), norm
+        return normalize_lib.standardize_per_speaker(fs.features, fs.lengths, used, fs.meta["speaker"], stats), norm
+    if lazy:
+        return stream_lib.Scaled(fs.features, fs.lengths, np.zeros(len(fs), np.int64), [(mean, std)]), norm
+    return normalize_lib.standardize(fs.features, mean, std, fs.lengths).astype(np.float32, copy=False), norm
+
+
+def class_weight_vector(y: np.ndarray, train_rows: np.ndarray, num_classes: int) -> np.ndarray:
+    """Per-class loss weights n / (K * n_c) from the training rows (1 for a class they lack)."""
+    counts = np.bincount(y[train_rows], minlength=num_classes).astype(np.float64)
+    w = np.where(counts > 0, len(train_rows) / (num_classes * np.maximum(counts, 1)), 1.0)
+    return w.astype(np.float32)
