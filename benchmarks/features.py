@@ -1,6 +1,6 @@
 """Feature extraction speed: the original style against ``ser_jax.precompute``, same files, same run.
 
-- original: the notebook's function (features.seed_reference) applied file by file, serially;
+- original: the notebook's function (seed.seed_reference) applied file by file, serially;
 - precompute --recipe=seed: the same numbers, in parallel worker processes, into a fresh HDF5 cache;
 - precompute --recipe=fast: one shared STFT, no harmonic separation, into a fresh cache;
 - the unchanged re-run of each (nothing to compute) and loading the cache into memory.
@@ -19,7 +19,10 @@ import time
 
 from absl import app, flags
 
-from ser_jax import cache, corpora, features
+from ser_jax import corpora, features
+from ser_jax.cache import build as cache_build
+from ser_jax.cache import format as cache_format
+from ser_jax.recipes import seed
 
 flags.DEFINE_string("data_dir", None, "Corpus root.", required=True)
 flags.DEFINE_integer("limit", 0, "Use every k-th file so that about this many remain (0 = all).")
@@ -39,7 +42,7 @@ def main(argv):
 
     t0 = time.perf_counter()
     for u in utts:
-        features.seed_reference(u.path)
+        seed.seed_reference(u.path)
     original = time.perf_counter() - t0
     print(f"original style done in {original:.1f} s", flush=True)
 
@@ -48,15 +51,15 @@ def main(argv):
         for recipe in ("seed", "fast"):
             cfg = features.FeatureConfig(recipe=recipe)
             t0 = time.perf_counter()
-            summary = cache.build(sub, cfg, tmp, workers=FLAGS.workers, progress=False)
+            summary = cache_build.build(sub, cfg, tmp, workers=FLAGS.workers, progress=False)
             build_s = time.perf_counter() - t0
             assert summary.computed == n - 0 and not summary.failed, summary
             t0 = time.perf_counter()
-            again = cache.build(sub, cfg, tmp, workers=FLAGS.workers, progress=False)
+            again = cache_build.build(sub, cfg, tmp, workers=FLAGS.workers, progress=False)
             rerun_s = time.perf_counter() - t0
             assert again.computed == 0
             t0 = time.perf_counter()
-            fs = cache.load(summary.path, expect=cfg)
+            fs = cache_format.load(summary.path, expect=cfg)
             load_s = time.perf_counter() - t0
             rows.append((f"precompute --recipe={recipe}", build_s, rerun_s, load_s))
             print(f"{recipe}: built in {build_s:.1f} s, {fs.features.nbytes / 2**20:.0f} MiB", flush=True)

@@ -20,8 +20,10 @@ import h5py
 import numpy as np
 from absl import app, flags
 
-from ser_jax import cache, corpora
+from ser_jax import corpora
 from ser_jax import features as features_lib
+from ser_jax.cache import build as cache_build
+from ser_jax.cache import shards as cache_shards
 
 flags.DEFINE_string("data_dir", None, "Corpus folder.", required=True)
 flags.DEFINE_integer("shards", 2, "Number of shards.")
@@ -53,15 +55,15 @@ def main(argv: list[str]) -> int:
     root = Path(tempfile.mkdtemp(prefix="ser_jax_shards_"))
     try:
         t0 = time.perf_counter()
-        one = cache.build(corpus, cfg, root / "one", workers=workers, progress=False)
+        one = cache_build.build(corpus, cfg, root / "one", workers=workers, progress=False)
         single = time.perf_counter() - t0
         parts = []
         for k in range(1, FLAGS.shards + 1):
             t0 = time.perf_counter()
-            cache.build_shard(corpus, cfg, root / "sharded", (k, FLAGS.shards), workers=workers, progress=False)
+            cache_shards.build_shard(corpus, cfg, root / "sharded", (k, FLAGS.shards), workers=workers, progress=False)
             parts.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        merged = cache.merge_shards(corpus, cfg, root / "sharded", FLAGS.shards, workers=workers, progress=False)
+        merged = cache_shards.merge_shards(corpus, cfg, root / "sharded", FLAGS.shards, workers=workers, progress=False)
         merge = time.perf_counter() - t0
         a, b = datasets(one.path), datasets(merged.path)
         same = a == b

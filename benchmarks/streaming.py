@@ -3,9 +3,9 @@
 Writes a synthetic feature cache (``features`` as the real cache stores it: one 130 x 187 float32
 row per HDF5 chunk, with checksums) of ``--clips`` rows (100,000: about 9.7 GB), then times, each
 in its own subprocess so that resident memory is the child's own:
-- memory: the in-memory path (``train.Arrays`` resident on the device; a set of ``--memory_clips``
+- memory: the in-memory path (``train.data.Arrays`` resident on the device; a set of ``--memory_clips``
   rows, since the step rate does not depend on the set's size);
-- stream: ``train.feed`` over ``train.OnHost``: random batches read from the 100,000-row cache,
+- stream: ``train.data.feed`` over ``train.data.OnHost``: random batches read from the 100,000-row cache,
   standardised as read (``stream.Scaled``), prefetched by the background thread.
 Both run the original model (crnn defaults) with batch 32; the median of ``--repeats`` x
 ``--steps`` steps after the compiling one. The cache is deleted afterwards (``--keep`` keeps it).

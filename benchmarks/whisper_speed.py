@@ -21,7 +21,7 @@ import time
 import numpy as np
 from absl import app, flags
 
-from ser_jax import corpora, encoders, features
+from ser_jax import audio, corpora, encoders, features
 from ser_jax.encoders import whisper, whisper_frontend
 
 flags.DEFINE_string("data_dir", None, "Corpus root.", required=True)
@@ -46,7 +46,7 @@ def main(argv):
         utts = utts[:: max(1, len(utts) // FLAGS.limit)][: FLAGS.limit]
     cfg = features.FeatureConfig(recipe="whisper", duration=None)
     desc = encoders.describe(cfg.encoder)
-    waves = [features.load_audio(u.path, cfg) for u in utts]
+    waves = [audio.load_audio(u.path, cfg) for u in utts]
     own = [whisper_frontend.log_mel(y, desc.n_mels) for y in waves]
     full = [whisper_frontend.log_mel(np.pad(y[: 30 * 16000], (0, max(0, 30 * 16000 - len(y)))), desc.n_mels)
             for y in waves]

@@ -79,20 +79,6 @@ def require_data(flag: str = "data_dir") -> tuple[str, ...]:
     return tuple(out)
 
 
-def corpus_readers(n: int) -> tuple[str, ...]:
-    """--corpus for n data_dir entries (one name applies to all); unknown names are one-line errors."""
-    from ser_jax import corpora
-
-    names = tuple(FLAGS.corpus) or ("auto",)
-    for name in names:
-        if name != "auto" and name not in corpora.READERS:
-            raise UsageError(f"--corpus={','.join(names)}: unknown reader '{name}'; choose from auto, "
-                             f"{', '.join(corpora.READERS)}")
-    if len(names) not in (1, n):
-        raise UsageError(f"--corpus={','.join(names)}: give one reader per --data_dir entry ({n}), or one for all")
-    return names * n if len(names) == 1 else names
-
-
 _DISK_HINTS = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space", errno.EACCES: "fix its permissions",
                errno.EPERM: "fix its permissions", errno.EROFS: "choose a writable folder"}
 
@@ -125,7 +111,12 @@ def run(main: Callable[[list[str]], int | None], doc: str | None = None) -> None
         from ser_jax import flagfiles
 
         try:
-            return FLAGS(flagfiles.expand(argv))
+            expanded = flagfiles.expand(argv)
+            old = old_spelling(expanded)
+            if old:
+                print(f"error: {old}", file=sys.stderr)
+                sys.exit(2)
+            return FLAGS(expanded)
         except flagfiles.FlagfileError as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
@@ -157,6 +148,24 @@ def run(main: Callable[[list[str]], int | None], doc: str | None = None) -> None
             os._exit(1)
 
     app.run(wrapped, flags_parser=parse)
+
+
+# Flags of earlier versions, each now a KIND of --copies: flagfiles may still hold them.
+RENAMED_COPIES = {"speed_perturb": "speed", "vtlp": "vtlp", "noise_snr": "noise"}
+
+
+def old_spelling(argv: list[str]) -> str | None:
+    """A one-line error for the first flag that is spelled the way earlier versions did, naming the new one."""
+    for arg in argv[1:]:
+        name, _, value = arg.lstrip("-").partition("=")
+        if not arg.startswith("-") or name not in RENAMED_COPIES:
+            continue
+        kind = RENAMED_COPIES[name]
+        values = [value] if kind == "noise" else [v for v in value.split(",") if v.strip()]
+        new = ",".join(f"{kind}:{v.strip()}" for v in values) or f"{kind}:VALUE"
+        return (f"{arg} is spelled --copies={new} now (one setting for every kind of perturbed copy: "
+                f"{', '.join(dict.fromkeys(RENAMED_COPIES.values()))}); see --help")
+    return None
 
 
 def run_command(module) -> None:
@@ -265,7 +274,7 @@ def define_train_flags() -> None:
     config_flags.define(TrainConfig)
     group("augmentation")
     config_flags.define(augment_lib.AugmentConfig)
-    config_flags.define(ExperimentConfig, only=("speed_perturb", "noise_snr", "vtlp"))
+    config_flags.define(ExperimentConfig, only=("copies",))
     group("other")
     config_flags.define(ExperimentConfig)  # any field not placed above
     group(None)
@@ -307,7 +316,6 @@ def experiment_config_from_flags():
     from ser_jax.config import ExperimentConfig, TrainConfig
 
     data_dir = require_data("data_dir")
-    readers = corpus_readers(len(data_dir))
     chosen = FLAGS.model
     _set_model_flags(chosen, FLAGS.model_config)
     for name in models_lib.MODELS:
@@ -317,7 +325,7 @@ def experiment_config_from_flags():
                              f"set {chosen}'s own flags")
     model = config_flags.build(models_lib.config_class(chosen), model_prefix(chosen))
     return config_flags.build(
-        ExperimentConfig, data_dir=data_dir, corpus=readers, features=feature_config_from_flags(),
+        ExperimentConfig, data_dir=data_dir, corpus=tuple(FLAGS.corpus), features=feature_config_from_flags(),
         split=config_flags.build(splits_lib.SplitConfig), model=model,
         optim=config_flags.build(optim_lib.OptimConfig), train=config_flags.build(TrainConfig),
         augment=config_flags.build(augment_lib.AugmentConfig))

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any, Sequence
 
 from ser_jax import augment as augment_lib
-from ser_jax import corpora
+from ser_jax import corpora, recipes
 from ser_jax import features as features_lib
 from ser_jax import models as models_lib
 from ser_jax import optim as optim_lib
@@ -52,8 +52,23 @@ def _names(value: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(str(v).strip() for v in items if str(v).strip())
 
 
-def _snr(value: str) -> str | None:
-    return value.strip() or None
+def data_sources(data_dir: str | Sequence[str], corpus: str | Sequence[str] = ()
+                 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """--data_dir and --corpus checked together (every command that reads corpora): one reader per
+    corpus, or one for all; ``auto`` detects it from the file names."""
+    data_dirs, readers = _names(data_dir or ()), _names(corpus) or ("auto",)
+    if not data_dirs:
+        raise ValueError("--data_dir is empty: give a corpus folder or manifest file (several: A,B)")
+    if len(readers) == 1:
+        readers = readers * len(data_dirs)
+    if len(readers) != len(data_dirs):
+        raise ValueError(f"--corpus={','.join(readers)}: give one reader per --data_dir entry "
+                         f"({len(data_dirs)}), or one for all")
+    for r in readers:
+        if r != "auto" and r not in corpora.READERS:
+            raise ValueError(f"--corpus={','.join(_names(corpus))}: unknown reader '{r}'; choose from auto, "
+                             f"{', '.join(corpora.READERS)}")
+    return data_dirs, readers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,30 +105,13 @@ class ExperimentConfig:
     workers: int | None = setting(None, "Processes for feature extraction when a cache must be built (default: "
                                   "one per core).")
     # Perturbed copies of the training clips (ser_jax/perturb.py), each a cached feature set.
-    speed_perturb: tuple[float, ...] = setting(
-        (), "Train also on copies of the training clips played this many times faster (tempo and pitch), one copy "
-        "per factor, e.g. 0.9,1.1; each is a feature cache of its own, built once. Validation and test clips are "
-        "never perturbed.")
-    noise_snr: tuple[float, float] | None = setting(
-        None, "Train also on a copy of the training clips with white noise at an SNR drawn per file from LOW:HIGH "
-        "dB (or one value), e.g. 10:30; empty = off.", parse=_snr)
-    vtlp: tuple[float, ...] = setting(
-        (), "Train also on copies of the training clips with vocal-tract-length perturbation: the spectrum warped "
-        "by each factor (frequencies below about 4.8 kHz scaled by it, tempo kept), one copy per factor, e.g. "
-        "0.9,1.1; each a feature cache of its own.")
+    copies: tuple[str, ...] = setting(
+        (), "Train also on perturbed copies of the training clips, KIND:VALUE each, e.g. speed:0.9,speed:1.1; each "
+        "copy is a feature cache of its own, built once; validation and test clips are never perturbed. Kinds: "
+        + perturb_lib.kinds_help() + ".")
 
     def __post_init__(self):
-        data_dirs, readers = _names(self.data_dir or ()), _names(self.corpus) or ("auto",)
-        if not data_dirs:
-            raise ValueError("--data_dir is empty: give a corpus folder or manifest file (several: A,B)")
-        if len(readers) == 1:
-            readers = readers * len(data_dirs)
-        if len(readers) != len(data_dirs):
-            raise ValueError(f"--corpus={','.join(readers)}: give one reader per --data_dir entry "
-                             f"({len(data_dirs)}), or one for all")
-        for r in readers:
-            if r != "auto":
-                corpora.reader(r)  # a one-line error listing the readers
+        data_dirs, readers = data_sources(self.data_dir, self.corpus)
         model = self.model
         if model is None or isinstance(model, dict):
             model = models_lib.make_config(self.model_name, model or {})
@@ -128,9 +126,9 @@ class ExperimentConfig:
                              f"{self.model_name}" + (f" --superb.pooling={model.pooling} --superb.blocks={model.blocks}"
                                                      if self.model_name == "superb" else "")
                              + "); use --encoder_pool=frames for frame-level heads")
-        if (self.features.recipe in features_lib.ENCODER_RECIPES and self.model_name == "superb"
+        if (self.features.uses_encoder and self.model_name == "superb"
                 and model.mix == "weighted"):
-            width = next(iter(features_lib.group_sizes(self.features).values()))
+            width = next(iter(recipes.group_sizes(self.features).values()))
             if model.state_width != width:
                 raise ValueError(f"--superb.state_width={model.state_width}: each hidden state of --encoder="
                                  f"{self.features.encoder} with --encoder_pool={pool} is {width} wide; set "
@@ -143,10 +141,7 @@ class ExperimentConfig:
         groups = _names(self.groups)
         features_lib.cache_groups(groups, self.features.recipe, self.features.encoder)  # unknown: one line
         object.__setattr__(self, "groups", () if set(groups) == set(self.features.groups) else groups)
-        object.__setattr__(self, "speed_perturb", perturb_lib.check_factors(self.speed_perturb, "--speed_perturb"))
-        object.__setattr__(self, "vtlp", perturb_lib.check_factors(self.vtlp, "--vtlp", features_lib.VTLP_RANGE))
-        if self.noise_snr is not None:
-            object.__setattr__(self, "noise_snr", features_lib.parse_snr_range(self.noise_snr, "--noise_snr"))
+        object.__setattr__(self, "copies", perturb_lib.parse_copies(self.copies))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

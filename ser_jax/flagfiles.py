@@ -17,7 +17,6 @@ import os
 from pathlib import Path
 
 
-
 def _experiments_dir() -> Path:
     """The wheel's copy inside the package, else the checkout's top-level folder."""
     here = Path(__file__).resolve().parent

@@ -12,6 +12,7 @@ from typing import Any
 
 from ser_jax import features as features_lib
 from ser_jax import models as models_lib
+from ser_jax import recipes
 from ser_jax.checkpoint import CheckpointError
 
 VERSION = 2  # 1: untyped dict before this module (no "version" key); 2: this record
@@ -42,7 +43,7 @@ class InferenceMeta:
         if len(self.label_names) != self.model_config.num_classes:
             raise MetaError(f"the model has {self.model_config.num_classes} outputs but the label map has "
                             f"{len(self.label_names)} names")
-        layout = {name for name, _, _ in features_lib.feature_layout(self.feature_config)}
+        layout = {name for name, _, _ in recipes.feature_layout(self.feature_config)}
         unknown = sorted(set(self.groups) - layout)
         if unknown:
             raise MetaError(f"it selects feature group(s) {unknown} that its feature config does not compute")

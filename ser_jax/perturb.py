@@ -1,6 +1,7 @@
 """Perturbed copies of the training clips: speed-perturbed, noisy and VTLP feature sets, computed once.
 
-Each perturbation is a FeatureConfig of its own (``speed``, ``noise_snr``, ``vtlp``), so its features live in
+Each kind of copy is an entry of ``PERTURBATIONS`` and sets a FeatureConfig field (``speed``, ``noise_snr``,
+``vtlp``); a run asks for copies with one setting, ``--copies=speed:0.9,speed:1.1``. A copy's features live in
 a cache of their own, built once like any other and reused by every run and fold. A run appends the
 copies to its base FeatureSet and adds to each split's training rows the copies of *its* training
 clips only; validation and test rows are never perturbed, and no copy of a validation or test clip
@@ -13,53 +14,100 @@ utterances, so per-speaker normalisation never mixes a voice with its perturbed 
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ser_jax import cache as cache_lib
 from ser_jax import features as features_lib
+from ser_jax import featureset, stream
 from ser_jax import splits as splits_lib
-from ser_jax import stream
 
 SPEAKER_SEP = "~"
-# The ExperimentConfig settings that ask for copies, at their "no copies" values.
-OFF = {"speed_perturb": (), "noise_snr": None, "vtlp": ()}
 
 
-def variants(base: features_lib.FeatureConfig, speeds: Sequence[float] = (),
-             noise_snr: tuple[float, float] | None = None,
-             vtlp: Sequence[float] = ()) -> list[tuple[str, features_lib.FeatureConfig]]:
-    """(tag, FeatureConfig) of each perturbed copy a run asks for: one per speed, one noisy, one per
-    VTLP warp factor."""
-    out = [(f"speed{s:g}", dataclasses.replace(base, speed=float(s))) for s in speeds]
-    if noise_snr is not None:
-        lo, hi = features_lib.parse_snr_range(noise_snr)
-        out.append((f"noise{lo:g}-{hi:g}dB", dataclasses.replace(base, noise_snr=(lo, hi))))
-    out += [(f"vtlp{a:g}", dataclasses.replace(base, vtlp=float(a))) for a in vtlp]
+@dataclasses.dataclass(frozen=True)
+class Perturbation:
+    """One kind of perturbed copy: the FeatureConfig field a copy sets, and how its value is read and named."""
+
+    field: str  # the FeatureConfig field (part of the cache key: a copy is a cache of its own)
+    parse: Callable[[str], Any]  # "0.9" -> the field's value; ValueError saying what is wrong
+    spell: Callable[[Any], str]  # the value as --copies writes it
+    tag: Callable[[Any], str]  # the copy's name: its speakers are SPEAKER~TAG, its paths PATH#TAG
+    example: str
+    help: str
+
+
+def _factor(valid: tuple[float, float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = float(text)
+        if not valid[0] <= value <= valid[1] or value == 1.0:
+            raise ValueError(f"give a factor in [{valid[0]:g}, {valid[1]:g}] other than 1")
+        return value
+
+    return parse
+
+
+# The registry: a new kind of copy is one entry here (its FeatureConfig field does the audio work,
+# in ser_jax.audio) plus its test.
+PERTURBATIONS: dict[str, Perturbation] = {
+    "speed": Perturbation("speed", _factor(features_lib.SPEED_RANGE), "{:g}".format, "speed{:g}".format,
+                          "speed:0.9", "the clip played that many times faster (tempo and pitch, Kaldi-style)"),
+    "vtlp": Perturbation("vtlp", _factor(features_lib.VTLP_RANGE), "{:g}".format, "vtlp{:g}".format, "vtlp:1.1",
+                         "vocal-tract-length perturbation: the spectrum below about 4.8 kHz warped by the factor, "
+                         "tempo kept"),
+    "noise": Perturbation("noise_snr", lambda text: features_lib.parse_snr_range(text, "the SNR"),
+                          lambda v: f"{v[0]:g}:{v[1]:g}", lambda v: f"noise{v[0]:g}-{v[1]:g}dB", "noise:10:30",
+                          "white noise at an SNR in dB drawn per file from LOW:HIGH (or one value)"),
+}
+OFF = {"copies": ()}  # the ExperimentConfig setting that asks for copies, at "no copies"
+
+
+def kinds_help() -> str:
+    return "; ".join(f"{name} ({p.example}: {p.help})" for name, p in PERTURBATIONS.items())
+
+
+def parse_copies(items: str | Sequence[str]) -> tuple[str, ...]:
+    """``--copies`` checked and spelled one way (``speed:0.9``); a bad item is a one-line error naming it."""
+    items = [i.strip() for i in (items.split(",") if isinstance(items, str) else items) if str(i).strip()]
+    shown = f"--copies={','.join(items)}"
+    out, tags = [], set()
+    for item in items:
+        kind, sep, text = item.partition(":")
+        p = PERTURBATIONS.get(kind.strip())
+        if p is None:
+            raise ValueError(f"{shown}: unknown kind of copy '{kind}'; kinds: "
+                             + ", ".join(f"{k} (e.g. {v.example})" for k, v in PERTURBATIONS.items()))
+        if not sep:
+            raise ValueError(f"{shown}: '{item}' gives no value; write KIND:VALUE, e.g. {p.example}")
+        try:
+            value = p.parse(text.strip())
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{shown}: {item}: {e}") from None
+        if p.tag(value) in tags:
+            raise ValueError(f"{shown}: {item} is asked for twice")
+        tags.add(p.tag(value))
+        out.append(f"{kind.strip()}:{p.spell(value)}")
+    return tuple(out)
+
+
+def variants(base: features_lib.FeatureConfig, copies: Sequence[str]) -> list[tuple[str, features_lib.FeatureConfig]]:
+    """(tag, FeatureConfig) of each copy ``copies`` (checked --copies items) asks for, in its order."""
+    out = []
+    for item in copies:
+        kind, _, text = item.partition(":")
+        p = PERTURBATIONS[kind]
+        value = p.parse(text)
+        out.append((p.tag(value), dataclasses.replace(base, **{p.field: value})))
     return out
 
 
 def requested(cfg) -> list[tuple[str, features_lib.FeatureConfig]]:
-    """The copies an ExperimentConfig asks for (--speed_perturb, --noise_snr, --vtlp)."""
-    return variants(cfg.features, cfg.speed_perturb, cfg.noise_snr, cfg.vtlp)
+    """The copies an ExperimentConfig asks for (--copies)."""
+    return variants(cfg.features, cfg.copies)
 
 
-def check_factors(factors: Sequence[float], name: str = "--speed_perturb",
-                  valid: tuple[float, float] = features_lib.SPEED_RANGE) -> tuple[float, ...]:
-    """Factors of the copies (speeds, VTLP warps): distinct, in range, not 1 (the base set is the
-    unperturbed copy)."""
-    out = tuple(float(s) for s in factors)
-    lo, hi = valid
-    bad = [s for s in out if not lo <= s <= hi or s == 1.0]
-    if bad or len(set(out)) != len(out):
-        raise ValueError(f"{name}={','.join(f'{s:g}' for s in out)}: give distinct factors in [{lo:g}, {hi:g}] "
-                         "other than 1, e.g. 0.9,1.1")
-    return out
-
-
-def attach(base: cache_lib.FeatureSet, copies: Sequence[tuple[str, cache_lib.FeatureSet]]
-           ) -> tuple[cache_lib.FeatureSet, np.ndarray]:
+def attach(base: featureset.FeatureSet, copies: Sequence[tuple[str, featureset.FeatureSet]]
+           ) -> tuple[featureset.FeatureSet, np.ndarray]:
     """The base rows followed by each copy's rows, and ``origin``: the base row of every row.
 
     Copies are matched to base rows by corpus and file path; a file whose copy failed to compute

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from absl import flags
 
-from ser_jax import cache as cache_lib
-from ser_jax import cli, corpora
+from ser_jax import cli, config, corpora
+from ser_jax.cache import build as cache_build
+from ser_jax.cache import shards as cache_shards
 
 FLAGS = flags.FLAGS
 
@@ -23,13 +24,15 @@ FLAGS = flags.FLAGS
 def main(argv: list[str]) -> int:
     if len(argv) > 1:
         raise cli.UsageError(f"unexpected arguments {argv[1:]}; pass everything as --flags")
-    data_dirs = cli.require_data("data_dir")
-    readers = cli.corpus_readers(len(data_dirs))
+    try:
+        data_dirs, readers = config.data_sources(cli.require_data("data_dir"), FLAGS.corpus)
+    except ValueError as e:
+        raise cli.UsageError(str(e)) from None
     cfg = cli.feature_config_from_flags()
     if FLAGS.shard and FLAGS.merge_shards:
         raise cli.UsageError("--shard and --merge_shards: give one (compute a shard, or merge finished shards)")
     try:
-        shard = cache_lib.parse_shard(FLAGS.shard) if FLAGS.shard else None
+        shard = cache_shards.parse_shard(FLAGS.shard) if FLAGS.shard else None
     except ValueError as e:
         raise cli.UsageError(str(e)) from None
     if FLAGS.merge_shards is not None and FLAGS.merge_shards < 1:
@@ -39,11 +42,11 @@ def main(argv: list[str]) -> int:
         corpus = corpora.read(data_dir, reader)
         print(corpus.summary(), flush=True)
         if shard:
-            summary = cache_lib.build_shard(corpus, cfg, FLAGS.cache_dir, shard, **kw)
+            summary = cache_shards.build_shard(corpus, cfg, FLAGS.cache_dir, shard, **kw)
         elif FLAGS.merge_shards:
-            summary = cache_lib.merge_shards(corpus, cfg, FLAGS.cache_dir, FLAGS.merge_shards, **kw)
+            summary = cache_shards.merge_shards(corpus, cfg, FLAGS.cache_dir, FLAGS.merge_shards, **kw)
         else:
-            summary = cache_lib.build(corpus, cfg, FLAGS.cache_dir, **kw)
+            summary = cache_build.build(corpus, cfg, FLAGS.cache_dir, **kw)
         print(summary)
     return 0
 

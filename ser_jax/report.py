@@ -12,7 +12,6 @@ text and image made here for it begins with :data:`LEAKY_PREFIX`.
 
 from __future__ import annotations
 
-import json
 import os
 import textwrap
 from pathlib import Path
@@ -292,31 +291,6 @@ def format_summary(metrics: dict, *, leaky: bool, protocol: str) -> str:
     return "\n".join(lines)
 
 
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """JSON with numpy scalars/arrays converted, indented for people to read."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # atomic: a kill never leaves half a file
-    try:
-        with open(tmp, "w") as f:
-            f.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_run_report(
     directory: str | os.PathLike | None,
     y_true,
@@ -354,7 +328,7 @@ def write_run_report(
     if m.get("history"):
         plot_training_curves([m["history"]], directory / rundir.CURVES, f"{title.removesuffix(' test')} training",
                              best_epochs=[m.get("best_epoch")], leaky=leaky)
-    write_json(directory / rundir.METRICS, m)  # last: its presence marks a finished run
+    rundir.write_json(directory / rundir.METRICS, m)  # last: its presence marks a finished run
     return m
 
 
@@ -393,5 +367,5 @@ def write_aggregate_report(
         plot_training_curves([f.get("history") or [] for f in per_fold], directory / rundir.CURVES, f"{title} training",
                              best_epochs=[f.get("best_epoch") for f in per_fold], leaky=leaky)
     agg.update(extra or {})
-    write_json(directory / rundir.METRICS, agg)  # last: its presence marks a finished run
+    rundir.write_json(directory / rundir.METRICS, agg)  # last: its presence marks a finished run
     return agg

@@ -19,6 +19,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
+
 CONFIG = "config.json"
 METRICS = "metrics.json"  # written last: its presence marks a finished run (or fold)
 HISTORY = "metrics.jsonl"
@@ -29,6 +31,31 @@ CONFUSION = "confusion_matrix.png"  # counts; also the TensorBoard image
 CONFUSION_NORMALIZED = "confusion_matrix_normalized.png"  # rows sum to 1
 CURVES = "training_curves.png"  # loss and accuracy per epoch (every fold's, at the top of a k-fold run)
 FOLD_PREFIX = "fold_"
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """JSON with numpy scalars/arrays converted, indented for people to read."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # atomic: a kill never leaves half a file
+    try:
+        with open(tmp, "w") as f:
+            f.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def fold_dir(run_dir: str | os.PathLike, fold: int) -> Path:
@@ -101,11 +128,9 @@ def check_start(run_dir: Path, settings: dict, defaults: dict, *, resume: bool, 
 
 def start(run_dir: Path, config: dict, *, resume: bool) -> None:
     """Empties ``run_dir`` (unless resuming) and writes its config.json (settings, provenance, devices)."""
-    from ser_jax import report as report_lib
-
     for p in contents(run_dir) if not resume else ():
         shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-    report_lib.write_json(run_dir / CONFIG, {**config, PROVENANCE_KEY: provenance()})
+    write_json(run_dir / CONFIG, {**config, PROVENANCE_KEY: provenance()})
 
 
 def check_same_settings(saved: dict, settings: dict, defaults: dict, run_dir: Path) -> None:

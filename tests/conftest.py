@@ -32,12 +32,13 @@ if "SER_JAX_NUMBA_CACHE_DIR" not in os.environ:
 _WARM_NUMBA = """
 import os, tempfile
 import numpy as np, soundfile as sf
+from ser_jax import audio
 from ser_jax import features as F
 path = os.path.join(tempfile.mkdtemp(), "warm.wav")
 sf.write(path, 0.1 * np.random.default_rng(0).standard_normal(3 * 22050).astype("float32"), 22050)
 for cfg in (F.FeatureConfig(), F.FeatureConfig(recipe="fast"), F.FeatureConfig(recipe="fast", fast_hpss=True),
             F.FeatureConfig(recipe="fast", vtlp=1.1)):
-    F.compute(path, cfg)
+    audio.compute(path, cfg)
 """
 if not os.environ.get("PYTEST_XDIST_WORKER"):
     subprocess.run([sys.executable, "-c", _WARM_NUMBA], check=False, capture_output=True,
@@ -88,9 +89,10 @@ def tiny_corpus(tmp_path_factory):
 def tiny_cache_dir(tiny_corpus, tmp_path_factory):
     """The tiny corpus's TINY_FEATURES cache, in a folder of this worker's own (tests add the caches
     of other settings to it), copied from the one build of the session."""
-    from ser_jax import cache, corpora
+    from ser_jax import corpora
+    from ser_jax.cache import build as cache_build
 
-    built = built_once(tmp_path_factory, "tiny_cache_built", lambda d: cache.build(
+    built = built_once(tmp_path_factory, "tiny_cache_built", lambda d: cache_build.build(
         corpora.read(tiny_corpus), TINY_FEATURES, d, workers=2, progress=False))
     cache_dir = tmp_path_factory.mktemp("tiny_cache")
     for h5 in built.glob("*.h5"):

@@ -88,9 +88,9 @@ def test_importing_ser_jax_leaves_the_process_alone_even_as_python_dash_m_would(
 
 _AS_COMMAND = """
 import runpy, sys
-sys.argv = ["train", "--help"]
+sys.argv = ["{command}", "--help"]
 try:
-    runpy.run_module("ser_jax.train", run_name="__main__")  # what python -m ser_jax.train runs
+    runpy.run_module("ser_jax.{command}", run_name="__main__")  # what python -m ser_jax.{command} runs
 except SystemExit:
     pass
 import ser_jax.runtime as r
@@ -98,9 +98,11 @@ print(r.done, r.jax_loaded_before_setup)
 """
 
 
-def test_a_command_sets_its_process_up_before_anything_imports_jax():
-    assert _run("-c", _AS_COMMAND).stdout.strip().splitlines()[-1] == "True False"
-    assert _run("-c", _AS_COMMAND, env={"SER_JAX_PROCESS_SETUP": "0"}).stdout.strip().splitlines()[-1] == "False False"
+@pytest.mark.parametrize("command", ["train", "predict"])
+def test_a_command_sets_its_process_up_before_anything_imports_jax(command):
+    script = _AS_COMMAND.format(command=command)
+    assert _run("-c", script).stdout.strip().splitlines()[-1] == "True False"
+    assert _run("-c", script, env={"SER_JAX_PROCESS_SETUP": "0"}).stdout.strip().splitlines()[-1] == "False False"
 
 
 def test_the_compilation_cache_flag(tmp_path):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from ser_jax import encoders, features
+from ser_jax import encoders, features, recipes
 from ser_jax.encoders import ct2, whisper, whisper_frontend
 from ser_jax.testing.encoders import tiny_whisper_variables, write_tiny_whisper
 
@@ -95,7 +95,8 @@ def _reference_states(v: dict, mel: np.ndarray) -> np.ndarray:
             s = q[:, j * d : (j + 1) * d] @ k[:, j * d : (j + 1) * d].T / math.sqrt(d)
             a = np.exp(s - s.max(-1, keepdims=True))
             out.append((a / a.sum(-1, keepdims=True)) @ val[:, j * d : (j + 1) * d])
-        x = x + np.concatenate(out, -1) @ g(f"{p}/self_attention/linear_1/weight").T + g(f"{p}/self_attention/linear_1/bias")
+        x = (x + np.concatenate(out, -1) @ g(f"{p}/self_attention/linear_1/weight").T
+             + g(f"{p}/self_attention/linear_1/bias"))
         h = norm(x, f"{p}/ffn/layer_norm")
         h = gelu(h @ g(f"{p}/ffn/linear_0/weight").T + g(f"{p}/ffn/linear_0/bias"))
         x = x + h @ g(f"{p}/ffn/linear_1/weight").T + g(f"{p}/ffn/linear_1/bias")
@@ -198,13 +199,13 @@ def test_pooled_caches_have_one_frame_a_key_of_their_own_and_only_a_mean_head(ti
 
     frames = features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin), duration=None)
     pooled = features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin), duration=None, encoder_pool="mean")
-    assert features.num_frames(3 * 16000, pooled) == 1 and features.num_frames(3 * 16000, frames) == 150
+    assert recipes.num_frames(3 * 16000, pooled) == 1 and recipes.num_frames(3 * 16000, frames) == 150
     assert pooled.key() != frames.key() and "encoder_pool" not in frames.to_dict()  # frame caches keep their keys
     assert features.FeatureConfig.from_dict(pooled.to_dict()) == pooled
     with pytest.raises(ValueError, match="encoder_pool must be 'frames' unless the recipe is an encoder's"):
         features.FeatureConfig(encoder_pool="mean")
     strided = dataclasses.replace(frames, encoder_stride=4)
-    assert features.num_frames(3 * 16000, strided) == 38 and strided.key() != frames.key()
+    assert recipes.num_frames(3 * 16000, strided) == 38 and strided.key() != frames.key()
     with pytest.raises(ValueError, match="encoder_stride must be 1 unless an encoder recipe keeps frames"):
         dataclasses.replace(pooled, encoder_stride=4)
     for model, model_cfg in (("crnn", None), ("superb", superb.Config(pooling="attention", state_width=16)),
@@ -212,7 +213,7 @@ def test_pooled_caches_have_one_frame_a_key_of_their_own_and_only_a_mean_head(ti
         with pytest.raises(ValueError, match="--encoder_pool=mean keeps one pooled frame per clip"):
             config_lib.ExperimentConfig(data_dir=str(tmp_path), features=pooled, model_name=model, model=model_cfg)
     stats = dataclasses.replace(pooled, encoder_pool="meanstd")
-    assert features.group_sizes(stats)["h1"] == 32 and stats.key() not in (pooled.key(), frames.key())
+    assert recipes.group_sizes(stats)["h1"] == 32 and stats.key() not in (pooled.key(), frames.key())
     with pytest.raises(ValueError, match="each hidden state .* is 32 wide; set --superb.state_width=32"):
         config_lib.ExperimentConfig(data_dir=str(tmp_path), features=stats, model_name="superb",
                                    model=superb.Config(state_width=16))
@@ -227,8 +228,8 @@ def test_the_recipe_takes_its_groups_frames_and_rate_from_the_encoder(tiny_bin):
     cfg = features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin), duration=None, sample_rate=22050)
     assert cfg.groups == ("h0", "h1", "h2") and cfg.sample_rate == 16000
     assert cfg.encoder_sha256 == encoders.describe(str(tiny_bin)).sha256
-    assert features.num_features(cfg) == 48 and features.num_frames(3 * 16000, cfg) == 150
-    assert features.storage_dtype(cfg) == np.float16
+    assert recipes.num_features(cfg) == 48 and recipes.num_frames(3 * 16000, cfg) == 150
+    assert recipes.storage_dtype(cfg) == np.float16
     with pytest.raises(ValueError, match=r"groups must be .* drawn from \('h0', 'h1', 'h2'\)"):
         features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin), groups=("mfcc",))
 

@@ -26,6 +26,8 @@ import pytest
 
 from ser_jax import cache, checkpoint, corpora, predict
 from ser_jax import config as config_lib
+from ser_jax.cache import build as cache_build
+from ser_jax.cache import format as cache_format
 from ser_jax.train import loop as train_lib
 
 from conftest import TINY_FEATURES, TINY_MODEL
@@ -135,8 +137,8 @@ def _damage_dataset(f: h5py.File, name: str) -> None:
 def test_every_damaged_cache_dataset_is_refused_in_one_line_or_rebuilt(tiny_corpus, tiny_cache_dir, tmp_path,
                                                                         capsys):
     corpus = corpora.read(tiny_corpus)
-    original = cache.cache_path(corpus.source, TINY_FEATURES, tiny_cache_dir)
-    good = cache.load(original)
+    original = cache_format.cache_path(corpus.source, TINY_FEATURES, tiny_cache_dir)
+    good = cache_format.load(original)
     names: list[str] = []
     with h5py.File(original, "r") as f:
         f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and len(o) else None)
@@ -144,7 +146,7 @@ def test_every_damaged_cache_dataset_is_refused_in_one_line_or_rebuilt(tiny_corp
     for name in names + ["<features chunk bytes>"]:
         work = tmp_path / name.replace("/", "_")
         work.mkdir()
-        damaged = cache.cache_path(corpus.source, TINY_FEATURES, work)
+        damaged = cache_format.cache_path(corpus.source, TINY_FEATURES, work)
         shutil.copy(original, damaged)
         if name.startswith("<"):
             with h5py.File(damaged, "r") as f:
@@ -159,7 +161,7 @@ def test_every_damaged_cache_dataset_is_refused_in_one_line_or_rebuilt(tiny_corp
                 _damage_dataset(f, name)
         tried += 1
         with pytest.raises(cache.CacheError) as info:
-            cache.load(damaged)
+            cache_format.load(damaged)
         one_line = "\n" not in str(info.value) and "damaged" in str(info.value) or "corrupted" in str(info.value)
         # A run finds it damaged, says so, and rebuilds it: the rebuilt cache equals the good one. The
         # rebuild is one code path whatever the damage, so it is run for a spread of them (each is a
@@ -167,12 +169,12 @@ def test_every_damaged_cache_dataset_is_refused_in_one_line_or_rebuilt(tiny_corp
         rebuild = name in ("features", "meta/emotion", "<features chunk bytes>")
         if rebuild:
             capsys.readouterr()
-            rebuilt = cache.ensure(tiny_corpus, TINY_FEATURES, work, workers=2, progress=True)
+            rebuilt = cache_build.ensure(tiny_corpus, TINY_FEATURES, work, workers=2, progress=True)
             said = "damaged" in capsys.readouterr().out
             same = np.array_equal(rebuilt.features, good.features) and rebuilt.meta.keys() == good.meta.keys() and all(
                 np.array_equal(rebuilt.meta[k], good.meta[k]) for k in good.meta)
         else:
-            said, same = bool(cache.damage(damaged)), True
+            said, same = bool(cache_format.damage(damaged)), True
         rebuilt_count += rebuild
         handled += bool(one_line and said and same)
     _report("damaged cache datasets", tried, handled)
@@ -251,7 +253,7 @@ def test_a_full_disk_while_writing_a_cache_is_one_line_and_keeps_the_work(tiny_c
     monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=1000))
     tried += 1
     with pytest.raises(cache.CacheError, match="not enough disk space") as info:
-        cache.build(corpus, TINY_FEATURES, tmp_path / "c1", workers=1, progress=False)
+        cache_build.build(corpus, TINY_FEATURES, tmp_path / "c1", workers=1, progress=False)
     monkeypatch.undo()
     journal = list((tmp_path / "c1").glob("*.journal"))
     handled += "\n" not in str(info.value) and len(journal) == 1 and len(list(journal[0].glob("*.npz"))) == len(corpus)
@@ -264,11 +266,11 @@ def test_a_full_disk_while_writing_a_cache_is_one_line_and_keeps_the_work(tiny_c
     monkeypatch.setattr(h5, "File", full)
     tried += 1
     with pytest.raises(cache.CacheError, match="No space left on device") as info:
-        cache.build(corpus, TINY_FEATURES, tmp_path / "c1", workers=1, progress=False)
+        cache_build.build(corpus, TINY_FEATURES, tmp_path / "c1", workers=1, progress=False)
     monkeypatch.undo()
     handled += "\n" not in str(info.value) and not list((tmp_path / "c1").glob(".*.tmp"))
     # Space is back: the next build finishes from the journal, computing nothing again.
-    summary = cache.build(corpus, TINY_FEATURES, tmp_path / "c1", workers=1, progress=False)
+    summary = cache_build.build(corpus, TINY_FEATURES, tmp_path / "c1", workers=1, progress=False)
     assert summary.computed == 0 and summary.cached == len(corpus)
     _report("full disk under the cache", tried, handled)
 
@@ -292,14 +294,14 @@ def test_leftover_temporary_files_of_dead_writers_are_removed(tiny_corpus, tiny_
     corpus = corpora.read(tiny_corpus)
     work = tmp_path / "c"
     work.mkdir()
-    path = cache.cache_path(corpus.source, TINY_FEATURES, work)
-    shutil.copy(cache.cache_path(corpus.source, TINY_FEATURES, tiny_cache_dir), path)
+    path = cache_format.cache_path(corpus.source, TINY_FEATURES, work)
+    shutil.copy(cache_format.cache_path(corpus.source, TINY_FEATURES, tiny_cache_dir), path)
     os.utime(path)
     leftover = path.with_name(f".{path.name}.999999.tmp")
     leftover.write_bytes(b"\0" * 1000)
     with h5py.File(path, "r+") as f:  # make it need a rewrite
         f.attrs["meta_signature"] = "old"
-    cache.build(corpus, TINY_FEATURES, work, workers=1, progress=False)
+    cache_build.build(corpus, TINY_FEATURES, work, workers=1, progress=False)
     assert not leftover.exists()
 
 
@@ -307,8 +309,8 @@ def test_an_up_to_date_cache_needs_no_lock_so_a_read_only_folder_serves(tiny_cor
     corpus = corpora.read(tiny_corpus)
     work = tmp_path / "ro"
     work.mkdir()
-    shutil.copy2(cache.cache_path(corpus.source, TINY_FEATURES, tiny_cache_dir), work)
-    summary = cache.build(corpus, TINY_FEATURES, work, workers=1, progress=False)
+    shutil.copy2(cache_format.cache_path(corpus.source, TINY_FEATURES, tiny_cache_dir), work)
+    summary = cache_build.build(corpus, TINY_FEATURES, work, workers=1, progress=False)
     assert not summary.wrote
     assert not list(work.glob("*.lock"))  # nothing was (or needed to be) created in the folder
 

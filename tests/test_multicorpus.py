@@ -106,7 +106,7 @@ def test_emotions_are_merged_then_filtered_before_splitting(tiny_corpus, tiny_ca
 @pytest.mark.parametrize(
     "kw,message",
     [
-        (dict(corpus="bogus"), "--corpus=bogus: unknown corpus reader"),
+        (dict(corpus="bogus"), "--corpus=bogus: unknown reader 'bogus'"),
         (dict(corpus=("auto", "auto", "auto")), "one reader per --data_dir entry"),
         (dict(emotions=("joyful",)), "unknown emotion 'joyful'"),
         (dict(merge_emotions=("calm",)), "not FROM:TO"),

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_jax import cache, corpora, features, perturb, splits
+from ser_jax import audio, corpora, features, featureset, perturb, splits
 from ser_jax import config as config_lib
+from ser_jax.cache import format as cache_format
 from ser_jax.train import loop as train_lib
 
 from conftest import TINY_FEATURES
@@ -51,49 +52,49 @@ def test_speed_perturbation_scales_pitch_and_tempo(tmp_path):
     path = _sine(tmp_path, hz=440.0, seconds=0.5)
     full = dataclasses.replace(CFG, duration=None)
     for speed in (0.9, 1.1):
-        y = features.load_audio(path, dataclasses.replace(full, speed=speed))
+        y = audio.load_audio(path, dataclasses.replace(full, speed=speed))
         assert abs(len(y) - 0.5 * SR / speed) <= 2  # tempo: the clip gets shorter when faster
         assert _peak_hz(y) == pytest.approx(440.0 * speed, rel=0.01)  # pitch moves with it
-    assert _peak_hz(features.load_audio(path, full)) == pytest.approx(440.0, rel=0.01)
+    assert _peak_hz(audio.load_audio(path, full)) == pytest.approx(440.0, rel=0.01)
 
 
 def test_vtlp_warp_moves_frequencies_below_the_boundary_by_the_factor_and_keeps_nyquist():
     freqs = np.linspace(0, SR / 2, 257)
     for alpha in (0.9, 1.1):
-        warped = features.vtlp_frequencies(freqs, alpha, SR)
+        warped = audio.vtlp_frequencies(freqs, alpha, SR)
         assert np.all(np.diff(warped) > 0) and warped[0] == 0 and warped[-1] == pytest.approx(SR / 2)
-        low = freqs <= features.VTLP_F_HI * min(alpha, 1) / alpha
+        low = freqs <= audio.VTLP_F_HI * min(alpha, 1) / alpha
         np.testing.assert_allclose(warped[low], alpha * freqs[low])
 
 
 def test_vtlp_copy_moves_a_tone_and_keeps_length_and_tempo(tmp_path):
     path = _sine(tmp_path, hz=1000.0, seconds=0.8)
     full = dataclasses.replace(CFG, duration=None)
-    plain = features.load_audio(path, full)
+    plain = audio.load_audio(path, full)
     for alpha in (0.9, 1.1):
         cfg = dataclasses.replace(full, vtlp=alpha)
-        y = features.load_audio(path, cfg)
+        y = audio.load_audio(path, cfg)
         assert len(y) == len(plain)  # tempo kept (speed perturbation would change the length)
         assert _peak_hz(y) == pytest.approx(1000.0 * alpha, rel=0.01)
         # Resynthesis keeps most of the energy (moving complex bins about would cancel it).
         assert 0.7 < np.sqrt(np.mean(y ** 2) / np.mean(plain ** 2)) < 1.3
-        np.testing.assert_array_equal(y, features.load_audio(path, cfg))  # the same copy on every load
+        np.testing.assert_array_equal(y, audio.load_audio(path, cfg))  # the same copy on every load
 
 
 def test_noise_has_the_snr_asked_and_is_the_same_on_every_load(tmp_path):
     path = _sine(tmp_path, seconds=0.8)  # shorter than the 1 s crop: the padding must not lower the SNR
-    clean = features.load_audio(path, CFG)
+    clean = audio.load_audio(path, CFG)
     noisy_cfg = dataclasses.replace(CFG, noise_snr=(10.0, 20.0))
-    noisy = features.load_audio(path, noisy_cfg)
-    np.testing.assert_array_equal(noisy, features.load_audio(path, noisy_cfg))  # deterministic
+    noisy = audio.load_audio(path, noisy_cfg)
+    np.testing.assert_array_equal(noisy, audio.load_audio(path, noisy_cfg))  # deterministic
     own = int(0.8 * SR)
     snr = 10 * np.log10(np.mean(clean[:own] ** 2) / np.mean((noisy - clean).astype(np.float64) ** 2))
     assert 9.7 <= snr <= 20.3
     other = _sine(tmp_path, name="b.wav", seconds=0.8)  # same audio, another file: other noise
-    assert not np.array_equal(features.load_audio(other, noisy_cfg), noisy)
+    assert not np.array_equal(audio.load_audio(other, noisy_cfg), noisy)
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(SR, np.float32), SR)
-    assert not features.load_audio(silent, noisy_cfg).any()
+    assert not audio.load_audio(silent, noisy_cfg).any()
 
 
 def _fake_set(n=6, tag_value=0.0):
@@ -101,7 +102,7 @@ def _fake_set(n=6, tag_value=0.0):
                                                                                   dtype=object),
             "emotion": np.asarray(["happy", "sad"] * (n // 2), dtype=object)}
     x = np.full((n, 4, 2), tag_value, np.float32) + np.arange(n, dtype=np.float32)[:, None, None]
-    return cache.FeatureSet(x, np.full(n, 4, np.int32), meta, tuple(f"f{i}.wav" for i in range(n)),
+    return featureset.FeatureSet(x, np.full(n, 4, np.int32), meta, tuple(f"f{i}.wav" for i in range(n)),
                             (("mfcc", 0, 2),), CFG, "/c", ())
 
 
@@ -128,24 +129,35 @@ def test_copies_are_matched_by_file_and_train_only_on_training_clips():
     np.testing.assert_array_equal(ext.test, split.test)
 
 
-def test_bad_factor_lists_are_refused():
-    for speeds in ((1.0,), (0.9, 0.9), (3.0,)):
-        with pytest.raises(ValueError, match="--speed_perturb"):
-            perturb.check_factors(speeds)
-    with pytest.raises(ValueError, match=r"--vtlp=1.3: give distinct factors in \[0.8, 1.2\]"):
-        perturb.check_factors((1.3,), "--vtlp", features.VTLP_RANGE)
+def test_bad_copies_are_refused_with_one_line_naming_the_item():
+    for bad, message in (("speed:1", r"speed:1: give a factor in \[0.5, 2\] other than 1"),
+                         ("speed:0.9,speed:0.9", "speed:0.9 is asked for twice"), ("speed:3", "speed:3: give"),
+                         ("vtlp:1.3", r"vtlp:1.3: give a factor in \[0.8, 1.2\]"), ("speed", "gives no value"),
+                         ("noise:30:10", "noise:30:10: the SNR must be"), ("echo:2", "unknown kind of copy 'echo'")):
+        with pytest.raises(ValueError, match=f"^--copies={bad}: .*{message}"):
+            perturb.parse_copies(bad)
+    assert perturb.parse_copies(" speed:1.10 , noise:20 ") == ("speed:1.1", "noise:20:20")  # one spelling
 
 
-
-def test_a_run_asks_for_one_cached_copy_per_perturbation_flag():
-    cfg = config_lib.ExperimentConfig(data_dir="x", features=CFG, speed_perturb=(0.9,), noise_snr=(10, 30),
-                                     vtlp=(0.9, 1.1))
+def test_a_run_asks_for_one_cached_copy_per_item_of_copies():
+    cfg = config_lib.ExperimentConfig(data_dir="x", features=CFG,
+                                      copies=("speed:0.9", "noise:10:30", "vtlp:0.9", "vtlp:1.1"))
     copies = perturb.requested(cfg)
     assert [tag for tag, _ in copies] == ["speed0.9", "noise10-30dB", "vtlp0.9", "vtlp1.1"]
     assert [(f.speed, f.noise_snr, f.vtlp) for _, f in copies] == [
         (0.9, None, 1.0), (1.0, (10.0, 30.0), 1.0), (1.0, None, 0.9), (1.0, None, 1.1)]
     assert len({f.key() for _, f in copies} | {CFG.key()}) == 5  # each a cache of its own
     assert perturb.requested(dataclasses.replace(cfg, **perturb.OFF)) == []
+
+
+def test_a_new_kind_of_copy_is_one_registry_entry(monkeypatch):
+    louder = perturb.Perturbation("noise_snr", lambda text: (float(text), float(text)), lambda v: f"{v[0]:g}",
+                                  lambda v: f"loud{v[0]:g}", "loud:5", "for this test")
+    monkeypatch.setitem(perturb.PERTURBATIONS, "loud", louder)
+    cfg = config_lib.ExperimentConfig(data_dir="x", features=CFG, copies="loud:5")
+    assert cfg.copies == ("loud:5",)
+    [(tag, feats)] = perturb.requested(cfg)
+    assert tag == "loud5" and feats.noise_snr == (5.0, 5.0) and feats.key() != CFG.key()
 
 
 @pytest.mark.slow
@@ -155,7 +167,7 @@ def test_a_run_trains_on_copies_of_its_training_clips_only(tiny_corpus, tiny_cac
         split=splits.SplitConfig(protocol="holdout"), model={"conv_filters": (8,), "conv_kernels": (3,),
                                                              "lstm_units": 8, "dense_units": (8,)},
         train=config_lib.TrainConfig(epochs=1, patience=0, batch_size=32, speaker_norm=True),
-        speed_perturb=(1.1,), noise_snr=(20, 30), workers=2)  # --vtlp takes the same path (see above)
+        copies=("speed:1.1", "noise:20:30"), workers=2)  # vtlp takes the same path (see above)
     base = train_lib.train_and_evaluate(dataclasses.replace(cfg, **perturb.OFF), tmp_path / "b",
                                         progress=False).metrics
     m = train_lib.train_and_evaluate(cfg, tmp_path / "p", progress=False).metrics
@@ -163,5 +175,6 @@ def test_a_run_trains_on_copies_of_its_training_clips_only(tiny_corpus, tiny_cac
     assert m["test_predictions"]["paths"] == base["test_predictions"]["paths"]  # the test clips, unperturbed
     assert len(list(tiny_cache_dir.glob("*.h5"))) >= 3  # each copy was cached as a set of its own
     corpus = corpora.read(tiny_corpus)
-    assert cache.is_up_to_date(cache.cache_path(corpus.source, dataclasses.replace(TINY_FEATURES, speed=1.1),
-                                                tiny_cache_dir), corpus, dataclasses.replace(TINY_FEATURES, speed=1.1))
+    assert cache_format.is_up_to_date(
+        cache_format.cache_path(corpus.source, dataclasses.replace(TINY_FEATURES, speed=1.1), tiny_cache_dir), corpus,
+        dataclasses.replace(TINY_FEATURES, speed=1.1))

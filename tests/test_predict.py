@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_jax import checkpoint, features, optim, predict, splits
+from ser_jax import audio, checkpoint, optim, predict, recipes, splits
 from ser_jax import config as config_lib
+from ser_jax.predict import formats
 from ser_jax.train import data as train_data
 from ser_jax.train import loop as train_lib
 
@@ -120,16 +121,16 @@ def test_wav_flac_stereo_and_48khz_files_are_read_as_training_read_its_clips(run
 
 
 def test_window_starts_cover_the_clip_with_half_overlapping_windows():
-    assert predict.window_starts(500, 1000) == [0]
-    assert predict.window_starts(1000, 1000) == [0]
-    assert predict.window_starts(2000, 1000) == [0, 500, 1000]
-    assert predict.window_starts(2200, 1000) == [0, 500, 1000, 1200]  # the last one ends at the end
+    assert audio.window_starts(500, 1000) == [0]
+    assert audio.window_starts(1000, 1000) == [0]
+    assert audio.window_starts(2000, 1000) == [0, 500, 1000]
+    assert audio.window_starts(2200, 1000) == [0, 500, 1000, 1200]  # the last one ends at the end
 
 
 def test_a_long_clip_averages_the_predictions_of_its_windows(run, predictor, tmp_path):
     path = _test_clips(run, 1)[0]
     pcm = _pcm(path)
-    starts = predict.window_starts(len(pcm), CROP)
+    starts = audio.window_starts(len(pcm), CROP)
     assert len(starts) >= 4  # synthetic clips last 2.5-5.5 s, windows 1 s
     long = predictor.predict_file(path)
     assert long.windows == len(starts)
@@ -150,7 +151,7 @@ def test_unreadable_files_are_reported_and_the_others_predicted_with_one_compila
     assert [type(r).__name__ for r in out] == ["Prediction", "PredictionError", "Prediction", "PredictionError",
                                                "Prediction"]
     assert out[1].path == str(bad) and "cannot decode" in out[1].message and "\n" not in out[1].message
-    with pytest.raises(features.AudioError, match="bad.wav: cannot decode"):
+    with pytest.raises(audio.AudioError, match="bad.wav: cannot decode"):
         predictor.predict_file(bad)
     # Files of different window counts share one compiled forward pass.
     assert predictor._forward._cache_size() == 1
@@ -159,7 +160,7 @@ def test_unreadable_files_are_reported_and_the_others_predicted_with_one_compila
 def test_a_full_length_model_predicts_each_clip_whole(run, tmp_path):
     cfg = dataclasses.replace(TINY_FEATURES, duration=None)
     path = _test_clips(run, 1)[0]
-    feats = features.compute(path, cfg)
+    feats = audio.compute(path, cfg)
     T, F = feats.shape
     model_cfg = dataclasses.replace(TINY_MODEL, num_classes=3)
     state = train_lib.create_train_state(jax.random.PRNGKey(1), model_cfg, optim.OptimConfig(), 40, F, 1)
@@ -180,7 +181,7 @@ def test_a_full_length_model_predicts_each_clip_whole(run, tmp_path):
 def test_feature_groups_are_selected_by_name_in_cache_order(run, tmp_path):
     _, run_dir, _ = run
     tree, meta = checkpoint.load_best(run_dir)
-    layout = dict((n, (a, b)) for n, a, b in features.feature_layout(TINY_FEATURES))
+    layout = dict((n, (a, b)) for n, a, b in recipes.feature_layout(TINY_FEATURES))
     groups = ["rms", "mfcc"]  # any order in the flag; the cache keeps ALL_GROUPS order
     cols = np.r_[np.arange(*layout["mfcc"]), np.arange(*layout["rms"])]
     p = predict.Predictor({**tree, "norm": {k: np.asarray(v)[cols] for k, v in tree["norm"].items()}},
@@ -193,7 +194,7 @@ def test_table_output_is_aligned_with_one_column_per_class():
     names = ["angry", "calm"]
     preds = [predict.Prediction("a.wav", "calm", {"angry": 0.25, "calm": 0.75}, 1),
              predict.Prediction("long/name.flac", "angry", {"angry": 0.9, "calm": 0.1}, 3)]
-    lines = predict.format_table(preds, names).splitlines()
+    lines = formats.format_table(preds, names).splitlines()
     assert lines[0].split() == ["file", "emotion", "angry", "calm", "windows"]
     assert lines[1].split() == ["a.wav", "calm", "0.250", "0.750", "1"]
     assert lines[0].index("emotion") == lines[1].index("calm") == lines[2].index("angry")
@@ -349,9 +350,10 @@ _FRESH_JAX_PROCESS = """
 import json, os, sys
 import jax.numpy as jnp
 float(jnp.ones(3).sum())  # JAX runs first, as in train and predict
-from ser_jax import cache, corpora, features, predict
+from ser_jax import corpora, features, predict
+from ser_jax.cache import build as cache_build
 corpus_dir, cache_dir, run_dir = sys.argv[1:4]
-summary = cache.build(corpora.read(corpus_dir), features.FeatureConfig(), cache_dir, workers=1, progress=False)
+summary = cache_build.build(corpora.read(corpus_dir), features.FeatureConfig(), cache_dir, workers=1, progress=False)
 c = corpora.read(corpus_dir)
 clips = [os.path.join(c.root, r.path) for r in c.records]
 results = predict.load_predictor(run_dir).predict_files(clips)

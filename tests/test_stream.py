@@ -8,8 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from ser_jax import cache, corpora, normalize, splits, stream
+from ser_jax import cache, corpora, featureset, normalize, splits, stream
 from ser_jax import config as config_lib
+from ser_jax.cache import format as cache_format
 from ser_jax.train import data as train_data
 
 from conftest import TINY_FEATURES
@@ -17,8 +18,8 @@ from conftest import TINY_FEATURES
 
 @pytest.fixture(scope="module")
 def tiny_set(tiny_corpus, tiny_cache_dir):
-    path = cache.cache_path(corpora.read(tiny_corpus).source, TINY_FEATURES, tiny_cache_dir)
-    return cache.load(path), cache.load(path, lazy=True)
+    path = cache_format.cache_path(corpora.read(tiny_corpus).source, TINY_FEATURES, tiny_cache_dir)
+    return cache_format.load(path), cache_format.load(path, lazy=True)
 
 
 def test_lazy_rows_read_what_the_in_memory_load_holds_in_any_order(tiny_set):
@@ -36,7 +37,7 @@ def test_views_stacks_and_scaling_equal_their_in_memory_counterparts(tiny_set):
     groups = ("mfcc", "rms")
     np.testing.assert_array_equal(lazy.select_groups(groups).features[np.arange(9)],
                                   eager.select_groups(groups).features[:9])
-    both, both_eager = cache.concat([lazy, lazy]), cache.concat([eager, eager])
+    both, both_eager = featureset.concat([lazy, lazy]), featureset.concat([eager, eager])
     rows = np.asarray([3, len(eager) + 3, 2 * len(eager) - 1])
     np.testing.assert_array_equal(both.features[rows], both_eager.features[rows])
     padded = stream.View(lazy.features, rows=np.asarray([4, 1]), frames=lazy.features.shape[1] + 3)

@@ -260,8 +260,13 @@ def _hparams(acc) -> dict:
         ("--tcn.filters=8", "error: --tcn.filters is a setting of --model=tcn, not of --model=crnn"),
         ("--duration=soon", "error: --duration='soon'"),
         ("--duration=0", "error: --duration=0: must be a positive number of seconds; for each clip's full length"),
-        ("--noise_snr=30:10", "error: --noise_snr must be an SNR in dB or a range LOW:HIGH"),
-        ("--speed_perturb=1", "error: --speed_perturb=1: give distinct factors"),
+        ("--copies=noise:30:10", "error: --copies=noise:30:10: noise:30:10: the SNR must be an SNR in dB or a range"),
+        ("--copies=speed:1", "error: --copies=speed:1: speed:1: give a factor in [0.5, 2] other than 1"),
+        ("--copies=pitch:2", "error: --copies=pitch:2: unknown kind of copy 'pitch'; kinds: speed (e.g. speed:0.9)"),
+        # Spellings of earlier versions that flagfiles may still hold: each names the new one.
+        ("--speed_perturb=0.9,1.1", "error: --speed_perturb=0.9,1.1 is spelled --copies=speed:0.9,speed:1.1 now"),
+        ("--noise_snr=10:30", "error: --noise_snr=10:30 is spelled --copies=noise:10:30 now"),
+        ("--vtlp=1.1", "error: --vtlp=1.1 is spelled --copies=vtlp:1.1 now"),
         ("--time_masks=-2", "error: --time_masks=-2: must be >= 0"),
         ("--corpus=bogus", "error: --corpus=bogus: unknown reader 'bogus'"),
         ("--split=cross_corpus", "test_corpus"),
@@ -293,9 +298,9 @@ def test_resume_continues_with_the_runs_own_settings_and_says_when_there_is_noth
     moved = dataclasses.replace(cfg, cache_dir=str(tiny_cache_dir) + "/.", workers=1)
     train_lib.train_and_evaluate(moved, tmp_path / "new", resume=True, progress=False)
     # A run started before a setting existed ran at its default: it resumes; a non-default is refused.
-    del saved["vtlp"]
+    del saved["copies"]
     (tmp_path / "new" / "config.json").write_text(json.dumps(saved))
     train_lib.train_and_evaluate(cfg, tmp_path / "new", resume=True, progress=False)
-    with pytest.raises(ValueError, match=r"vtlp: \[\] then, \[1\.1\] now"):
-        train_lib.train_and_evaluate(dataclasses.replace(cfg, vtlp=(1.1,)), tmp_path / "new", resume=True,
+    with pytest.raises(ValueError, match=r"copies: \[\] then, \['vtlp:1\.1'\] now"):
+        train_lib.train_and_evaluate(dataclasses.replace(cfg, copies=("vtlp:1.1",)), tmp_path / "new", resume=True,
                                      progress=False)

@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 from test_cache import CFG, build, make_corpus
 
-from ser_jax import cache, workers
+from ser_jax import corpora, workers
+from ser_jax.cache import build as cache_build
+from ser_jax.cache import format as cache_format
+from ser_jax.cache import journal as journal_lib
+from ser_jax.cache import shards as cache_shards
 
 
 def fault(monkeypatch, tmp_path: Path, clip: Path, how: str, times: int) -> Path:
@@ -34,12 +38,12 @@ def fault(monkeypatch, tmp_path: Path, clip: Path, how: str, times: int) -> Path
 def test_a_clip_whose_worker_dies_twice_is_failed_and_the_rest_is_cached(tmp_path, monkeypatch, how, reason):
     paths = make_corpus(tmp_path / "data", n=6)
     marks = fault(monkeypatch, tmp_path, paths[2], how, times=0)
-    s = cache.build(cache.corpora.read(tmp_path / "data"), CFG, tmp_path / "cache", workers=2, progress=False)
+    s = cache_build.build(corpora.read(tmp_path / "data"), CFG, tmp_path / "cache", workers=2, progress=False)
     rel = os.path.relpath(paths[2], tmp_path / "data")
     assert s.failed == ((rel, f"its feature worker died, 2 times ({reason}); skipped"),)
     assert len(list(marks.iterdir())) == 2  # tried once more, in a fresh worker
     assert f"failed: {rel}: its feature worker died" in str(s)  # the run's report names it
-    fs = cache.load(s.path, expect=CFG)
+    fs = cache_format.load(s.path, expect=CFG)
     assert len(fs.paths) == 5 and rel not in fs.paths and fs.failed == s.failed
     monkeypatch.delenv(workers.FAULT_ENV)
     again = build(tmp_path / "data", tmp_path / "cache")  # recorded: the next run does not retry it
@@ -48,19 +52,19 @@ def test_a_clip_whose_worker_dies_twice_is_failed_and_the_rest_is_cached(tmp_pat
 
 def test_a_worker_that_dies_once_is_replaced_and_its_clip_computed(tmp_path, monkeypatch):
     paths = make_corpus(tmp_path / "data", n=4)
-    reference = cache.load(build(tmp_path / "data", tmp_path / "reference").path)
+    reference = cache_format.load(build(tmp_path / "data", tmp_path / "reference").path)
     marks = fault(monkeypatch, tmp_path, paths[1], "segv", times=1)
     s = build(tmp_path / "data", tmp_path / "cache")
     assert (s.computed, s.failed, len(list(marks.iterdir()))) == (4, (), 1)
-    assert (cache.load(s.path).features == reference.features).all()
+    assert (cache_format.load(s.path).features == reference.features).all()
 
 
 def test_the_journal_of_a_part_names_the_clip_whose_worker_died(tmp_path, monkeypatch):
     paths = make_corpus(tmp_path / "data", n=4)
     fault(monkeypatch, tmp_path, paths[0], "exit", times=0)
-    s = cache.build_shard(cache.corpora.read(tmp_path / "data"), CFG, tmp_path / "cache", (1, 1), workers=1,
+    s = cache_shards.build_shard(corpora.read(tmp_path / "data"), CFG, tmp_path / "cache", (1, 1), workers=1,
                           progress=False)
-    entries = cache._read_journal(Path(s.path))
+    entries = journal_lib.read(Path(s.path))
     assert entries[os.path.relpath(paths[0], tmp_path / "data")]["error"].startswith("its feature worker died")
     assert sum(bool(e["error"]) for e in entries.values()) == 1 and len(entries) == 4
 
@@ -97,7 +101,8 @@ def _worker_pids(parent: int) -> list[int]:
 def test_killing_the_parent_during_a_build_leaves_no_worker(tmp_path, sig):
     paths = make_corpus(tmp_path / "data", n=8)
     marks = tmp_path / "marks"
-    env = dict(os.environ, **{workers.NUMBA_CACHE_ENV: str(tmp_path / "numba"), workers.FAULT_ENV: json.dumps({"clip": paths[3].name, "how": "hang", "times": 0,
+    env = dict(os.environ, **{workers.NUMBA_CACHE_ENV: str(tmp_path / "numba"),
+                              workers.FAULT_ENV: json.dumps({"clip": paths[3].name, "how": "hang", "times": 0,
                                                              "marks": str(marks)})})
     cmd = [sys.executable, "-m", "ser_jax.precompute", f"--data_dir={tmp_path / 'data'}",
            f"--cache_dir={tmp_path / 'cache'}", "--recipe=fast", "--sample_rate=16000", "--duration=0.5",

@@ -1,6 +1,11 @@
-"""``python -m ser_jax.predict`` (a package, so this entry point never imports a second copy of the library)."""
+"""``python -m ser_jax.predict``: the process is set up (ser_jax.runtime) before the command is imported."""
 
-from ser_jax import cli, predict
+from ser_jax import runtime
 
 if __name__ == "__main__":
-    cli.run_command(predict)
+    runtime.setup_process()
+
+    from ser_jax import cli
+    from ser_jax.predict import command
+
+    cli.run_command(command)

@@ -131,7 +131,8 @@ def write_wav(
     """
     import soundfile as sf
 
-    from ser_jax.synth import FileSpec, SynthConfig, render
+    from ser_jax.synth.design import FileSpec, SynthConfig
+    from ser_jax.synth.voice import render
 
     code = RAVDESS_CODES[canonical_emotion(emotion)]
     actor = 2 * speaker + (2 if gender == "female" else 1)  # RAVDESS: odd actors male, even female

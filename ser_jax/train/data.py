@@ -16,12 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ser_jax import cache as cache_lib
-from ser_jax import corpora, parallel
+from ser_jax import corpora, featureset, parallel
 from ser_jax import normalize as normalize_lib
 from ser_jax import perturb as perturb_lib
 from ser_jax import splits as splits_lib
 from ser_jax import stream as stream_lib
+from ser_jax.cache import build as cache_build
 from ser_jax.config import ExperimentConfig, TrainConfig
 
 
@@ -46,7 +46,7 @@ class OnHost(NamedTuple):
 class Prepared:
     """Everything a run trains on: features (base rows, then perturbed copies), labels, splits."""
 
-    features: cache_lib.FeatureSet
+    features: featureset.FeatureSet
     y: np.ndarray  # (N,) int32 label index, -1 for rows no split uses
     label_names: tuple[str, ...]
     splits: tuple[splits_lib.Split, ...]  # training rows include the copies of their own clips
@@ -56,7 +56,7 @@ class Prepared:
 def prepare(cfg: ExperimentConfig, progress: bool = True) -> Prepared:
     """The run's features, labels and splits (the caches are built here when missing)."""
 
-    def load(lazy: bool, say: bool) -> tuple[cache_lib.FeatureSet, list[tuple[str, cache_lib.FeatureSet]]]:
+    def load(lazy: bool, say: bool) -> tuple[featureset.FeatureSet, list[tuple[str, featureset.FeatureSet]]]:
         plain = dataclasses.replace(cfg, **perturb_lib.OFF)
         return load_features(cfg, say, lazy), [
             (tag, load_features(dataclasses.replace(plain, features=v), say, lazy))
@@ -84,21 +84,21 @@ def prepare(cfg: ExperimentConfig, progress: bool = True) -> Prepared:
     return Prepared(fs, y, label_names, splits, streaming)
 
 
-def load_features(cfg: ExperimentConfig, progress: bool = True, lazy: bool = False) -> cache_lib.FeatureSet:
+def load_features(cfg: ExperimentConfig, progress: bool = True, lazy: bool = False) -> featureset.FeatureSet:
     """The experiment's corpora (each from its own cache), its feature groups and its emotion labels.
 
     Emotions are merged and filtered here; a dropped row keeps its place with emotion "", which no
     split uses, so row indices (and the seed split) do not move when nothing is dropped. ``lazy``:
     the features stay on disk (see stream.py).
     """
-    sets = [cache_lib.ensure(d, cfg.features, cfg.cache_dir, reader=r, workers=cfg.workers, progress=progress,
+    sets = [cache_build.ensure(d, cfg.features, cfg.cache_dir, reader=r, workers=cfg.workers, progress=progress,
                              lazy=lazy) for d, r in zip(cfg.data_dir, cfg.corpus)]
     names = [str(s.meta["corpus"][0]) if len(s) else "" for s in sets]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ValueError(f"--data_dir: corpus {repeated[0]} is given twice ({', '.join(cfg.data_dir)}); speakers "
                          "of two copies would be mixed up")
-    fs = cache_lib.concat(sets)
+    fs = featureset.concat(sets)
     if cfg.groups:
         fs = fs.select_groups(cfg.groups)
     if cfg.emotions or cfg.merge_emotions:
@@ -158,7 +158,7 @@ def normalization(tc: TrainConfig) -> str:
     return "speaker" if tc.speaker_norm else "global" if tc.standardize else "none"
 
 
-def standardize_rows(fs: cache_lib.FeatureSet, split: splits_lib.Split, tc: TrainConfig) -> tuple[np.ndarray, dict]:
+def standardize_rows(fs: featureset.FeatureSet, split: splits_lib.Split, tc: TrainConfig) -> tuple[np.ndarray, dict]:
     """Features scaled as the run says (padding stays zero), and the training statistics for the checkpoint.
 
     Global: statistics of the training rows only. Per speaker: each speaker of the split by its own

@@ -250,7 +250,7 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
         state, best, p = _restore(records, state, norm, best_meta)
         if progress:
             print(f"resuming {run_dir} after epoch {p.start_epoch}", flush=True)
-    records.open(p.start_epoch, cfg.to_dict(), split)
+    records.begin(p.start_epoch, cfg.to_dict(), split)
     t0 = time.perf_counter()
     chance = math.log(len(label_names)) if len(label_names) > 1 else 1.0
     epochs = range(p.start_epoch, tc.epochs) if p.stopped != "early_stopping" else range(0)

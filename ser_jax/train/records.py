@@ -39,7 +39,7 @@ class SplitRecords:
         if self.primary:
             rundir.rewrite_history(self.dir, history)
 
-    def open(self, start_epoch: int, config: dict, split: splits_lib.Split) -> None:
+    def begin(self, start_epoch: int, config: dict, split: splits_lib.Split) -> None:
         """TensorBoard events from ``start_epoch`` on (a fresh start: a fresh epoch log too)."""
         from tensorboardX import SummaryWriter
 

@@ -1,147 +1,26 @@
-"""A synthetic emotional speech and song corpus in the RAVDESS layout and naming.
+"""The source-filter voice that renders one file: glottal pulses through formant resonators.
 
-Tests, demos and CI need audio whose emotion is really carried by the signal, yet must
-not depend on the (licensed, large) RAVDESS corpus. This module writes one: every file
-is a source-filter "voice" (glottal pulses through formant resonators, with consonant
-noise) whose prosody depends on the emotion, the intensity, the actor and the file, so a
-classifier can learn the emotions but not perfectly (neutral and calm overlap, as do
-fearful and surprised). Song holds notes with vibrato on a melody.
-
-Every file draws its random numbers from ``(seed, its name fields)`` only, so a file is
-byte-identical whichever other files are generated, and in whichever process.
-
-``python -m ser_jax.synth --out DIR [--actors 8 --seed 0 --sample_rate 48000 ...]``
+Each file is a take drawn from ``(seed, its name fields)`` only, so it is byte-identical whichever
+other files are generated, in whichever process: its timeline of syllables (consonants as
+band-passed noise, vowels through the formants of the two RAVDESS statements), its pitch track
+(intonation for speech, held notes with vibrato on a melody for song), the glottal source with
+jitter, shimmer, creak and aspiration, then level, silences, noise floor and quantisation.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import multiprocessing
-import os
-import time
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
-import soundfile as sf
 from scipy import signal
 
-from ser_jax.corpora.ravdess import CHANNELS, EMOTIONS, SONG_EMOTIONS, STANDARD_FOLDERS, format_name
+from ser_jax.synth.design import CHANNEL_CODE, MAX_SECONDS, MIN_SECONDS, FileSpec, SynthConfig
+from ser_jax.synth.prosody import Prosody, actor_style, actor_voice, prosody
 
-CHANNEL_FOLDERS = {"speech": STANDARD_FOLDERS[0], "song": STANDARD_FOLDERS[1]}
-CHANNEL_CODE = {v: k for k, v in CHANNELS.items()}
-MIN_SAMPLE_RATE = 8000
-MAX_SAMPLE_RATE = 192000
-MIN_SECONDS, MAX_SECONDS = 2.5, 5.5
 _CTRL = 1000.0  # control rate (Hz) of the pitch and envelope tracks
 _LEVEL_FRAME_S = 0.0464  # frame for the loudness target (1024 samples at 22.05 kHz)
-
-
-@dataclasses.dataclass(frozen=True)
-class SynthConfig:
-    """What every file shares: the seed, the audio format, how many files are stereo."""
-
-    seed: int = 0
-    sample_rate: int = 48000
-    stereo_fraction: float = 0.05  # the real corpus has a few stereo speech files
-    noise_dbfs: float = -80.0  # background noise floor (RAVDESS silences are nearly digital zero)
-
-
-@dataclasses.dataclass(frozen=True)
-class FileSpec:
-    """The RAVDESS fields of one file to synthesise."""
-
-    channel: str
-    emotion_code: int
-    intensity: int
-    statement: int
-    repetition: int
-    actor: int
-
-    @property
-    def name(self) -> str:
-        return format_name(
-            channel=self.channel,
-            emotion_code=self.emotion_code,
-            intensity=self.intensity,
-            statement=self.statement,
-            repetition=self.repetition,
-            actor=self.actor,
-        )
-
-    @property
-    def relpath(self) -> Path:
-        return Path(CHANNEL_FOLDERS[self.channel]) / f"Actor_{self.actor:02d}" / self.name
-
-
-# --------------------------------------------------------------------------- prosody
-
-
-@dataclasses.dataclass(frozen=True)
-class Prosody:
-    """How an emotion is spoken: the acoustic correlates reported for acted emotions."""
-
-    f0_st: float  # mean pitch relative to the actor's neutral pitch, semitones
-    range_st: float  # size of pitch accents and contour, semitones
-    contour: str  # "fall", "rise", "arch" or "flat" over the utterance
-    tempo: float  # duration multiplier (> 1 slower)
-    level_db: float  # loudest-frame RMS, dBFS
-    tilt: float  # 0 breathy/dark ... 1 pressed/bright voice
-    jitter: float  # relative period-to-period f0 perturbation
-    shimmer: float  # relative period-to-period amplitude perturbation
-    breath: float  # aspiration noise relative to the voice
-    tremor: float  # 5-8 Hz f0 modulation depth, semitones (vibrato depth in song)
-    creak: float  # alternate-period damping (vocal fry), 0..1
-    formant: tuple[float, float]  # F1, F2 multipliers (smiling raises F2, shouting F1)
-    pause_s: float  # extra phrase pause mid-utterance
-
-
-_NEUTRAL = Prosody(0.0, 2.0, "fall", 1.00, -33.0, 0.45, 0.008, 0.03, 0.03, 0.00, 0.0, (1.0, 1.0), 0.00)
-PROSODY = {
-    1: _NEUTRAL,
-    2: Prosody(-0.6, 1.7, "fall", 1.06, -36.0, 0.40, 0.008, 0.03, 0.05, 0.00, 0.0, (0.99, 0.99), 0.05),
-    3: Prosody(2.4, 5.0, "arch", 0.95, -26.0, 0.60, 0.010, 0.04, 0.03, 0.10, 0.0, (1.03, 1.07), 0.00),
-    4: Prosody(1.2, 1.4, "fall", 1.18, -32.0, 0.22, 0.020, 0.06, 0.09, 0.20, 0.0, (0.96, 0.95), 0.12),
-    5: Prosody(2.3, 4.0, "fall", 0.96, -21.0, 0.90, 0.015, 0.05, 0.02, 0.00, 0.1, (1.10, 1.03), 0.00),
-    6: Prosody(4.6, 3.0, "flat", 0.88, -24.0, 0.55, 0.030, 0.07, 0.08, 0.45, 0.0, (1.02, 1.02), 0.03),
-    7: Prosody(0.8, 3.0, "fall", 1.14, -30.0, 0.50, 0.025, 0.06, 0.05, 0.00, 0.35, (0.98, 0.97), 0.06),
-    8: Prosody(4.3, 7.0, "rise", 0.97, -28.0, 0.60, 0.010, 0.04, 0.04, 0.05, 0.0, (1.04, 1.03), 0.00),
-}
-assert set(PROSODY) == set(EMOTIONS)
-STRONG_GAIN = 1.6  # strong intensity exaggerates each deviation from neutral by this factor
-STRONG_LEVEL_DB = 4.0  # ... except loudness, which rises by this much (acted strong is louder)
-
-
-def prosody(emotion_code: int, intensity: int) -> Prosody:
-    """The emotion's profile; strong intensity moves every field further from neutral."""
-    p = PROSODY[emotion_code]
-    if intensity == 1:
-        return p
-    k = STRONG_GAIN
-
-    def ex(a: float, n: float) -> float:
-        return n + k * (a - n)
-
-    return dataclasses.replace(
-        p,
-        f0_st=ex(p.f0_st, _NEUTRAL.f0_st),
-        range_st=ex(p.range_st, _NEUTRAL.range_st) * 1.15,
-        tempo=ex(p.tempo, _NEUTRAL.tempo),
-        level_db=p.level_db + STRONG_LEVEL_DB,
-        tilt=float(np.clip(ex(p.tilt, _NEUTRAL.tilt), 0.05, 1.0)),
-        jitter=max(ex(p.jitter, _NEUTRAL.jitter), 0.002),
-        shimmer=max(ex(p.shimmer, _NEUTRAL.shimmer), 0.01),
-        breath=max(ex(p.breath, _NEUTRAL.breath), 0.0),
-        tremor=max(ex(p.tremor, _NEUTRAL.tremor), 0.0),
-        creak=min(ex(p.creak, _NEUTRAL.creak), 0.6),
-        formant=(ex(p.formant[0], 1.0), ex(p.formant[1], 1.0)),
-        pause_s=ex(p.pause_s, _NEUTRAL.pause_s),
-    )
-
-
-# --------------------------------------------------------------------------- phonetics
 
 # Male adult vowel formants F1-F3 (Hz), after Peterson & Barney (1952).
 _I, _A, _O, _E = (390, 1990, 2550), (730, 1090, 2440), (570, 840, 2410), (500, 1500, 2500)
@@ -188,37 +67,6 @@ _MINOR = {4: 3, 9: 8}  # sad and fearful songs use the minor third and sixth
 _SPEECH_STRETCH = 1.35  # the tables above are fast read speech; acted RAVDESS is slower
 _MIN_LEAD_S, _MIN_TRAIL_S = 0.3, 0.1
 _PHRASE_BREAK = 3  # syllable after which a phrase pause may fall ("talking | by the door")
-
-
-@dataclasses.dataclass(frozen=True)
-class _Voice:
-    """An actor's voice: what stays the same across their recordings."""
-
-    f0_hz: float
-    formant_scale: float
-    level_db: float
-    tempo: float
-    breath: float
-    tilt: float
-
-
-def _actor_voice(seed: int, actor: int) -> _Voice:
-    rng = np.random.default_rng([seed, 1, actor])
-    male = actor % 2 == 1
-    return _Voice(
-        f0_hz=(115.0 if male else 205.0) * 2 ** (rng.normal(0, 2.0) / 12),
-        formant_scale=(1.0 if male else 1.16) * float(np.exp(rng.normal(0, 0.04))),
-        level_db=float(rng.normal(0, 2.0)),
-        tempo=float(np.exp(rng.normal(0, 0.07))),
-        breath=float(rng.normal(0, 0.015)),
-        tilt=float(rng.normal(0, 0.06)),
-    )
-
-
-def _actor_style(seed: int, actor: int, emotion_code: int, channel: str) -> np.ndarray:
-    """How this actor portrays this emotion differently from others (f0, level, tempo, range, tilt)."""
-    rng = np.random.default_rng([seed, 2, actor, emotion_code, 1 if channel == "speech" else 2])
-    return rng.normal(0, 1, 5) * np.array([1.0, 2.5, 0.06, 0.2, 0.07])
 
 
 @functools.lru_cache(maxsize=64)
@@ -285,9 +133,6 @@ def _level_db(y: np.ndarray, sr: int) -> float:
     return float(10 * np.log10(np.max(np.mean(frames**2, axis=1)) + 1e-20))
 
 
-# --------------------------------------------------------------------------- rendering
-
-
 @dataclasses.dataclass(frozen=True)
 class _Take:
     """One recording's drawn parameters: the emotion's profile as this actor did it this time."""
@@ -317,8 +162,8 @@ class _Take:
 def _draw_take(spec: FileSpec, config: SynthConfig, rng: np.random.Generator) -> _Take:
     """All scalar draws, always in this order, so the parameters do not depend on the sample rate."""
     song = spec.channel == "song"
-    voice = _actor_voice(config.seed, spec.actor)
-    style = _actor_style(config.seed, spec.actor, spec.emotion_code, spec.channel)
+    voice = actor_voice(config.seed, spec.actor)
+    style = actor_style(config.seed, spec.actor, spec.emotion_code, spec.channel)
     p = prosody(spec.emotion_code, spec.intensity)
     dev = rng.normal(0, 1, 12)  # 9 used; the rest keep the stream stable for future parameters
     tempo = p.tempo * voice.tempo * np.exp(style[2] + 0.05 * dev[2])
@@ -517,187 +362,3 @@ def render(spec: FileSpec, config: SynthConfig = SynthConfig()) -> np.ndarray:
         out[1, lead + d : lead + d + n] += take.stereo_gain * y
     pcm = np.clip(np.round(out.T * 32767.0), -32768, 32767).astype(np.int16)
     return pcm if take.stereo else pcm[:, 0]
-
-
-# --------------------------------------------------------------------------- corpus
-
-
-def plan(
-    *,
-    actors: int = 8,
-    first_actor: int = 1,
-    channels: Sequence[str] = ("speech", "song"),
-    emotions: Iterable[int | str] | None = None,
-    statements: Sequence[int] = (1, 2),
-    repetitions: Sequence[int] = (1, 2),
-) -> list[FileSpec]:
-    """Every file the corpus will hold, in RAVDESS order, following its design rules.
-
-    Speech has 8 emotions, song 6 (no disgust, no surprised); neutral has only normal
-    intensity. With all options: 60 speech + 44 song files per actor.
-    """
-    _check(actors >= 1, "actors", actors, "must be at least 1")
-    _check(1 <= first_actor and first_actor + actors - 1 <= 99, "first_actor", first_actor,
-           f"actors {first_actor}..{first_actor + actors - 1} must lie within 1..99 (a two-digit field)")
-    channels = tuple(channels)
-    _check(bool(channels) and set(channels) <= set(CHANNEL_FOLDERS), "channels", channels,
-           "must be a non-empty subset of speech, song")
-    codes = sorted(EMOTIONS) if emotions is None else sorted({_emotion_code(e) for e in emotions})
-    _check(bool(codes), "emotions", emotions, "must name at least one emotion")
-    for name, values in (("statements", statements), ("repetitions", repetitions)):
-        _check(bool(values) and set(values) <= {1, 2}, name, values, "must be a non-empty subset of 1, 2")
-    specs = []
-    for channel in ("speech", "song"):
-        if channel not in channels:
-            continue
-        for actor in range(first_actor, first_actor + actors):
-            for e in codes:
-                if channel == "song" and e not in SONG_EMOTIONS:
-                    continue
-                for intensity in (1,) if e == 1 else (1, 2):
-                    for s in sorted(set(statements)):
-                        for r in sorted(set(repetitions)):
-                            specs.append(FileSpec(channel, e, intensity, s, r, actor))
-    return specs
-
-
-def _emotion_code(e: int | str) -> int:
-    names = {v: k for k, v in EMOTIONS.items()}
-    if isinstance(e, str) and e.strip().lower() in names:
-        return names[e.strip().lower()]
-    if isinstance(e, str) and e.strip().isdigit():
-        e = int(e)
-    if isinstance(e, (int, np.integer)) and int(e) in EMOTIONS:
-        return int(e)
-    known = ", ".join(EMOTIONS.values())
-    raise BadArgument(f"emotions={e!r}: unknown emotion; expected one of {known} or codes 1-8")
-
-
-class BadArgument(ValueError):
-    """A bad argument to plan/synthesize; its message starts with the argument (= flag) name."""
-
-
-def _check(ok: bool, name: str, value: object, what: str) -> None:
-    if not ok:
-        raise BadArgument(f"{name}={value!r}: {what}")
-
-
-def _write(job: tuple[FileSpec, SynthConfig, str]) -> str:
-    spec, config, root = job
-    path = Path(root) / spec.relpath
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, render(spec, config), config.sample_rate, subtype="PCM_16", format="WAV")
-    return str(path)
-
-
-def synthesize(
-    out_dir: str | os.PathLike,
-    *,
-    actors: int = 8,
-    seed: int = 0,
-    sample_rate: int = 48000,
-    channels: Sequence[str] = ("speech", "song"),
-    first_actor: int = 1,
-    progress: bool = False,
-    emotions: Iterable[int | str] | None = None,
-    statements: Sequence[int] = (1, 2),
-    repetitions: Sequence[int] = (1, 2),
-    stereo_fraction: float = 0.05,
-    workers: int = 1,
-) -> list[Path]:
-    """Writes the synthetic corpus under out_dir and returns the file paths in RAVDESS order.
-
-    Existing files of the same names are overwritten; anything else in out_dir is left alone.
-    """
-    _check(isinstance(seed, (int, np.integer)) and seed >= 0, "seed", seed, "must be a non-negative integer")
-    _check(MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE, "sample_rate", sample_rate,
-           f"must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz")
-    _check(0.0 <= stereo_fraction <= 1.0, "stereo_fraction", stereo_fraction, "must be between 0 and 1")
-    _check(workers >= 1, "workers", workers, "must be at least 1")
-    root = Path(out_dir).expanduser()
-    _check(not root.exists() or root.is_dir(), "out", str(root), "exists and is not a directory")
-    specs = plan(actors=actors, first_actor=first_actor, channels=channels, emotions=emotions,
-                 statements=statements, repetitions=repetitions)
-    config = SynthConfig(seed=int(seed), sample_rate=int(sample_rate), stereo_fraction=stereo_fraction)
-    jobs = [(s, config, str(root)) for s in specs]
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(jobs), unit="file", disable=not progress, desc="synth")
-    paths = []
-    if workers == 1:
-        for job in jobs:
-            paths.append(Path(_write(job)))
-            bar.update()
-    else:
-        # spawn, not fork: the caller may have JAX's threads running, which fork can deadlock.
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-            for p in pool.map(_write, jobs, chunksize=8):
-                paths.append(Path(p))
-                bar.update()
-    bar.close()
-    return paths
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def _define_flags() -> None:
-    from absl import flags
-
-    flags.DEFINE_string("out", None, "Directory to write the corpus into (created if missing).")
-    flags.DEFINE_integer("actors", 8, "Number of actors.")
-    flags.DEFINE_integer("first_actor", 1, "Number of the first actor (odd = male).")
-    flags.DEFINE_integer("seed", 0, "Seed; the same seed gives byte-identical files.")
-    flags.DEFINE_integer("sample_rate", 48000, "Sample rate in Hz (RAVDESS is 48000).")
-    flags.DEFINE_list("channels", ["speech", "song"], "Vocal channels to write: speech, song.")
-    flags.DEFINE_list("emotions", [], "Emotions to write (names or codes 1-8); empty = all.")
-    flags.DEFINE_float("stereo_fraction", 0.05, "Fraction of files written as stereo.")
-    flags.DEFINE_integer("workers", 1, "Processes to synthesise with.")
-    flags.mark_flag_as_required("out")
-
-
-def main(argv: list[str]) -> int:
-    import sys
-
-    from absl import flags
-
-    FLAGS = flags.FLAGS
-    if len(argv) > 1:
-        print(f"error: unexpected arguments {' '.join(argv[1:])}", file=sys.stderr)
-        return 2
-    start = time.perf_counter()
-    try:
-        paths = synthesize(
-            FLAGS.out,
-            actors=FLAGS.actors,
-            seed=FLAGS.seed,
-            sample_rate=FLAGS.sample_rate,
-            channels=FLAGS.channels,
-            first_actor=FLAGS.first_actor,
-            emotions=FLAGS.emotions or None,
-            stereo_fraction=FLAGS.stereo_fraction,
-            workers=FLAGS.workers,
-            progress=True,
-        )
-    except BadArgument as e:
-        print(f"error: --{e}", file=sys.stderr)
-        return 1
-    except OSError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    n_song = sum(CHANNEL_FOLDERS["song"] in str(p) for p in paths)
-    print(
-        f"wrote {len(paths)} files ({len(paths) - n_song} speech + {n_song} song, "
-        f"actors {FLAGS.first_actor:02d}-{FLAGS.first_actor + FLAGS.actors - 1:02d}, "
-        f"{FLAGS.sample_rate} Hz, seed {FLAGS.seed}) to {FLAGS.out} "
-        f"in {time.perf_counter() - start:.1f} s"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    from absl import app
-
-    _define_flags()
-    app.run(main)

@@ -1,0 +1,133 @@
+"""The package's layout as docs/development.md draws it: small files, no import circle, a training
+loop without file or flag code, and a module map that matches the imports of the code."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import ser_jax
+
+PACKAGE = Path(ser_jax.__file__).parent
+ROOT = PACKAGE.parent
+MAX_LINES = 450
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _nodes(tree: ast.AST, top_level_only: bool):
+    """The nodes of ``tree``, leaving out ``if TYPE_CHECKING:`` blocks (type hints import nothing at run
+    time) and, for ``top_level_only``, function bodies (imported when called)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
+            continue
+        if top_level_only and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        yield node
+        yield from _nodes(node, top_level_only)
+
+
+def _imports(path: Path, top_level_only: bool = False) -> set[str]:
+    """The ser_jax modules ``path`` imports (`from a import b` is module a.b when one exists)."""
+    found = set()
+    for node in _nodes(ast.parse(path.read_text()), top_level_only):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module
+                     for a in node.names]
+        found |= {n for n in names if n in MODULES}
+    return found - {_module(path)}
+
+
+GRAPH = {name: _imports(path) for name, path in MODULES.items()}
+
+
+def test_no_source_file_is_longer_than_450_lines():
+    long = {name: n for name, p in MODULES.items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"split these by what they do: {long}"
+
+
+def test_no_import_circle():
+    """A module never needs, even lazily, a module that needs it (python -m entry points aside)."""
+    graph = {m: {d for d in deps if not d.endswith("__main__")} for m, deps in GRAPH.items()
+             if not m.endswith("__main__")}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        stack.append(m)
+        for d in sorted(graph.get(m, ())):
+            if state.get(d) == 1:
+                cycle = stack[stack.index(d):] + [d]
+                raise AssertionError("import circle: " + " -> ".join(cycle))
+            if d not in state:
+                visit(d)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+
+
+def test_the_training_loop_holds_no_file_or_flag_code():
+    tree = ast.parse((PACKAGE / "train" / "loop.py").read_text())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                for a in (n.names if isinstance(n, ast.Import) else [ast.alias(n.module or "")])}
+    assert not imported & {"absl", "shutil", "json", "h5py", "tensorboardX", "ser_jax.cli"}, imported
+    calls = {n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", "")
+             for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    assert not calls & {"open", "mkdir", "write_text", "read_text", "unlink", "rmtree", "iterdir", "glob"}, calls
+
+
+def _map() -> dict[str, tuple[str, set[str]]]:
+    """docs/development.md's package map: {module or package: (what it holds, the ser_jax modules it may import)}."""
+    text = (ROOT / "docs" / "development.md").read_text()
+    section = text.split("## Package map", 1)[1].split("\n## ", 1)[0]
+    out = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[0].startswith("`"):
+            continue
+        names = [n.rstrip("/").removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+                 for n in re.findall(r"`([\w./]+)`", cells[0])]
+        may = {f"ser_jax.{m}" for m in re.findall(r"`([\w.]+)`", cells[2])} | set(names)  # and each other
+        for name in names:
+            out[name] = (cells[1], may)
+    return out
+
+
+def _row(module: str, rows: dict) -> str | None:
+    """The map's row for ``module``: its own, else its package's (the longest prefix)."""
+    parts = module.split(".")
+    for i in range(len(parts), 0, -1):
+        if ".".join(parts[:i]) in rows:
+            return ".".join(parts[:i])
+    return None
+
+
+def test_the_package_map_in_development_md_covers_every_module_and_its_imports():
+    rows = _map()
+    assert len(rows) >= 20
+    for name in rows:
+        assert name in MODULES or any(m.startswith(name + ".") for m in MODULES), f"map names {name}: no such module"
+    for module, deps in GRAPH.items():
+        row = _row(module, rows)
+        assert row is not None, f"{module} is missing from docs/development.md's package map"
+        _, may = rows[row]
+        allowed = {r for r in rows if any(r == a or a.startswith(r + ".") for a in may)}
+        for dep in deps:
+            target = _row(dep, rows)
+            if target == row or "*" in may:
+                continue
+            assert target in allowed, f"{module} imports {dep}, which its map row ({row}) does not allow: {sorted(may)}"

@@ -1,0 +1,74 @@
+"""The feature recipe registry: recipes found by name, unknown names refused in one line, a new one plugged in."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ser_jax import audio, features, recipes
+from ser_jax.recipes import _handcrafted
+
+BUILT_IN = ("fast", "seed", "whisper")
+INTERFACE = ("ENCODER", "FIXED", "STORAGE_DTYPE", "group_sizes", "min_samples", "num_frames", "prepare")
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_every_built_in_recipe_is_found_by_its_file_name_and_has_the_interface(name):
+    module = recipes.get(name)
+    assert module.__name__ == f"ser_jax.recipes.{name}"
+    assert all(hasattr(module, attr) for attr in INTERFACE)
+    assert recipes.needs_finish(features.FeatureConfig(recipe=name)) == module.ENCODER  # only encoders batch
+
+
+def test_the_registry_lists_the_recipe_modules_and_not_their_helpers():
+    assert set(BUILT_IN) <= set(recipes.RECIPES)
+    assert not any(name.startswith("_") for name in recipes.RECIPES)  # _handcrafted, _opensmile: shared code
+
+
+def test_an_unknown_recipe_is_a_one_line_error_listing_the_known_ones():
+    with pytest.raises(ValueError) as err:
+        recipes.get("turbo")
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("--recipe=turbo: unknown feature recipe")
+    assert all(name in message for name in BUILT_IN)
+    with pytest.raises(ValueError, match=r"FeatureConfig\.recipe must be 'fast' or 'seed' or 'whisper'"):
+        features.FeatureConfig(recipe="turbo")
+
+
+def _toy_recipe() -> types.ModuleType:
+    """A recipe outside the package, as a test or a user would write one: each frame's mean and its energy."""
+    toy = types.ModuleType("toy_recipe")
+    toy.ENCODER, toy.FIXED, toy.STORAGE_DTYPE = False, {"n_fft": 512}, np.float32
+    toy.group_sizes = lambda cfg: {"mfcc": 1, "rms": 1}  # reuses two of the handcrafted group names
+    toy.min_samples = _handcrafted.min_samples
+    toy.num_frames = _handcrafted.num_frames
+
+    def prepare(y: np.ndarray, cfg: features.FeatureConfig) -> np.ndarray:
+        y = recipes.fit_length(np.asarray(y, np.float32), cfg)
+        frames = np.lib.stride_tricks.sliding_window_view(np.pad(y, cfg.n_fft // 2), cfg.n_fft)[:: cfg.hop_length]
+        rows = {"mfcc": frames.mean(axis=1), "rms": np.sqrt((frames**2).mean(axis=1))}
+        return np.stack([rows[g] for g in cfg.groups], axis=1).astype(np.float32)
+
+    toy.prepare = prepare
+    return toy
+
+
+def test_a_recipe_registered_by_a_test_is_found_validated_and_used(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "toy_recipe", _toy_recipe())
+    monkeypatch.setitem(recipes.RECIPES, "toy", "toy_recipe")
+    cfg = features.FeatureConfig(recipe="toy", sample_rate=16000, duration=1.0, hop_length=256, groups=("rms", "mfcc"))
+    assert cfg.n_fft == 512 and cfg.groups == ("mfcc", "rms")  # its FIXED fields, its row order
+    assert not cfg.uses_encoder and "encoder" not in cfg.to_dict() and cfg.key() != features.FeatureConfig().key()
+    with pytest.raises(ValueError, match=r"FeatureConfig\.groups must be .* drawn from \('mfcc', 'rms'\)"):
+        features.FeatureConfig(recipe="toy", groups=("chroma",))
+    assert recipes.feature_layout(cfg) == (("mfcc", 0, 1), ("rms", 1, 2))
+    path = tmp_path / "tone.wav"
+    sf.write(path, 0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000), 16000)
+    x = audio.compute(path, cfg)
+    assert x.shape == (recipes.num_frames(16000, cfg), recipes.num_features(cfg)) == (63, 2)
+    assert x.dtype == recipes.storage_dtype(cfg) and not recipes.needs_finish(cfg)
+    np.testing.assert_allclose(x[10:50, 1], 0.5 / np.sqrt(2), rtol=0.02)  # the tone's RMS
