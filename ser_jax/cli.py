@@ -38,7 +38,7 @@ def define_feature_flags() -> None:
 
     group("features")
     config_flags.define(features_lib.FeatureConfig)
-    config_flags.define(ExperimentConfig, only=("groups",))
+    config_flags.define(ExperimentConfig, only=("feature_groups",))
     group(None)
 
 
@@ -52,7 +52,7 @@ def feature_config_from_flags() -> features_lib.FeatureConfig:
     """The FeatureConfig of a cache for the job's --feature_groups (every default group + optional ones named)."""
     from ser_jax.config import ExperimentConfig
 
-    wanted = config_flags.values(ExperimentConfig)["groups"]
+    wanted = config_flags.values(ExperimentConfig)["feature_groups"]
     chosen = config_flags.values(features_lib.FeatureConfig)
     try:
         groups = features_lib.cache_groups(wanted, chosen["recipe"], chosen["encoder"])
@@ -261,7 +261,7 @@ def define_train_flags() -> None:
                      ("val_actor_ids", "val_speaker_ids"), ("test_actors", "test_speakers")):
         flags.DEFINE_alias(old, new)
     group("model")
-    config_flags.define(ExperimentConfig, only=("model_name",))
+    config_flags.define(ExperimentConfig, only=("model",))
     flags.DEFINE_list("model_config", [], "FIELD=VALUE settings of the chosen model's Config, e.g. "
                       "dropout=0.2,filters=64 (tuples as 128:64): a shorthand for its own flags below.")
     for name in models_lib.MODELS:
@@ -326,6 +326,6 @@ def experiment_config_from_flags():
     model = config_flags.build(models_lib.config_class(chosen), model_prefix(chosen))
     return config_flags.build(
         ExperimentConfig, data_dir=data_dir, corpus=tuple(FLAGS.corpus), features=feature_config_from_flags(),
-        split=config_flags.build(splits_lib.SplitConfig), model=model,
+        split=config_flags.build(splits_lib.SplitConfig), model_config=model,
         optim=config_flags.build(optim_lib.OptimConfig), train=config_flags.build(TrainConfig),
         augment=config_flags.build(augment_lib.AugmentConfig))

@@ -9,6 +9,7 @@ directory is ``ExperimentConfig.to_dict()``.
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any, Sequence
 
 from ser_jax import augment as augment_lib
@@ -84,15 +85,16 @@ class ExperimentConfig:
         (), "FROM:TO pairs mapping one emotion onto another, e.g. calm:neutral.")
     cache_dir: str = setting("cache", "Where HDF5 feature caches live.")
     features: features_lib.FeatureConfig = features_lib.FeatureConfig()
-    groups: tuple[str, ...] = setting(
+    feature_groups: tuple[str, ...] = setting(
         (), "Feature groups to use, from " + ", ".join(features_lib.ALL_GROUPS) + " (empty = all); also "
         "egemaps, compare (openSMILE's 25 eGeMAPS or 65 ComParE descriptors per frame), computed only when named. "
-        "A cache always holds every default group, so runs on subsets share it.", flag="feature_groups")
+        "A cache always holds every default group, so runs on subsets share it.")
     split: splits_lib.SplitConfig = splits_lib.SplitConfig()
-    model_name: str = setting(models_lib.DEFAULT, "The network, from the model zoo (ser_jax/models); its settings "
-                              "are the flags of its group below.", flag="model",
-                              choices=lambda: tuple(models_lib.MODELS))
-    model: Any = None  # that model's Config; None = its defaults (a dict of fields is accepted)
+    model: str = setting(models_lib.DEFAULT, "The network, from the model zoo (ser_jax/models); its settings "
+                         "are the flags of its group below.", choices=lambda: tuple(models_lib.MODELS))
+    # That model's Config; None = its defaults (a dict of fields is accepted). Its flags: --NAME.FIELD,
+    # or --model_config=FIELD=VALUE,... (ser_jax.cli).
+    model_config: Any = None
     optim: optim_lib.OptimConfig = optim_lib.OptimConfig()
     train: TrainConfig = TrainConfig()
     augment: augment_lib.AugmentConfig = augment_lib.AugmentConfig()
@@ -112,21 +114,21 @@ class ExperimentConfig:
 
     def __post_init__(self):
         data_dirs, readers = data_sources(self.data_dir, self.corpus)
-        model = self.model
+        model = self.model_config
         if model is None or isinstance(model, dict):
-            model = models_lib.make_config(self.model_name, model or {})
-        elif not isinstance(model, models_lib.config_class(self.model_name)):
-            raise ValueError(f"--model={self.model_name}: the model config given is a {type(model).__module__}"
+            model = models_lib.make_config(self.model, model or {})
+        elif not isinstance(model, models_lib.config_class(self.model)):
+            raise ValueError(f"--model={self.model}: the model config given is a {type(model).__module__}"
                              ".Config; pass that model's Config")
-        object.__setattr__(self, "model", model)
+        object.__setattr__(self, "model_config", model)
         pool = self.features.encoder_pool
-        if pool != "frames" and not (self.model_name == "superb" and model.pooling == "mean" and not model.blocks):
+        if pool != "frames" and not (self.model == "superb" and model.pooling == "mean" and not model.blocks):
             raise ValueError(f"--encoder_pool={pool} keeps one pooled frame per clip, which only --model=superb with "
                              f"--superb.pooling=mean and no --superb.blocks reads as it should (got --model="
-                             f"{self.model_name}" + (f" --superb.pooling={model.pooling} --superb.blocks={model.blocks}"
-                                                     if self.model_name == "superb" else "")
+                             f"{self.model}" + (f" --superb.pooling={model.pooling} --superb.blocks={model.blocks}"
+                                                     if self.model == "superb" else "")
                              + "); use --encoder_pool=frames for frame-level heads")
-        if (self.features.uses_encoder and self.model_name == "superb"
+        if (self.features.uses_encoder and self.model == "superb"
                 and model.mix == "weighted"):
             width = next(iter(recipes.group_sizes(self.features).values()))
             if model.state_width != width:
@@ -138,10 +140,31 @@ class ExperimentConfig:
         object.__setattr__(self, "corpus", readers)
         object.__setattr__(self, "emotions", emotions)
         object.__setattr__(self, "merge_emotions", corpora.parse_merges(self.merge_emotions))
-        groups = _names(self.groups)
+        groups = _names(self.feature_groups)
         features_lib.cache_groups(groups, self.features.recipe, self.features.encoder)  # unknown: one line
-        object.__setattr__(self, "groups", () if set(groups) == set(self.features.groups) else groups)
+        object.__setattr__(self, "feature_groups", () if set(groups) == set(self.features.groups) else groups)
         object.__setattr__(self, "copies", perturb_lib.parse_copies(self.copies))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def upgrade(saved: dict) -> dict:
+    """A config.json written before settings were renamed, in today's names (so --resume compares like
+    with like): model_name/model -> model/model_config, groups -> feature_groups, split.random_state ->
+    split.split_seed, speed_perturb/noise_snr/vtlp -> copies."""
+    d = json.loads(json.dumps(saved))
+    if "model_name" in d:
+        d["model_config"] = d.pop("model", None)
+        d["model"] = d.pop("model_name")
+    if "groups" in d:
+        d["feature_groups"] = d.pop("groups")
+    if isinstance(d.get("split"), dict) and "random_state" in d["split"]:
+        d["split"]["split_seed"] = d["split"].pop("random_state")
+    if {"speed_perturb", "noise_snr", "vtlp"} & set(d):
+        snr = d.pop("noise_snr", None)
+        d["copies"] = ([f"speed:{v:g}" for v in d.pop("speed_perturb", None) or ()]
+                       + ([f"noise:{snr[0]:g}:{snr[1]:g}"] if snr else [])
+                       + [f"vtlp:{v:g}" for v in d.pop("vtlp", None) or ()])
+    return d
+

@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -110,14 +110,17 @@ def contents(run_dir: Path) -> list[Path]:
 
 
 def check_start(run_dir: Path, settings: dict, defaults: dict, *, resume: bool, overwrite: bool,
-                progress: bool = True) -> None:
-    """Whether a training may start in ``run_dir``: a one-line error when it would mix or lose runs."""
+                progress: bool = True, upgrade: Callable[[dict], dict] = dict) -> None:
+    """Whether a training may start in ``run_dir``: a one-line error when it would mix or lose runs.
+
+    ``upgrade``: the saved settings in today's names (config.upgrade), for runs of earlier versions.
+    """
     held = contents(run_dir)
     if resume and not held:
         if progress:
             print(f"note: nothing to resume in {run_dir}; starting a new run", flush=True)
     elif resume and (run_dir / CONFIG).exists():
-        check_same_settings(json.loads((run_dir / CONFIG).read_text()), settings, defaults, run_dir)
+        check_same_settings(upgrade(json.loads((run_dir / CONFIG).read_text())), settings, defaults, run_dir)
     if finished(run_dir) and not (resume or overwrite):
         raise FileExistsError(f"{run_dir} already holds a finished run; pass --overwrite to replace it "
                               "or choose another --run_dir")

@@ -211,14 +211,14 @@ def test_pooled_caches_have_one_frame_a_key_of_their_own_and_only_a_mean_head(ti
     for model, model_cfg in (("crnn", None), ("superb", superb.Config(pooling="attention", state_width=16)),
                              ("superb", superb.Config(blocks=1, state_width=16))):
         with pytest.raises(ValueError, match="--encoder_pool=mean keeps one pooled frame per clip"):
-            config_lib.ExperimentConfig(data_dir=str(tmp_path), features=pooled, model_name=model, model=model_cfg)
+            config_lib.ExperimentConfig(data_dir=str(tmp_path), features=pooled, model=model, model_config=model_cfg)
     stats = dataclasses.replace(pooled, encoder_pool="meanstd")
     assert recipes.group_sizes(stats)["h1"] == 32 and stats.key() not in (pooled.key(), frames.key())
     with pytest.raises(ValueError, match="each hidden state .* is 32 wide; set --superb.state_width=32"):
-        config_lib.ExperimentConfig(data_dir=str(tmp_path), features=stats, model_name="superb",
-                                   model=superb.Config(state_width=16))
-    config_lib.ExperimentConfig(data_dir=str(tmp_path), features=stats, model_name="superb",
-                               model=superb.Config(state_width=16, mix="concat"))  # concat reads any width
+        config_lib.ExperimentConfig(data_dir=str(tmp_path), features=stats, model="superb",
+                                   model_config=superb.Config(state_width=16))
+    config_lib.ExperimentConfig(data_dir=str(tmp_path), features=stats, model="superb",
+                               model_config=superb.Config(state_width=16, mix="concat"))  # concat reads any width
 
 
 # --- weights, configs and cache keys -------------------------------------------------------------
@@ -282,9 +282,9 @@ def test_a_run_on_encoder_features_trains_resumes_to_the_same_result_and_predict
     encoder = write_tiny_whisper(tmp_path / "weights" / "model.bin")
     feats = features.FeatureConfig(recipe="whisper", encoder=str(encoder), duration=1.0)
     cfg = config_lib.ExperimentConfig(
-        data_dir=str(tiny_corpus), cache_dir=str(tmp_path / "cache"), features=feats, groups=("h1", "h2"),
-        split=splits.SplitConfig(protocol="holdout"), model_name="superb",
-        model=superb.Config(state_width=16, hidden=(8,)), optim=optim.OptimConfig(learning_rate=3e-3),
+        data_dir=str(tiny_corpus), cache_dir=str(tmp_path / "cache"), features=feats, feature_groups=("h1", "h2"),
+        split=splits.SplitConfig(protocol="holdout"), model="superb",
+        model_config=superb.Config(state_width=16, hidden=(8,)), optim=optim.OptimConfig(learning_rate=3e-3),
         train=config_lib.TrainConfig(epochs=2, patience=0, batch_size=32), workers=2)
     full = train_lib.train_and_evaluate(cfg, tmp_path / "full", progress=False).metrics
 

@@ -189,7 +189,7 @@ def test_every_damaged_cache_dataset_is_refused_in_one_line_or_rebuilt(tiny_corp
 def finished_run(tiny_corpus, tiny_cache_dir, tmp_path_factory):
     run = tmp_path_factory.mktemp("finished") / "run"
     cfg = config_lib.ExperimentConfig(
-        data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES, model=TINY_MODEL,
+        data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES, model_config=TINY_MODEL,
         train=config_lib.TrainConfig(epochs=2, patience=0, batch_size=16), workers=1)
     train_lib.train_and_evaluate(cfg, run, progress=False)
     return run
@@ -283,7 +283,7 @@ def test_a_full_disk_while_checkpointing_is_one_line(tiny_corpus, tiny_cache_dir
 
     monkeypatch.setattr(ocp.CheckpointManager, "save", full)
     cfg = config_lib.ExperimentConfig(
-        data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES, model=TINY_MODEL,
+        data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES, model_config=TINY_MODEL,
         train=config_lib.TrainConfig(epochs=2, patience=0, batch_size=16), workers=1)
     with pytest.raises(checkpoint.CheckpointError, match="No space left on device") as info:
         train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False)

@@ -168,7 +168,7 @@ for args in (["--model=tcn", "--tcn.filters=16", "--tcn.dilations=3"],
     flags.FLAGS.unparse_flags()
     flags.FLAGS(["train", f"--data_dir={data}", *args])
     try:
-        print(repr(cli.experiment_config_from_flags().model))
+        print(repr(cli.experiment_config_from_flags().model_config))
     except cli.UsageError as e:
         print("error:", e)
 """
@@ -197,14 +197,14 @@ def test_bad_model_settings_are_one_line_errors_naming_the_field(name, bad, matc
 
 def test_the_experiment_config_refuses_another_models_config():
     with pytest.raises(ValueError, match=r"--model=tcn: the model config given is a ser_jax.models.crnn.Config"):
-        config_lib.ExperimentConfig(data_dir="x", model_name="tcn", model=TINY_MODEL)
-    assert config_lib.ExperimentConfig(data_dir="x", model_name="tcn").model == tcn.Config()
+        config_lib.ExperimentConfig(data_dir="x", model="tcn", model_config=TINY_MODEL)
+    assert config_lib.ExperimentConfig(data_dir="x", model="tcn").model_config == tcn.Config()
 
 
 def _config(corpus, cache_dir, name, **train):
     return config_lib.ExperimentConfig(
         data_dir=str(corpus), cache_dir=str(cache_dir), features=TINY_FEATURES,
-        split=splits.SplitConfig(protocol="holdout"), model_name=name, model=TINY[name],
+        split=splits.SplitConfig(protocol="holdout"), model=name, model_config=TINY[name],
         optim=optim.OptimConfig(learning_rate=3e-3),
         train=config_lib.TrainConfig(**{"epochs": 3, "patience": 0, "batch_size": 32, **train}), workers=2)
 
@@ -268,10 +268,10 @@ def test_a_new_model_is_one_module_and_one_registry_line(tiny_corpus, tiny_cache
     module.Config, module.Model = _LinearConfig, _Linear
     monkeypatch.setitem(sys.modules, "toy_linear", module)
     monkeypatch.setitem(models.MODELS, "linear", "toy_linear")
-    cfg = dataclasses.replace(_config(tiny_corpus, tiny_cache_dir, "crnn", epochs=2), model_name="linear",
-                              model=_LinearConfig())
+    cfg = dataclasses.replace(_config(tiny_corpus, tiny_cache_dir, "crnn", epochs=2), model="linear",
+                              model_config=_LinearConfig())
     metrics = train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False).metrics
-    assert metrics["config"]["model_name"] == "linear" and len(metrics["history"]) == 2
+    assert metrics["config"]["model"] == "linear" and len(metrics["history"]) == 2
     predictor = predict.load_predictor(tmp_path / "run")
     assert predictor.model_name == "linear"
     assert predictor.predict_file(str(tiny_corpus / metrics["test_predictions"]["paths"][0])).emotion

@@ -25,13 +25,13 @@ out = {{"devices": jax.local_device_count()}}
 for n in (1, 2, 4):
     cfg = config_lib.ExperimentConfig(
         data_dir={corpus!r}, cache_dir={cache!r}, features=TINY_FEATURES, split=splits.SplitConfig(protocol="holdout"),
-        model=TINY_MODEL, optim=optim.OptimConfig(learning_rate=3e-3), devices=n, workers=1,
+        model_config=TINY_MODEL, optim=optim.OptimConfig(learning_rate=3e-3), devices=n, workers=1,
         train=config_lib.TrainConfig(epochs=1, patience=0, batch_size=16))
     m = train_lib.train_and_evaluate(cfg, f"{{sys.argv[1]}}/run_{{n}}", progress=False).metrics
     out[n] = {{"history": m["history"], "accuracy": m["accuracy"], "probs": m["test_predictions"]["probabilities"]}}
 try:
     cfg = config_lib.ExperimentConfig(data_dir={corpus!r}, cache_dir={cache!r}, features=TINY_FEATURES,
-                                      model=TINY_MODEL, devices=4, train=config_lib.TrainConfig(batch_size=10))
+                                      model_config=TINY_MODEL, devices=4, train=config_lib.TrainConfig(batch_size=10))
     train_lib.train_and_evaluate(cfg, f"{{sys.argv[1]}}/bad", progress=False)
 except ValueError as e:
     out["bad_batch"] = str(e)
@@ -108,8 +108,8 @@ def test_two_processes_streaming_from_disk_train_as_one_process_in_memory(tiny_c
 
     cfg = config_lib.ExperimentConfig(
         data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES,
-        split=splits.SplitConfig(protocol="holdout"), model=TINY_MODEL, optim=optim.OptimConfig(learning_rate=3e-3),
-        workers=1, stream="off", groups=("mfcc", "mel", "rms"),
+        split=splits.SplitConfig(protocol="holdout"), model_config=TINY_MODEL,
+        optim=optim.OptimConfig(learning_rate=3e-3), workers=1, stream="off", feature_groups=("mfcc", "mel", "rms"),
         train=config_lib.TrainConfig(epochs=2, patience=0, batch_size=16, speaker_norm=True))
     one = train_lib.train_and_evaluate(cfg, tmp_path / "one", progress=False).metrics
     two = json.loads((tmp_path / "two" / "metrics.json").read_text())

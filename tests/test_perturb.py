@@ -164,7 +164,7 @@ def test_a_new_kind_of_copy_is_one_registry_entry(monkeypatch):
 def test_a_run_trains_on_copies_of_its_training_clips_only(tiny_corpus, tiny_cache_dir, tmp_path):
     cfg = config_lib.ExperimentConfig(
         data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES,
-        split=splits.SplitConfig(protocol="holdout"), model={"conv_filters": (8,), "conv_kernels": (3,),
+        split=splits.SplitConfig(protocol="holdout"), model_config={"conv_filters": (8,), "conv_kernels": (3,),
                                                              "lstm_units": 8, "dense_units": (8,)},
         train=config_lib.TrainConfig(epochs=1, patience=0, batch_size=32, speaker_norm=True),
         copies=("speed:1.1", "noise:20:30"), workers=2)  # vtlp takes the same path (see above)

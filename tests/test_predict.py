@@ -41,7 +41,7 @@ def run(tiny_corpus, tiny_cache_dir, tmp_path_factory):
                                 dense_dropout=0.0)
     cfg = config_lib.ExperimentConfig(
         data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES,
-        split=splits.SplitConfig(protocol="holdout"), model=model, optim=optim.OptimConfig(learning_rate=1e-2),
+        split=splits.SplitConfig(protocol="holdout"), model_config=model, optim=optim.OptimConfig(learning_rate=1e-2),
         train=config_lib.TrainConfig(epochs=6, patience=0, batch_size=16), workers=2)
     run_dir = tmp_path_factory.mktemp("predict") / "run"
     result = train_lib.train_and_evaluate(cfg, run_dir, progress=False)
@@ -81,7 +81,7 @@ def test_short_clips_get_the_probabilities_the_trained_model_gives_their_cached_
 
     fs = train_data.load_features(cfg, progress=False)
     x = np.asarray((fs.features - tree["norm"]["mean"]) / tree["norm"]["std"], np.float32)
-    state = train_lib.create_train_state(jax.random.PRNGKey(0), dataclasses.replace(cfg.model, num_classes=8),
+    state = train_lib.create_train_state(jax.random.PRNGKey(0), dataclasses.replace(cfg.model_config, num_classes=8),
                                          cfg.optim, x.shape[1], x.shape[2], 1)
     state = state.replace(params=tree["params"], batch_stats=tree["batch_stats"])
     rows = np.asarray([fs.paths.index(os.path.relpath(p, cfg.data_dir[0])) for p in clips])
@@ -269,7 +269,7 @@ def speaker_run(tiny_corpus, tiny_cache_dir, tmp_path_factory):
         data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES,
         split=splits.SplitConfig(protocol="speakers", train_speakers=("1",), val_speaker_ids=("2",),
                                  test_speakers=("3",)),
-        model=TINY_MODEL, optim=optim.OptimConfig(learning_rate=1e-2),
+        model_config=TINY_MODEL, optim=optim.OptimConfig(learning_rate=1e-2),
         train=config_lib.TrainConfig(epochs=3, patience=0, batch_size=16, speaker_norm=True, class_weights=True),
         workers=2)
     run_dir = tmp_path_factory.mktemp("speaker_norm") / "run"
@@ -296,7 +296,7 @@ def test_a_speaker_normalised_model_scales_a_folder_of_new_clips_by_their_own_st
     fs = train_data.load_features(cfg, progress=False)
     [split] = splits.make_splits(cfg.split, fs.meta)
     x, _ = train_data.standardize_rows(fs, split, cfg.train)
-    state = train_lib.create_train_state(jax.random.PRNGKey(0), dataclasses.replace(cfg.model, num_classes=8),
+    state = train_lib.create_train_state(jax.random.PRNGKey(0), dataclasses.replace(cfg.model_config, num_classes=8),
                                          cfg.optim, x.shape[1], x.shape[2], 1)
     state = state.replace(params=tree["params"], batch_stats=tree["batch_stats"])
     data = train_data.Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.zeros(len(x), jnp.int32))

@@ -600,10 +600,10 @@ def test_every_protocol_is_deterministic_and_random_state_matters_only_where_it_
             for part in ("train", "val", "test"):
                 np.testing.assert_array_equal(getattr(sa, part), getattr(sb, part))
     [t42] = make_splits(SplitConfig(protocol="holdout"), two_corpora)
-    [t7] = make_splits(SplitConfig(protocol="holdout", random_state=7), two_corpora)
+    [t7] = make_splits(SplitConfig(protocol="holdout", split_seed=7), two_corpora)
     assert not np.array_equal(t42.test, t7.test)
     for cfg in cfgs[2:]:  # speaker protocols are not random
-        seeded = make_splits(dataclasses.replace(cfg, random_state=7), two_corpora)
+        seeded = make_splits(dataclasses.replace(cfg, split_seed=7), two_corpora)
         assert all(np.array_equal(x.test, y.test) and np.array_equal(x.val, y.val)
                    for x, y in zip(make_splits(cfg, two_corpora), seeded)), cfg.protocol
 

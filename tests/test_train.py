@@ -24,8 +24,8 @@ from conftest import TINY_FEATURES, TINY_MODEL
 def tiny_config(corpus_root, cache_dir, **train_kw) -> config_lib.ExperimentConfig:
     split = train_kw.pop("split", splits.SplitConfig(protocol="holdout"))
     return config_lib.ExperimentConfig(
-        data_dir=str(corpus_root), cache_dir=str(cache_dir), features=TINY_FEATURES, split=split, model=TINY_MODEL,
-        optim=optim.OptimConfig(learning_rate=3e-3),
+        data_dir=str(corpus_root), cache_dir=str(cache_dir), features=TINY_FEATURES, split=split,
+        model_config=TINY_MODEL, optim=optim.OptimConfig(learning_rate=3e-3),
         train=config_lib.TrainConfig(**{"epochs": 4, "patience": 0, "batch_size": 16, **train_kw}), workers=2)
 
 
@@ -298,6 +298,15 @@ def test_resume_continues_with_the_runs_own_settings_and_says_when_there_is_noth
     moved = dataclasses.replace(cfg, cache_dir=str(tiny_cache_dir) + "/.", workers=1)
     train_lib.train_and_evaluate(moved, tmp_path / "new", resume=True, progress=False)
     # A run started before a setting existed ran at its default: it resumes; a non-default is refused.
+    # A run of an earlier version, its settings under their old names, resumes.
+    old = {k: v for k, v in saved.items() if k not in ("model", "model_config", "feature_groups", "copies")}
+    old.update(model_name=saved["model"], model=saved["model_config"], groups=saved["feature_groups"],
+               speed_perturb=[], vtlp=[], noise_snr=None,
+               split={**{k: v for k, v in saved["split"].items() if k != "split_seed"},
+                      "random_state": saved["split"]["split_seed"]})
+    (tmp_path / "new" / "config.json").write_text(json.dumps(old))
+    train_lib.train_and_evaluate(cfg, tmp_path / "new", resume=True, progress=False)
+    saved = json.loads((tmp_path / "new" / "config.json").read_text())
     del saved["copies"]
     (tmp_path / "new" / "config.json").write_text(json.dumps(saved))
     train_lib.train_and_evaluate(cfg, tmp_path / "new", resume=True, progress=False)

@@ -58,7 +58,7 @@ class SplitConfig:
                             choices=CHANNEL_CHOICES)
     test_size: float = setting(0.2, "Test fraction (seed_leaky, holdout).")
     val_size: float = setting(0.1, "Validation fraction of the training part, stratified (holdout).")
-    random_state: int = setting(42, "random_state of the stratified splits.", flag="split_seed")
+    split_seed: int = setting(42, "random_state of the stratified splits (the notebook's: 42).")
     folds: int = setting(5, "Folds over speakers (speaker_kfold).")
     fold: int | None = setting(None, "Run one fold only (0-based; speaker_kfold, loso, emobox); default all.")
     val_speakers: int = setting(2, "Validation speakers per fold and corpus (speaker-independent protocols); never "

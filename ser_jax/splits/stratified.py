@@ -27,7 +27,7 @@ def _stratified(rows: np.ndarray, key: np.ndarray, size: float, random_state: in
 
 
 def _seed_test(cfg: SplitConfig, rows, key) -> tuple[np.ndarray, np.ndarray]:
-    return _stratified(rows, key[rows], cfg.test_size, cfg.random_state, f"SplitConfig.test_size={cfg.test_size}")
+    return _stratified(rows, key[rows], cfg.test_size, cfg.split_seed, f"SplitConfig.test_size={cfg.test_size}")
 
 
 def seed_leaky(cfg: SplitConfig, meta, rows) -> list[Split]:
@@ -35,7 +35,7 @@ def seed_leaky(cfg: SplitConfig, meta, rows) -> list[Split]:
     pct = round(cfg.test_size * 100)
     desc = (
         f"LEAKY seed split: stratified {100 - pct}/{pct} on emotion x channel (random_state "
-        f"{cfg.random_state}{channel_note(cfg)}); validation = test set (early stopping on the test set)"
+        f"{cfg.split_seed}{channel_note(cfg)}); validation = test set (early stopping on the test set)"
     )
     return [Split("seed_leaky", train, test.copy(), test, True, None, desc)]
 
@@ -43,10 +43,10 @@ def seed_leaky(cfg: SplitConfig, meta, rows) -> list[Split]:
 def holdout(cfg: SplitConfig, meta, rows) -> list[Split]:
     key = strata(meta)
     rest, test = _seed_test(cfg, rows, key)
-    train, val = _stratified(rest, key[rest], cfg.val_size, cfg.random_state, f"SplitConfig.val_size={cfg.val_size}")
+    train, val = _stratified(rest, key[rest], cfg.val_size, cfg.split_seed, f"SplitConfig.val_size={cfg.val_size}")
     desc = (
         f"holdout: the seed's stratified {round(cfg.test_size * 100)}% test set, validation "
-        f"{round(cfg.val_size * 100)}% of the rest (stratified, random_state {cfg.random_state}"
+        f"{round(cfg.val_size * 100)}% of the rest (stratified, random_state {cfg.split_seed}"
         f"{channel_note(cfg)}); speakers overlap across parts"
     )
     return [Split("holdout", train, val, test, False, None, desc)]

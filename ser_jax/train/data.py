@@ -99,8 +99,8 @@ def load_features(cfg: ExperimentConfig, progress: bool = True, lazy: bool = Fal
         raise ValueError(f"--data_dir: corpus {repeated[0]} is given twice ({', '.join(cfg.data_dir)}); speakers "
                          "of two copies would be mixed up")
     fs = featureset.concat(sets)
-    if cfg.groups:
-        fs = fs.select_groups(cfg.groups)
+    if cfg.feature_groups:
+        fs = fs.select_groups(cfg.feature_groups)
     if cfg.emotions or cfg.merge_emotions:
         missing = sorted(set(cfg.emotions) - set(corpora.relabel(fs.meta["emotion"], (), cfg.merge_emotions)))
         if missing:

@@ -25,6 +25,7 @@ import optax
 from flax.training import train_state
 
 from ser_jax import augment as augment_lib
+from ser_jax import config as config_lib
 from ser_jax import faults, parallel, rundir
 from ser_jax import models as models_lib
 from ser_jax import optim as optim_lib
@@ -222,13 +223,13 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
 
     tc = cfg.train
     num_frames, num_features = int(data.x.shape[1]), int(data.x.shape[2])
-    model_cfg = dataclasses.replace(cfg.model, num_classes=len(label_names))
+    model_cfg = dataclasses.replace(cfg.model_config, num_classes=len(label_names))
     steps_per_epoch = math.ceil(len(split.train) / tc.batch_size)
     base_rng = jax.random.PRNGKey(tc.seed)
     class_w = (jnp.asarray(data_lib.class_weight_vector(y, split.train, len(label_names)))
                if tc.class_weights else None)
     state = create_train_state(jax.random.fold_in(base_rng, 0), model_cfg, cfg.optim, num_frames, num_features,
-                               total_steps=steps_per_epoch * tc.epochs, model_name=cfg.model_name)
+                               total_steps=steps_per_epoch * tc.epochs, model_name=cfg.model)
     mesh = parallel.make_mesh(cfg.devices)
     shard, everywhere = parallel.batch_sharding(mesh), parallel.replicated(mesh)
     state = parallel.replicate(state, everywhere)
@@ -236,8 +237,8 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
     class_w = parallel.replicate(class_w, everywhere)
     records = SplitRecords(run_dir, primary=parallel.is_primary())
     inference_meta = InferenceMeta(
-        label_names=tuple(label_names), feature_config=cfg.features, groups=tuple(cfg.groups),
-        model_name=cfg.model_name, model_config=model_cfg, num_frames=num_frames, protocol=cfg.split.protocol,
+        label_names=tuple(label_names), feature_config=cfg.features, groups=tuple(cfg.feature_groups),
+        model_name=cfg.model, model_config=model_cfg, num_frames=num_frames, protocol=cfg.split.protocol,
         leaky=split.leaky, normalization=data_lib.normalization(tc),
         corpora=tuple(sorted(set(np.asarray(corpus).tolist()))) if corpus is not None else ())
     p = _Progress()
@@ -380,7 +381,7 @@ def train_and_evaluate(cfg: ExperimentConfig, run_dir: str | os.PathLike, *, res
     progress = progress and primary
     with rundir.claimed(run_dir, hold=primary):  # process 0 of a multi-process run holds it for all
         rundir.check_start(run_dir, cfg.to_dict(), _defaults(), resume=resume, overwrite=overwrite,
-                           progress=progress)
+                           progress=progress, upgrade=config_lib.upgrade)
         parallel.barrier("run directory checked")  # every process decided before process 0 changes it
         mesh = parallel.make_mesh(cfg.devices)  # before any work: a bad --devices or batch size fails at once
         used = parallel.describe(mesh)
