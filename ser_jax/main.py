@@ -16,7 +16,7 @@ COMMANDS = {
     "precompute": "build the HDF5 feature cache of a corpus",
     "train": "train and evaluate one model (or every fold of a protocol) into a run directory",
     "predict": "emotions of new recordings from a checkpoint, a run or an ensemble",
-    "experiments": "run the rows of a table spec (a packaged name, e.g. protocols, or a JSON file), resumably",
+    "experiments": "run the rows of a table spec (experiments/tables/NAME.json by name, or a JSON file)",
     "tables": "render a table spec's finished runs as Markdown and LaTeX",
 }
 

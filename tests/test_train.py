@@ -290,6 +290,9 @@ def test_resume_continues_with_the_runs_own_settings_and_says_when_there_is_noth
     assert "nothing to resume" in capsys.readouterr().out
     saved = json.loads((tmp_path / "new" / "config.json").read_text())
     assert saved["provenance"]["versions"]["jax"] == jax.__version__ and saved["provenance"]["command"]
+    # The devices and processes it trained on (count and kind), never a setting compared on --resume.
+    assert saved["devices_used"] == {"count": 1, "platform": "cpu", "kind": jax.devices()[0].device_kind,
+                                     "processes": 1}
     other = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=2, seed=5))
     with pytest.raises(ValueError, match=r"--resume: .* was started with other settings \(train\.epochs: 1 then, 2 "
                                          r"now; train\.seed: 0 then, 5 now\)"):

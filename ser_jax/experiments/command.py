@@ -72,7 +72,7 @@ def main(argv: list[str]) -> int:
         return 0
 
     if not paths:
-        raise cli.UsageError("run: give the table spec(s): a packaged name (e.g. protocols) or a JSON file")
+        raise cli.UsageError("run: give the table spec(s): a name (e.g. protocols) or a JSON file")
     if FLAGS.dry_run and FLAGS.data_dir:
         data_dir = ",".join(os.path.expanduser(d) for d in FLAGS.data_dir.split(","))
     else:

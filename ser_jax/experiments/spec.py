@@ -194,7 +194,7 @@ def resolve_spec(path: str | os.PathLike) -> Path:
 
 
 def load_spec(path: str | os.PathLike) -> TableSpec:
-    """Reads and checks a table spec (JSON): a file, or a packaged spec by name."""
+    """Reads and checks a table spec (JSON): a file, or a spec of experiments/tables by name."""
     p = resolve_spec(path)
     try:
         data = json.loads(p.read_text())

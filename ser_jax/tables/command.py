@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
     FLAGS = flags.FLAGS
     paths = argv[1:]
     if not paths:
-        raise cli.UsageError("give the table spec(s) to render: a packaged name (e.g. protocols) or a JSON file")
+        raise cli.UsageError("give the table spec(s) to render: a name (e.g. protocols) or a JSON file")
     texts = []
     for p in paths:
         spec = load_spec(p)
