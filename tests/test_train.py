@@ -62,7 +62,7 @@ def test_a_run_compiles_each_step_once_and_writes_a_self_explaining_directory(ti
             "best_epoch", "config"} <= set(m)
     assert m["n_train"] + m["n_val"] + m["n_test"] == 312
     assert sum(map(sum, m["confusion_matrix"])) == m["n_test"]
-    assert m["config"]["model"]["lstm_units"] == TINY_MODEL.lstm_units
+    assert m["config"]["model_config"]["lstm_units"] == TINY_MODEL.lstm_units
     assert "angry" in (run / "report.txt").read_text() and "macro avg" in (run / "report.txt").read_text()
     assert not m["leaky"] and "LEAKY" not in (run / "report.txt").read_text()
 
@@ -226,7 +226,7 @@ def test_speaker_independent_folds_are_aggregated(tiny_corpus, tiny_cache_dir, t
     fold = _events(tmp_path / "run" / "fold_1")
     assert fold.Scalars("test/uar")[-1].value == pytest.approx(folds[1]["uar"])
     assert {f"test_f1/{n}" for n in folds[1]["per_class"]} <= set(fold.Tags()["scalars"])
-    assert _hparams(fold)["model.lstm_units"] == TINY_MODEL.lstm_units
+    assert _hparams(fold)["model_config.lstm_units"] == TINY_MODEL.lstm_units
 
 
 def _events(run_dir):
