@@ -59,7 +59,9 @@ class FeatureConfig:
     recipe: str = setting("seed", "seed: the original notebook's features exactly; fast: one shared STFT, tonnetz "
                           "from the STFT chroma (no harmonic separation); whisper: the hidden states of a "
                           "pretrained Whisper encoder (--encoder), 16 kHz, 50 frames/s, groups h0..hN (its "
-                          "sample rate, n_fft and hop are fixed).", choices=lambda: tuple(recipes.RECIPES))
+                          "sample rate, n_fft and hop are fixed); whisper_egemaps: those states pooled over the "
+                          "clip and openSMILE's 88 eGeMAPS functionals beside them (group egemaps88).",
+                          choices=lambda: tuple(recipes.RECIPES))
     sample_rate: int = setting(22050, "Resample audio to this rate (Hz).")
     duration: float | None = setting(
         3.0, "Crop/zero-pad every clip to this many seconds from the start, or 'full' to keep each clip's true "
@@ -130,16 +132,14 @@ class FeatureConfig:
             object.__setattr__(self, field, bool(getattr(self, field)))
         if recipe.ENCODER:
             try:
-                sha256, layers = encoders.describe(self.encoder)[:2]
+                sha256 = encoders.describe(self.encoder)[0]
             except encoders.EncoderError as e:
                 raise ValueError(str(e)) from None
             if self.encoder_sha256 and self.encoder_sha256 != sha256:
                 raise ValueError(f"encoder {self.encoder!r} has SHA-256 {sha256[:12]}..., not the recorded "
                                  f"{self.encoder_sha256[:12]}...: these are other weights than the ones recorded")
             object.__setattr__(self, "encoder_sha256", sha256)
-            order = encoders.hidden_state_groups(layers)
-        else:
-            order = tuple(recipe.group_sizes(self))
+        order = tuple(recipe.group_sizes(self))
         if tuple(self.groups) == ALL_GROUPS and not set(ALL_GROUPS) <= set(order):
             object.__setattr__(self, "groups", order)  # the default, for a recipe with other groups: all of its own
         if self.encoder_pool not in ENCODER_POOLS:
@@ -252,6 +252,7 @@ def cache_groups(wanted: tuple[str, ...] = (), recipe: str = "seed", encoder: st
             order = encoders.hidden_state_groups(encoders.describe(encoder)[1])
         except encoders.EncoderError as e:
             raise ValueError(f"--encoder: {e}") from None
+        order += getattr(recipes.get(recipe), "EXTRA_GROUPS", ())  # groups beside the states (whisper_egemaps)
         unknown = sorted(set(wanted) - set(order))
         if unknown:
             raise ValueError(f"--feature_groups: unknown group(s) {', '.join(unknown)} for --recipe={recipe}; "

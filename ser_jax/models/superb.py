@@ -5,7 +5,8 @@ groups h0..hN, or any subset of them). The head learns a softmax weighting of th
 scalar each, initialised equal), or keeps them side by side (``mix="concat"``); optionally runs
 ``blocks`` conformer blocks over the mixed frames (a sequence model over the weighted frame
 sequence); pools over the clip's valid frames (mean, or attention with one learned score per
-frame); and classifies the pooled vector with a small MLP.
+frame); puts any ``extra`` features beside the pooled vector (descriptors of the clip, e.g. the
+``whisper_egemaps`` recipe's eGeMAPS functionals); and classifies it with a small MLP.
 With one state and no hidden layer it is the linear probe.
 """
 
@@ -36,6 +37,9 @@ class Config:
     # conformer's, of width block_dim, 4 heads, a depthwise kernel of 5 frames); 0 = none (the SUPERB head).
     blocks: int = 0
     block_dim: int = 128
+    # Features after the hidden states that are not states (whisper_egemaps: the clip's 88 eGeMAPS
+    # functionals): pooled like the frames and put beside the pooled states before the MLP.
+    extra: int = 0
 
     def __post_init__(self) -> None:
         check_int("superb", "num_classes", self.num_classes, 2)
@@ -50,6 +54,7 @@ class Config:
         check_rate("superb", "dropout", self.dropout)
         check_int("superb", "blocks", self.blocks, 0)
         check_int("superb", "block_dim", self.block_dim, 4)
+        check_int("superb", "extra", self.extra, 0)
         if self.block_dim % 4:
             raise ValueError(f"superb.block_dim: {self.block_dim} does not divide into 4 attention heads")
 
@@ -61,6 +66,7 @@ class Model(nn.Module):
     def __call__(self, x: jax.Array, lengths: jax.Array, *, train: bool) -> jax.Array:
         cfg = self.config
         x, lengths = check_inputs("superb", x, lengths)
+        x, side = (x[..., :-cfg.extra], x[..., -cfg.extra:]) if cfg.extra else (x, None)
         if x.shape[-1] % cfg.state_width:
             raise ValueError(f"superb: {x.shape[-1]} features are not whole hidden states of superb.state_width="
                              f"{cfg.state_width}; set it to the encoder's width")
@@ -79,6 +85,8 @@ class Model(nn.Module):
             for i in range(cfg.blocks):
                 h = conformer.ConformerBlock(block_cfg, name=f"block_{i}")(h, mask, train=train)
         h = masked_mean(h, lengths) if cfg.pooling == "mean" else AttentionPool(name="pool")(h, lengths)
+        if side is not None:
+            h = jnp.concatenate([h, masked_mean(side, lengths)], axis=-1)
         for i, width in enumerate(cfg.hidden):
             h = nn.Dropout(cfg.dropout, deterministic=not train)(h)
             h = nn.relu(nn.Dense(width, name=f"dense_{i}")(h))

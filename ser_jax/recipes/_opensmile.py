@@ -19,6 +19,7 @@ from ser_jax.features import OPENSMILE_GROUPS
 
 N_EGEMAPS = 25
 N_COMPARE = 65
+N_EGEMAPS_FUNCTIONALS = 88
 
 
 @functools.lru_cache(maxsize=len(OPENSMILE_GROUPS))
@@ -47,4 +48,21 @@ def lld(y: np.ndarray, sr: int, num_frames_out: int, hop_length: int, group: str
         return np.zeros((df.shape[1], num_frames_out), np.float32)
     centres = (start + end) / 2
     return np.stack([np.interp(ours, centres, values[:, j]) for j in range(values.shape[1])]).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _functionals_smile() -> Any:
+    import opensmile
+
+    return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
+                           feature_level=opensmile.FeatureLevel.Functionals)
+
+
+def functionals(y: np.ndarray, sr: int) -> np.ndarray:
+    """(88,) float32: openSMILE's eGeMAPSv02 functionals of the whole clip (a value it cannot compute: 0)."""
+    df = _functionals_smile().process_signal(np.asarray(y, np.float32), sr)
+    values = np.nan_to_num(df.to_numpy(np.float64).reshape(-1), nan=0.0, posinf=0.0, neginf=0.0)
+    if values.shape != (N_EGEMAPS_FUNCTIONALS,):
+        raise AudioError(f"openSMILE gave {values.shape} eGeMAPS functionals, expected {N_EGEMAPS_FUNCTIONALS}")
+    return values.astype(np.float32)
 
