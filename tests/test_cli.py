@@ -55,32 +55,6 @@ def test_the_console_script_dispatches_to_the_same_commands():
     assert via_script.returncode == 0 and via_script.stdout == via_module.stdout
 
 
-def _is_module(name: str) -> bool:
-    path = PACKAGE.parent.joinpath(*name.split("."))
-    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
-
-
-def _imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            for alias in node.names:  # `from a import b`: module a.b when there is one, else a itself
-                full = f"{node.module}.{alias.name}"
-                found.add(full if _is_module(full) else node.module)
-    return found
-
-
-def test_no_module_imports_itself():
-    for path in PACKAGE.rglob("*.py"):
-        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-        if parts[-1] == "__main__":  # python -m's entry point imports its package: that is its job
-            continue
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        assert name not in _imports(path), f"{path} imports {name}, itself"
-
-
 def test_importing_ser_jax_leaves_the_process_alone_even_as_python_dash_m_would():
     check = "import sys; sys.argv = ['-m']; import ser_jax, ser_jax.corpus, ser_jax.runtime as r; print(r.done)"
     assert _run("-c", check).stdout.strip() == "False"

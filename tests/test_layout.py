@@ -34,7 +34,7 @@ def _nodes(tree: ast.AST, top_level_only: bool):
         yield from _nodes(node, top_level_only)
 
 
-def _imports(path: Path, top_level_only: bool = False) -> set[str]:
+def _imports(path: Path, top_level_only: bool = False, keep_self: bool = False) -> set[str]:
     """The ser_jax modules ``path`` imports (`from a import b` is module a.b when one exists)."""
     found = set()
     for node in _nodes(ast.parse(path.read_text()), top_level_only):
@@ -45,7 +45,7 @@ def _imports(path: Path, top_level_only: bool = False) -> set[str]:
             names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in MODULES else node.module
                      for a in node.names]
         found |= {n for n in names if n in MODULES}
-    return found - {_module(path)}
+    return found if keep_self else found - {_module(path)}
 
 
 GRAPH = {name: _imports(path) for name, path in MODULES.items()}
@@ -54,6 +54,13 @@ GRAPH = {name: _imports(path) for name, path in MODULES.items()}
 def test_no_source_file_is_longer_than_450_lines():
     long = {name: n for name, p in MODULES.items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, f"split these by what they do: {long}"
+
+
+def test_no_module_imports_itself():
+    for name, path in MODULES.items():
+        if name.endswith("__main__"):  # python -m's entry point imports its package: that is its job
+            continue
+        assert name not in _imports(path, keep_self=True), f"{path} imports {name}, itself"
 
 
 def test_no_import_circle():

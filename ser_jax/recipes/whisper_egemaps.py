@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ser_jax import encoders
+from ser_jax import encoders, recipes
 from ser_jax.features import FeatureConfig
 from ser_jax.recipes import _opensmile, whisper
 
@@ -37,9 +37,10 @@ def num_frames(num_samples: int, cfg: FeatureConfig) -> int:
 
 
 def prepare(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    """The clip's functionals, then Whisper's log-mel flattened: one array, as a feature worker returns."""
-    mel = whisper.prepare(y, cfg)
-    return np.concatenate([_opensmile.functionals(y, cfg.sample_rate), mel.ravel()])
+    """The clip's functionals, then Whisper's log-mel flattened: one array, as a feature worker returns.
+    Both describe the same samples (the clip as ``--duration`` crops or pads it)."""
+    clip = recipes.fit_length(np.nan_to_num(np.asarray(y, np.float32), nan=0.0, posinf=0.0, neginf=0.0), cfg)
+    return np.concatenate([_opensmile.functionals(clip, cfg.sample_rate), whisper.prepare(clip, cfg).ravel()])
 
 
 def finish(prepared: list[np.ndarray], cfg: FeatureConfig) -> list[np.ndarray]:
