@@ -128,19 +128,8 @@ class ExperimentConfig:
                              f"{self.model}" + (f" --superb.pooling={model.pooling} --superb.blocks={model.blocks}"
                                                      if self.model == "superb" else "")
                              + "); use --encoder_pool=frames for frame-level heads")
-        if (self.features.uses_encoder and self.model == "superb"
-                and model.mix == "weighted"):
-            sizes = recipes.group_sizes(self.features)
-            width = next(iter(sizes.values()))
-            chosen = _names(self.feature_groups) or self.features.groups
-            beside = sum(w for g, w in sizes.items() if g in chosen and not g[1:].isdigit())
-            if model.extra != beside:
-                raise ValueError(f"--superb.extra={model.extra}: the features hold {beside} columns beside the hidden "
-                                 f"states (--recipe={self.features.recipe}); set --superb.extra={beside}")
-            if model.state_width != width:
-                raise ValueError(f"--superb.state_width={model.state_width}: each hidden state of --encoder="
-                                 f"{self.features.encoder} with --encoder_pool={pool} is {width} wide; set "
-                                 f"--superb.state_width={width}")
+        models_lib.check_features(self.model, model, self.features, _names(self.feature_groups) or self.features.groups,
+                                  recipes.group_sizes(self.features))
         emotions = tuple(corpora.canonical_emotion(e) for e in _names(self.emotions))
         object.__setattr__(self, "data_dir", data_dirs)
         object.__setattr__(self, "corpus", readers)

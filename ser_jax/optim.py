@@ -123,13 +123,22 @@ def make_schedule(cfg: OptimConfig, total_steps: int | None = None) -> optax.Sch
     )
 
 
-def make_optimizer(cfg: OptimConfig, total_steps: int | None = None) -> optax.GradientTransformation:
+def pretrained_mask(params: Any) -> Any:
+    """Pytree of bools like ``params``: True under any name starting ``pretrained`` (weights a model
+    took from a pretrained encoder, ser_jax.models.whisper_top)."""
+    return jax.tree_util.tree_map_with_path(
+        lambda path, _: any(str(getattr(p, "key", "")).startswith("pretrained") for p in path), params)
+
+
+def make_optimizer(cfg: OptimConfig, total_steps: int | None = None, pretrained_lr: float = 1.0
+                   ) -> optax.GradientTransformation:
     """Adam with the configured decay, schedule and clipping.
 
     Order: clip (the data-loss gradient) -> [coupled: + 2*l2*w] -> Adam scaling ->
     [decoupled: + 2*l2*w] -> * -lr(t). Coupled mode equals Adam on ``loss + l2 * sum(w**2)`` over
     :func:`l2_mask`'s kernels (the factor 2 is that penalty's derivative); decoupled equals
-    ``optax.adamw(lr, weight_decay=2 * l2, mask=l2_mask)``.
+    ``optax.adamw(lr, weight_decay=2 * l2, mask=l2_mask)``. ``pretrained_lr`` scales the updates of
+    :func:`pretrained_mask`'s parameters (fine-tuned pretrained weights learn slower than a new head).
     """
     parts: list[optax.GradientTransformation] = []
     if cfg.clip_norm is not None:
@@ -140,6 +149,8 @@ def make_optimizer(cfg: OptimConfig, total_steps: int | None = None) -> optax.Gr
     parts.append(optax.scale_by_adam(b1=cfg.b1, b2=cfg.b2, eps=cfg.adam_eps))
     if cfg.decay == "decoupled" and cfg.l2 > 0:
         parts.append(optax.add_decayed_weights(decay, mask=l2_mask))
+    if pretrained_lr != 1.0:
+        parts.append(optax.masked(optax.scale(pretrained_lr), pretrained_mask))
     parts.append(optax.scale_by_learning_rate(make_schedule(cfg, total_steps)))
     return optax.chain(*parts)
 

@@ -154,10 +154,18 @@ def check_same_settings(saved: dict, settings: dict, defaults: dict, run_dir: Pa
         elif a != b:
             diffs.append(f"{path}: {a!r} then, {b!r} now")
 
-    walk({**json.loads(json.dumps(defaults)), **saved}, now, "")
+    walk(_same_paths({**json.loads(json.dumps(defaults)), **saved}), _same_paths(now), "")
     if diffs:
         raise ValueError(f"--resume: {run_dir} was started with other settings ({'; '.join(diffs[:3])}"
                          f"{'; ...' if len(diffs) > 3 else ''}); resume it with its own flags, or pass --overwrite")
+
+
+def _same_paths(settings: dict) -> dict:
+    """--data_dir entries as real paths: the same folder given relatively or absolutely is the same data."""
+    entries = settings.get("data_dir")
+    if isinstance(entries, list):
+        settings = {**settings, "data_dir": [os.path.realpath(os.path.expanduser(d)) for d in entries]}
+    return settings
 
 
 def provenance() -> dict:

@@ -304,23 +304,26 @@ def test_a_named_encoder_whose_extra_is_not_installed_says_which_extra(monkeypat
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("model", ["superb", "whisper_top"])  # frozen states; the top block fine-tuned
 def test_a_run_on_encoder_features_trains_resumes_to_the_same_result_and_predicts_new_files(
-        tiny_corpus, tmp_path, monkeypatch):
+        tiny_corpus, tmp_path, monkeypatch, model):
     import math
 
     import soundfile as sf
 
     from ser_jax import config as config_lib
     from ser_jax import optim, predict, splits
-    from ser_jax.models import superb
+    from ser_jax.models import superb, whisper_top
     from ser_jax.train import loop as train_lib
 
     encoder = write_tiny_whisper(tmp_path / "weights" / "model.bin")
     feats = features.FeatureConfig(recipe="whisper", encoder=str(encoder), duration=1.0)
+    model_config, groups = {"superb": (superb.Config(state_width=16, hidden=(8,)), ("h1", "h2")),
+                            "whisper_top": (whisper_top.Config(heads=2, ffn=32, hidden=(8,)), ("h1",))}[model]
     cfg = config_lib.ExperimentConfig(
-        data_dir=str(tiny_corpus), cache_dir=str(tmp_path / "cache"), features=feats, feature_groups=("h1", "h2"),
-        split=splits.SplitConfig(protocol="holdout"), model="superb",
-        model_config=superb.Config(state_width=16, hidden=(8,)), optim=optim.OptimConfig(learning_rate=3e-3),
+        data_dir=str(tiny_corpus), cache_dir=str(tmp_path / "cache"), features=feats, feature_groups=groups,
+        split=splits.SplitConfig(protocol="holdout"), model=model,
+        model_config=model_config, optim=optim.OptimConfig(learning_rate=3e-3),
         train=config_lib.TrainConfig(epochs=2, patience=0, batch_size=32), workers=2)
     full = train_lib.train_and_evaluate(cfg, tmp_path / "full", progress=False).metrics
 

@@ -19,7 +19,7 @@ import soundfile as sf
 
 from ser_jax import config as config_lib
 from ser_jax import models, optim, predict, splits
-from ser_jax.models import conformer, superb, tcn
+from ser_jax.models import conformer, superb, tcn, whisper_top
 from ser_jax.train import loop as train_lib
 
 from conftest import TINY_FEATURES, TINY_MODEL
@@ -30,6 +30,7 @@ TINY = {
     "tcn": tcn.Config(filters=8, dilations=2),
     "conformer": conformer.Config(dim=8, heads=2, blocks=1, ff_mult=2, conv_kernel=3),
     "superb": superb.Config(state_width=3, hidden=(8,), pooling="attention", blocks=1, block_dim=8),
+    "whisper_top": whisper_top.Config(heads=2, ffn=8, hidden=(8,), pooling="attention"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -300,6 +301,9 @@ def test_resume_continues_with_the_runs_own_settings_and_says_when_there_is_noth
     # Where the features are cached is not a setting of the run.
     moved = dataclasses.replace(cfg, cache_dir=str(tiny_cache_dir) + "/.", workers=1)
     train_lib.train_and_evaluate(moved, tmp_path / "new", resume=True, progress=False)
+    # Nor is how the corpus folder is spelled: relative or absolute, it is the same data.
+    relative = dataclasses.replace(cfg, data_dir=os.path.relpath(tiny_corpus))
+    train_lib.train_and_evaluate(relative, tmp_path / "new", resume=True, progress=False)
     # A run started before a setting existed ran at its default: it resumes; a non-default is refused.
     # A run of an earlier version, its settings under their old names, resumes.
     old = {k: v for k, v in saved.items() if k not in ("model", "model_config", "feature_groups", "copies")}

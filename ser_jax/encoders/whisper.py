@@ -45,10 +45,7 @@ def params_of(v: Mapping[str, np.ndarray]) -> dict:
             "ln_post": (f("layer_norm/gamma"), f("layer_norm/beta"))}
 
 
-
-
-
-def _layer_norm(x: jax.Array, p: tuple[jax.Array, jax.Array]) -> jax.Array:
+def layer_norm(x: jax.Array, p: tuple[jax.Array, jax.Array]) -> jax.Array:
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)
     return (x - mean) * jax.lax.rsqrt(var + LN_EPS) * p[0] + p[1]
@@ -65,36 +62,40 @@ def _gelu(x: jax.Array) -> jax.Array:
     return jax.nn.gelu(x, approximate=False)
 
 
-def _block(x: jax.Array, mask: jax.Array, p: dict, heads: int) -> jax.Array:
+def block(x: jax.Array, mask: jax.Array, p: dict, heads: int) -> jax.Array:
+    """One pre-LN transformer block of the encoder on x (B, T, width); keys past ``mask`` (B, T) unseen.
+    Also the fine-tuned top blocks of ser_jax.models.whisper_top, so both compute the same function."""
     b, t, d = x.shape
-    h = _layer_norm(x, p["ln1"])
+    h = layer_norm(x, p["ln1"])
     qkv = h @ p["qkv"][0] + p["qkv"][1]
     q, k, v = (a.reshape(b, t, heads, d // heads) for a in jnp.split(qkv, 3, axis=-1))
     logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(d // heads)
     logits = jnp.where(mask[:, None, None, :], logits, -1e30)
     att = jnp.einsum("bhqk,bkhd->bqhd", jax.nn.softmax(logits, axis=-1), v).reshape(b, t, d)
     x = x + att @ p["out"][0] + p["out"][1]
-    h = _layer_norm(x, p["ln2"])
+    h = layer_norm(x, p["ln2"])
     return x + _gelu(h @ p["fc1"][0] + p["fc1"][1]) @ p["fc2"][0] + p["fc2"][1]
 
 
-def hidden_states(params: dict, mel: jax.Array, mel_lengths: jax.Array, heads: int) -> jax.Array:
+def hidden_states(params: dict, mel: jax.Array, mel_lengths: jax.Array, heads: int, upto: int | None = None
+                  ) -> jax.Array:
     """(layers + 1, B, T_mel // 2, width): the embedding and each block's output (the last after the
     final layer norm, as Hugging Face's hidden_states and CTranslate2's encode() give it) of mel
-    (B, T_mel, n_mels), zero past each clip's mel_lengths; T_mel even, at most the 30-s window."""
+    (B, T_mel, n_mels), zero past each clip's mel_lengths; T_mel even, at most the 30-s window.
+    ``upto``: only the first so many blocks run (upto + 1 states)."""
     valid_mel = jnp.arange(mel.shape[1])[None, :, None] < mel_lengths[:, None, None]
     x = jnp.where(valid_mel, _gelu(_conv(jnp.where(valid_mel, mel, 0.0), params["conv1"], 1)), 0.0)
     x = _gelu(_conv(x, params["conv2"], 2))
     x = x + params["pos"][: x.shape[1]]
     mask = jnp.arange(x.shape[1])[None, :] < (mel_lengths[:, None] + 1) // 2
     states = [x]
-    for i, p in enumerate(params["blocks"]):
-        x = _block(x, mask, p, heads)
-        states.append(_layer_norm(x, params["ln_post"]) if i == len(params["blocks"]) - 1 else x)
+    for i, p in enumerate(params["blocks"][:upto]):
+        x = block(x, mask, p, heads)
+        states.append(layer_norm(x, params["ln_post"]) if i == len(params["blocks"]) - 1 else x)
     return jnp.stack(states)
 
 
-_hidden_states_jit = jax.jit(hidden_states, static_argnums=3)
+_hidden_states_jit = jax.jit(hidden_states, static_argnums=(3, 4))
 
 
 @functools.lru_cache(maxsize=2)

@@ -6,6 +6,13 @@ Each model is one module here holding a frozen ``Config`` dataclass (validated, 
 logits (B, num_classes), with frames past a clip's length never changing its logits. Training
 needs the ``dropout`` rng and, for models with BatchNorm, a mutable ``batch_stats`` collection.
 
+A model that reads particular features may define ``check_features(config, features, groups,
+sizes)`` (a FeatureConfig, the chosen groups, each group's width; a one-line ValueError when they do
+not fit), called when a run's settings are checked. A model that starts from pretrained weights
+defines ``initialize(config, variables, *, norm, encoder, encoder_sha256)``, called once on its
+fresh variables (:func:`initialize`); parameters under a name starting ``pretrained`` learn at the
+Config's ``pretrained_lr`` times the learning rate.
+
 Adding a model is one new file plus one line in :data:`MODELS`; ``--model=NAME`` then trains it,
 ``--NAME.FIELD=value`` (or ``--model_config=field=value,...``) sets any field of its Config, and
 the checkpoint stores the name and config, so ``predict`` rebuilds it. Kernels of modules named
@@ -30,6 +37,7 @@ MODELS: dict[str, str] = {
     "tcn": "ser_jax.models.tcn",  # TIM-Net-style bidirectional dilated temporal convolutions
     "conformer": "ser_jax.models.conformer",  # small conformer encoder with attention pooling
     "superb": "ser_jax.models.superb",  # weighted encoder layers, pooling, MLP (over pretrained encoder states)
+    "whisper_top": "ser_jax.models.whisper_top",  # a Whisper encoder's top blocks, fine-tuned, and superb's head
 }
 DEFAULT = "crnn"
 
@@ -82,3 +90,22 @@ def make_config(name: str, overrides: Mapping[str, Any] | None = None, base: Any
         raise ValueError(f"model {name!r} has no setting(s) {', '.join(unknown)}; it has "
                          f"{', '.join(f.name for f in dataclasses.fields(cls))}")
     return dataclasses.replace(base, **values)
+
+
+def initialize(name: str, config: Any, variables: Mapping[str, Any], *, norm: Mapping[str, Any] | None = None,
+               encoder: str = "", encoder_sha256: str = "") -> Any:
+    """A new run's starting variables: as initialised, or with pretrained weights put in by the model
+    (``norm``: the training statistics the features are standardised with; ``encoder``: the weights
+    the features were made with)."""
+    fn = getattr(module(name), "initialize", None)
+    if fn is None:
+        return variables
+    return fn(config, variables, norm=norm, encoder=encoder, encoder_sha256=encoder_sha256)
+
+
+def check_features(name: str, config: Any, features: Any, groups: Any, sizes: Mapping[str, int]) -> None:
+    """A one-line ValueError when the features (a FeatureConfig, the chosen groups, the width of each
+    group the recipe has) do not fit the model."""
+    fn = getattr(module(name), "check_features", None)
+    if fn is not None:
+        fn(config, features, tuple(groups), sizes)

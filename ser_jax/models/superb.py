@@ -13,6 +13,8 @@ With one state and no hidden layer it is the linear probe.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -57,6 +59,23 @@ class Config:
         check_int("superb", "extra", self.extra, 0)
         if self.block_dim % 4:
             raise ValueError(f"superb.block_dim: {self.block_dim} does not divide into 4 attention heads")
+
+
+def check_features(cfg: Config, features: Any, groups: Sequence[str], sizes: Mapping[str, int]) -> None:
+    """On encoder features, the weighted head's state width and ``extra`` columns must be the
+    features' (a FeatureConfig, the chosen groups, every group's width); one line naming the value
+    to set otherwise."""
+    if not features.uses_encoder or cfg.mix != "weighted":
+        return
+    width = next(iter(sizes.values()))
+    beside = sum(w for g, w in sizes.items() if g in groups and not g[1:].isdigit())
+    if cfg.extra != beside:
+        raise ValueError(f"--superb.extra={cfg.extra}: the features hold {beside} columns beside the hidden "
+                         f"states (--recipe={features.recipe}); set --superb.extra={beside}")
+    if cfg.state_width != width:
+        raise ValueError(f"--superb.state_width={cfg.state_width}: each hidden state of --encoder="
+                         f"{features.encoder} with --encoder_pool={features.encoder_pool} is {width} wide; set "
+                         f"--superb.state_width={width}")
 
 
 class Model(nn.Module):

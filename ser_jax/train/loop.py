@@ -69,17 +69,22 @@ def _program(model_name: str, model_cfg: Any, optim_cfg: optim_lib.OptimConfig, 
     by op, each of its ~130 small operations is lowered and compiled on its own (2-7 s per start).
     """
     model = models_lib.build(model_name, model_cfg)
-    return model, jax.jit(functools.partial(model.init, train=False)), optim_lib.make_optimizer(optim_cfg, total_steps)
+    tx = optim_lib.make_optimizer(optim_cfg, total_steps, getattr(model_cfg, "pretrained_lr", 1.0))
+    return model, jax.jit(functools.partial(model.init, train=False)), tx
 
 
 def create_train_state(
     rng: jax.Array, model_cfg: Any, optim_cfg: optim_lib.OptimConfig,
     num_frames: int, num_features: int, total_steps: int, model_name: str = models_lib.DEFAULT,
+    pretrained: Callable[[Any], Any] | None = None,
 ) -> TrainState:
-    """Parameters, BatchNorm statistics and optimiser state of model ``model_name`` (its Config)."""
+    """Parameters, BatchNorm statistics and optimiser state of model ``model_name`` (its Config);
+    ``pretrained`` puts pretrained weights into the fresh variables (ser_jax.models.initialize)."""
     model, init, tx = _program(model_name, model_cfg, optim_cfg, total_steps)
     x = jnp.zeros((1, num_frames, num_features), jnp.float32)
     variables = init({"params": rng, "dropout": rng}, x, jnp.full((1,), num_frames, jnp.int32))
+    if pretrained is not None:
+        variables = pretrained(variables)
     state = TrainState.create(apply_fn=model.apply, params=variables["params"], tx=tx,
                               batch_stats=variables.get("batch_stats", {}))
     # A Python int step would be weakly typed and make the second call of train_step recompile.
@@ -228,8 +233,10 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
     base_rng = jax.random.PRNGKey(tc.seed)
     class_w = (jnp.asarray(data_lib.class_weight_vector(y, split.train, len(label_names)))
                if tc.class_weights else None)
+    pretrained = functools.partial(models_lib.initialize, cfg.model, model_cfg, norm=norm,
+                                   encoder=cfg.features.encoder, encoder_sha256=cfg.features.encoder_sha256)
     state = create_train_state(jax.random.fold_in(base_rng, 0), model_cfg, cfg.optim, num_frames, num_features,
-                               total_steps=steps_per_epoch * tc.epochs, model_name=cfg.model)
+                               total_steps=steps_per_epoch * tc.epochs, model_name=cfg.model, pretrained=pretrained)
     mesh = parallel.make_mesh(cfg.devices)
     shard, everywhere = parallel.batch_sharding(mesh), parallel.replicated(mesh)
     state = parallel.replicate(state, everywhere)
