@@ -55,7 +55,7 @@ def feature_config_from_flags() -> features_lib.FeatureConfig:
     wanted = config_flags.values(ExperimentConfig)["feature_groups"]
     chosen = config_flags.values(features_lib.FeatureConfig)
     try:
-        groups = features_lib.cache_groups(wanted, chosen["recipe"], chosen["encoder"])
+        groups = features_lib.cache_groups(wanted, chosen["recipe"], chosen["encoder"], chosen["encoder_pool"])
     except ValueError as e:
         raise UsageError(str(e)) from None
     return config_flags.build(features_lib.FeatureConfig, groups=groups)

@@ -242,11 +242,12 @@ def parse_duration(value: str) -> float | None:
     return seconds
 
 
-def cache_groups(wanted: tuple[str, ...] = (), recipe: str = "seed", encoder: str = encoders.DEFAULT
-                 ) -> tuple[str, ...]:
+def cache_groups(wanted: tuple[str, ...] = (), recipe: str = "seed", encoder: str = encoders.DEFAULT,
+                 encoder_pool: str = "mean") -> tuple[str, ...]:
     """The groups a feature cache holds for a job using ``wanted``: every default group (so runs on
     different subsets share one cache) plus the optional groups named; for an encoder recipe, every
-    hidden state."""
+    hidden state, except in a frame cache (``encoder_pool=frames``, ~150x a pooled one per state),
+    which holds only the states named (all when none are)."""
     if recipes.get(recipe).ENCODER:
         try:
             order = encoders.hidden_state_groups(encoders.describe(encoder)[1])
@@ -257,6 +258,8 @@ def cache_groups(wanted: tuple[str, ...] = (), recipe: str = "seed", encoder: st
         if unknown:
             raise ValueError(f"--feature_groups: unknown group(s) {', '.join(unknown)} for --recipe={recipe}; "
                              f"choose from its hidden states {', '.join(order)}")
+        if encoder_pool == "frames" and wanted:
+            return tuple(g for g in order if g in wanted)
         return order
     unknown = sorted(set(wanted) - set(GROUP_ORDER))
     if unknown:

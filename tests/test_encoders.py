@@ -280,6 +280,13 @@ def test_cache_keys_change_with_the_weights_and_the_layers_but_not_for_other_rec
     assert features.FeatureConfig.from_dict(base.to_dict()) == base
 
 
+def test_a_frame_cache_holds_only_the_states_a_job_names_a_pooled_one_every_state(tiny_bin):
+    # Frames of every state are ~7x the disk and memory of one (3.6 GB for ravdess-dev with Whisper base).
+    assert features.cache_groups(("h1",), "whisper", str(tiny_bin), "frames") == ("h1",)
+    assert features.cache_groups((), "whisper", str(tiny_bin), "frames") == ("h0", "h1", "h2")
+    assert features.cache_groups(("h1",), "whisper", str(tiny_bin), "mean") == ("h0", "h1", "h2")
+
+
 def test_weights_that_differ_from_the_recorded_hash_are_refused_naming_the_file(tiny_bin, tmp_path):
     cfg = features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin))
     moved = tmp_path / "model.bin"

@@ -84,8 +84,8 @@ def _config(tiny_bin, tmp_path, **kwargs):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(features=dict(groups=("h2",))), "use --groups=h1"),
-    (dict(blocks=2), "use --groups=h0"),
+    (dict(features=dict(groups=("h2",))), "use --feature_groups=h1"),
+    (dict(blocks=2), "use --feature_groups=h0"),
     (dict(blocks=3), "has 2 blocks"),
     (dict(features=dict(encoder_pool="mean")), "--encoder_pool=frames"),
     (dict(features=dict(encoder_stride=2)), "--encoder_pool=frames and --encoder_stride=1"),

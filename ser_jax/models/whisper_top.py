@@ -2,7 +2,7 @@
 
 Fine-tuning a whole encoder is out of reach on a few CPU cores; fine-tuning its last N blocks is not
 when the frozen blocks below them run once: the ``whisper`` recipe caches state h<L-N> as frames
-(``--groups=h<L-N> --encoder_pool=frames``) and a training step runs only the top N blocks on it.
+(``--feature_groups=h<L-N> --encoder_pool=frames``) and a training step runs only the top N blocks.
 They start from the encoder's own weights (``initialize`` reads them from the file the features name,
 checked by the hash the features recorded) and learn at ``pretrained_lr`` times the learning rate.
 The head is superb's: softmax weights over the input state and each block's output (each layer-normed
@@ -126,7 +126,7 @@ def check_features(cfg: Config, features: Any, groups: Sequence[str], sizes: Map
     want = f"h{layers - cfg.blocks}"
     if tuple(groups) != (want,):
         raise ValueError(f"--whisper_top.blocks={cfg.blocks} fine-tunes the last {cfg.blocks} of {layers} blocks, "
-                         f"which read state {want}: use --groups={want} (got {','.join(groups)})")
+                         f"which read state {want}: use --feature_groups={want} (got {','.join(groups)})")
 
 
 def initialize(cfg: Config, variables: Mapping[str, Any], *, norm: Mapping[str, np.ndarray] | None,
