@@ -222,8 +222,9 @@ class _Progress:
 
 def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label_names: Sequence[str],
               split: splits_lib.Split, run_dir: Path, *, paths: Sequence[str], norm: dict,
-              corpus: np.ndarray | None = None, resume: bool = False, progress: bool = True) -> dict:
-    """Trains on split.train, stops early on split.val, evaluates the best epoch on split.test."""
+              corpus: np.ndarray | None = None, resume: bool = False, progress: bool = True, mesh: Any = None) -> dict:
+    """Trains on split.train, stops early on split.val, evaluates the best epoch on split.test
+    (``mesh``: the run's devices, parallel.make_mesh; made here when not given)."""
     from tqdm.auto import tqdm
 
     tc = cfg.train
@@ -237,7 +238,7 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
                                    encoder=cfg.features.encoder, encoder_sha256=cfg.features.encoder_sha256)
     state = create_train_state(jax.random.fold_in(base_rng, 0), model_cfg, cfg.optim, num_frames, num_features,
                                total_steps=steps_per_epoch * tc.epochs, model_name=cfg.model, pretrained=pretrained)
-    mesh = parallel.make_mesh(cfg.devices)
+    mesh = parallel.make_mesh(cfg.devices) if mesh is None else mesh
     shard, everywhere = parallel.batch_sharding(mesh), parallel.replicated(mesh)
     state = parallel.replicate(state, everywhere)
     data = parallel.replicate(data, everywhere) if isinstance(data, Arrays) else data
@@ -409,7 +410,7 @@ def train_and_evaluate(cfg: ExperimentConfig, run_dir: str | os.PathLike, *, res
             data, norm = data_lib.for_split(prepared, split, cfg.train)
             metrics = fit_split(cfg, data, prepared.y, prepared.label_names, split, sub, paths=prepared.features.paths,
                                 norm=norm, corpus=prepared.features.meta.get("corpus"), resume=resume,
-                                progress=progress)
+                                progress=progress, mesh=mesh)
             if progress and len(prepared.splits) > 1:
                 print(report_lib.format_summary(metrics, leaky=split.leaky, protocol=split.name), flush=True)
             per_split.append(metrics)
