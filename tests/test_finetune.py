@@ -103,3 +103,21 @@ def test_blocks_of_another_shape_than_the_encoders_are_refused_naming_the_settin
     with pytest.raises(ValueError, match="--whisper_top.heads=4: the encoder .* has 2; set --whisper_top.heads=2"):
         models.initialize("whisper_top", cfg, {"params": {}}, encoder=str(tiny_bin),
                           encoder_sha256=encoders.describe(str(tiny_bin)).sha256)
+
+
+def test_states_standardised_per_feature_ignore_padding_in_training_too():
+    # state_norm="batch" standardises each block output over the batch's valid frames while training.
+    cfg = whisper_top.Config(num_classes=3, heads=2, ffn=8, hidden=(8,), state_norm="batch")
+    model = models.build("whisper_top", cfg)
+    rng = np.random.default_rng(0)
+    x, lengths = jnp.asarray(rng.standard_normal((3, 20, 6)), jnp.float32), jnp.array([20, 13, 4])
+    variables = model.init(jax.random.key(0), x, lengths, train=False)
+    wide = jnp.concatenate([x, jnp.full((3, 9, 6), 7.0)], axis=1)
+    run = lambda inp: model.apply(variables, inp, lengths, train=True, rngs={"dropout": jax.random.key(1)},  # noqa: E731
+                                  mutable=["batch_stats"])
+    (a, sa), (b, sb) = run(x), run(wide)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_allclose(sa["batch_stats"]["state_norm_1"]["mean"], sb["batch_stats"]["state_norm_1"]["mean"],
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="state_norm: 'group' is not one of layer, batch"):
+        whisper_top.Config(state_norm="group")

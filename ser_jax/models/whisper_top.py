@@ -6,7 +6,8 @@ when the frozen blocks below them run once: the ``whisper`` recipe caches state 
 They start from the encoder's own weights (``initialize`` reads them from the file the features name,
 checked by the hash the features recorded) and learn at ``pretrained_lr`` times the learning rate.
 The head is superb's: softmax weights over the input state and each block's output (each layer-normed
-first, as SUPERB's featurizer does), pooling over the clip, a small MLP.
+first, as SUPERB's featurizer does, or standardised per feature: ``state_norm``), pooling over the
+clip, a small MLP.
 
 The features arrive standardised (globally or per speaker); the model maps them back to the
 encoder's own scale (x * std + mean of the training rows: the checkpointed statistics) before the
@@ -28,6 +29,7 @@ import numpy as np
 from ser_jax.models import superb
 from ser_jax.models.layers import check_inputs, check_int, check_rate, time_mask
 
+STATE_NORMS = ("layer", "batch")
 # The block's parameters as ser_jax.encoders.whisper.params_of names them: (weight, bias) pairs.
 _BLOCK_PARAMS = ("ln1", "qkv", "out", "ln2", "fc1", "fc2")
 
@@ -39,6 +41,10 @@ class Config:
     heads: int = 8  # attention heads of those blocks, as the encoder has them (Whisper base: 8)
     ffn: int = 2048  # their feed-forward width (Whisper base: 2048)
     pretrained_lr: float = 0.1  # learning rate of the pretrained weights, as a fraction of --learning_rate
+    # How each state is scaled for the head: "layer" = layer norm per frame (SUPERB's featurizer);
+    # "batch" = each feature standardised over the training frames (BatchNorm), the input state as the
+    # run standardised it (globally or per speaker), as the frozen recipe's head sees its states.
+    state_norm: str = "layer"
     pooling: str = "mean"  # the head (ser_jax.models.superb): mean or attention over the valid frames
     mix: str = "weighted"  # the states: a learned softmax-weighted sum, or side by side (concat)
     hidden: tuple[int, ...] = (256,)
@@ -53,6 +59,8 @@ class Config:
             raise ValueError(f"whisper_top.pretrained_lr: must be a number >= 0, got {self.pretrained_lr!r}")
         object.__setattr__(self, "hidden", tuple(self.hidden))
         check_rate("whisper_top", "dropout", self.dropout)
+        if self.state_norm not in STATE_NORMS:
+            raise ValueError(f"whisper_top.state_norm: {self.state_norm!r} is not one of {', '.join(STATE_NORMS)}")
         self.head(2, 1)  # the head's own checks (pooling, mix, hidden)
 
     def head(self, num_classes: int, width: int) -> superb.Config:
@@ -106,7 +114,12 @@ class Model(nn.Module):
                    self.param("pretrained_ln_post_bias", nn.initializers.zeros, (d,)))
         states[-1] = whisper.layer_norm(states[-1], ln_post)  # the encoder's last state, as it gives it
         self.sow("intermediates", "last_state", states[-1])
-        normed = [whisper.layer_norm(s, (1.0, 0.0)) for s in states]
+        if cfg.state_norm == "layer":
+            normed = [whisper.layer_norm(s, (1.0, 0.0)) for s in states]
+        else:
+            normed = [x] + [nn.BatchNorm(use_running_average=not train, use_scale=False, use_bias=False,
+                                         name=f"state_norm_{i + 1}")(s, mask=mask[..., None])
+                            for i, s in enumerate(states[1:])]
         head = superb.Model(cfg.head(cfg.num_classes, d), name="head")
         return head(jnp.concatenate(normed, axis=-1), lengths, train=train)
 
