@@ -81,14 +81,14 @@ class PretrainedBlock(nn.Module):
         d = x.shape[-1]
         if d % self.heads:
             raise ValueError(f"whisper_top: width {d} does not divide into {self.heads} heads (whisper_top.heads)")
-        shapes = {"ln1": (d, d), "qkv": ((d, 3 * d), 3 * d), "out": ((d, d), d), "ln2": (d, d),
-                  "fc1": ((d, self.ffn), self.ffn), "fc2": ((self.ffn, d), d)}
+        shapes = {"ln1": ((d,), d), "qkv": ((d, 3 * d), 3 * d), "out": ((d, d), d), "ln2": ((d,), d),
+                  "fc1": ((d, self.ffn), self.ffn), "fc2": ((self.ffn, d), d)}  # (weight, bias width)
         p = {}
         for name in _BLOCK_PARAMS:
-            w_shape, b_shape = shapes[name]
+            w_shape, b_width = shapes[name]
             w_init = nn.initializers.ones if name.startswith("ln") else nn.initializers.lecun_normal()
-            p[name] = (self.param(f"{name}_weight", w_init, w_shape if isinstance(w_shape, tuple) else (w_shape,)),
-                       self.param(f"{name}_bias", nn.initializers.zeros, (b_shape,)))
+            p[name] = (self.param(f"{name}_weight", w_init, w_shape),
+                       self.param(f"{name}_bias", nn.initializers.zeros, (b_width,)))
         return whisper.block(x, mask, p, self.heads)
 
 
