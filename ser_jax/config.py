@@ -136,7 +136,8 @@ class ExperimentConfig:
         object.__setattr__(self, "emotions", emotions)
         object.__setattr__(self, "merge_emotions", corpora.parse_merges(self.merge_emotions))
         groups = _names(self.feature_groups)
-        features_lib.cache_groups(groups, self.features.recipe, self.features.encoder)  # unknown: one line
+        features_lib.cache_groups(groups, self.features.recipe, self.features.encoder,  # unknown: one line
+                                  self.features.encoder_pool)
         object.__setattr__(self, "feature_groups", () if set(groups) == set(self.features.groups) else groups)
         object.__setattr__(self, "copies", perturb_lib.parse_copies(self.copies))
 

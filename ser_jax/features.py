@@ -250,10 +250,10 @@ def cache_groups(wanted: tuple[str, ...] = (), recipe: str = "seed", encoder: st
     which holds only the states named (all when none are)."""
     if recipes.get(recipe).ENCODER:
         try:
-            order = encoders.hidden_state_groups(encoders.describe(encoder)[1])
+            encoders.describe(encoder)
         except encoders.EncoderError as e:
             raise ValueError(f"--encoder: {e}") from None
-        order += getattr(recipes.get(recipe), "EXTRA_GROUPS", ())  # groups beside the states (whisper_egemaps)
+        order = FeatureConfig(recipe=recipe, encoder=encoder, encoder_pool=encoder_pool).groups  # all the recipe has
         unknown = sorted(set(wanted) - set(order))
         if unknown:
             raise ValueError(f"--feature_groups: unknown group(s) {', '.join(unknown)} for --recipe={recipe}; "

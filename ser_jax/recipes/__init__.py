@@ -2,8 +2,8 @@
 
 A recipe is one module in this package, named by its file (``--recipe=NAME``), with
 - ``ENCODER``: True when its features are a pretrained encoder's hidden states (ser_jax.encoders):
-  the config's encoder fields then count (and its cache key the JAX version), its groups are the
-  encoder's hidden states h0..hN, then its ``EXTRA_GROUPS`` if it has any (``whisper_egemaps``);
+  the config's encoder fields then count (and its cache key the JAX version); its groups are the
+  encoder's hidden states h0..hN and any beside them (``whisper_egemaps``: ``egemaps88``);
 - ``FIXED``: FeatureConfig fields the recipe fixes whatever the flags say (an encoder's front end);
 - ``STORAGE_DTYPE``: how a cache stores its features;
 - ``group_sizes(cfg)``: the rows of every group it can compute, in row order;

@@ -21,7 +21,6 @@ FIXED = whisper.FIXED
 STORAGE_DTYPE = np.float32  # the descriptors span orders of magnitude float16 would round
 GROUP = "egemaps88"
 WIDTH = _opensmile.N_EGEMAPS_FUNCTIONALS
-EXTRA_GROUPS = (GROUP,)  # beside the hidden states (features.cache_groups)
 
 min_samples = whisper.min_samples
 
