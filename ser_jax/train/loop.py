@@ -234,8 +234,12 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
     base_rng = jax.random.PRNGKey(tc.seed)
     class_w = (jnp.asarray(data_lib.class_weight_vector(y, split.train, len(label_names)))
                if tc.class_weights else None)
-    pretrained = functools.partial(models_lib.initialize, cfg.model, model_cfg, norm=norm,
-                                   encoder=cfg.features.encoder, encoder_sha256=cfg.features.encoder_sha256)
+    records = SplitRecords(run_dir, primary=parallel.is_primary())
+    resuming = resume and records.checkpoints.has("last")
+    # Pretrained weights only for a new start: a resumed split restores its own (no weights read twice).
+    pretrained = None if resuming else functools.partial(
+        models_lib.initialize, cfg.model, model_cfg, norm=norm, encoder=cfg.features.encoder,
+        encoder_sha256=cfg.features.encoder_sha256)
     state = create_train_state(jax.random.fold_in(base_rng, 0), model_cfg, cfg.optim, num_frames, num_features,
                                total_steps=steps_per_epoch * tc.epochs, model_name=cfg.model, pretrained=pretrained)
     mesh = parallel.make_mesh(cfg.devices) if mesh is None else mesh
@@ -243,7 +247,6 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
     state = parallel.replicate(state, everywhere)
     data = parallel.replicate(data, everywhere) if isinstance(data, Arrays) else data
     class_w = parallel.replicate(class_w, everywhere)
-    records = SplitRecords(run_dir, primary=parallel.is_primary())
     inference_meta = InferenceMeta(
         label_names=tuple(label_names), feature_config=cfg.features, groups=tuple(cfg.feature_groups),
         model_name=cfg.model, model_config=model_cfg, num_frames=num_frames, protocol=cfg.split.protocol,
@@ -255,7 +258,7 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
     def best_meta() -> dict:
         return dataclasses.replace(inference_meta, epoch=p.best_epoch + 1, val_accuracy=float(p.best_acc)).to_dict()
 
-    if resume and records.checkpoints.has("last"):
+    if resuming:
         state, best, p = _restore(records, state, norm, best_meta)
         if progress:
             print(f"resuming {run_dir} after epoch {p.start_epoch}", flush=True)
