@@ -35,6 +35,15 @@ class TrainConfig:
     speaker_norm: bool = setting(False, "Standardise every speaker (training and test alike) by the statistics of "
                                  "its own clips instead of the training set's; uses no labels, assumes several "
                                  "clips per test speaker.")
+    # Shrinkage of speaker statistics (normalize.shrink): a speaker with n clips is standardised by
+    # n / (n + k) of its own statistics and k / (n + k) of its corpus's, k = this many clips.
+    speaker_prior: float = setting(8.0, "Under --speaker_norm: shrink each speaker's statistics toward its corpus's "
+                                   "as if the speaker had this many more clips drawn from the corpus (n / (n + k) "
+                                   "its own); 0 = each speaker by its own clips alone.")
+    # Loss weights per training clip: n_corpus^-power, normalised to mean 1 (0: every clip alike;
+    # 1: every training corpus weighs the same in total, however many clips it has).
+    corpus_balance: float = setting(0.0, "Weight each training clip's loss by (clips of its corpus)^-POWER: 0 = "
+                                    "every clip alike, 1 = every training corpus counts the same in total.")
     class_weights: bool = setting(False, "Weight the loss by n / (classes * class count) of the training rows, so "
                                   "rare classes count as much as frequent ones.")
     eval_batch_size: int = setting(128, "Batch size of validation and test passes (speed and memory only).")
@@ -43,6 +52,10 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name}={getattr(self, name)}: must be at least 1")
+        if self.speaker_prior < 0:
+            raise ValueError(f"--speaker_prior={self.speaker_prior:g}: must be >= 0 (0 = no shrinkage)")
+        if not 0.0 <= self.corpus_balance <= 1.0:
+            raise ValueError(f"--corpus_balance={self.corpus_balance:g}: must be in [0, 1]")
         if self.patience < 0:
             raise ValueError(f"--patience={self.patience}: must be >= 0 (0 disables early stopping)")
 

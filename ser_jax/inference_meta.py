@@ -35,6 +35,7 @@ class InferenceMeta:
     leaky: bool
     normalization: str  # global (training statistics, stored with the arrays), speaker (per speaker), none
     corpora: tuple[str, ...] = ()  # corpora trained on
+    speaker_prior: float = 0.0  # speaker normalisation: clips of shrinkage toward the wider statistics (0: none)
     epoch: int | None = None  # of the checkpoint (1-based)
     val_accuracy: float | None = None
     version: int = VERSION
@@ -77,7 +78,8 @@ class InferenceMeta:
                 model_config=models_lib.config_from_dict(name, d["model_config"]),
                 num_frames=int(d["num_frames"]), protocol=str(d.get("protocol", "?")),
                 leaky=bool(d.get("leaky", False)), normalization=str(d.get("normalization", "global")),
-                corpora=tuple(d.get("corpora") or ()), epoch=d.get("epoch"), val_accuracy=d.get("val_accuracy"))
+                corpora=tuple(d.get("corpora") or ()), speaker_prior=float(d.get("speaker_prior", 0.0)),
+                epoch=d.get("epoch"), val_accuracy=d.get("val_accuracy"))
         except MetaError as e:
             raise MetaError(f"{where}: {e}") from None
         except (TypeError, ValueError) as e:

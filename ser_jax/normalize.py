@@ -1,5 +1,6 @@
 """Per-feature standardisation over valid (unpadded) frames: global (fitted on training rows only)
-or per speaker (each speaker by the statistics of its own clips, labels unused).
+or per speaker (each speaker by the statistics of its own clips, labels unused, shrunk toward its
+corpus's statistics by the number of clips it has, so two clips of a speaker do not decide alone).
 
 Features of different groups differ by orders of magnitude (mel power vs. zero-crossing
 rate), so the network sees z-scores. The statistics come from the training rows alone (so
@@ -24,6 +25,19 @@ def fit_standardizer(
     ``min_std`` (constant, e.g. silence) gets std 1, as scikit-learn's StandardScaler does:
     it is centred but not blown up, and padded frames stay finite after standardising.
     """
+    mean, var = moments(features, lengths, rows)
+    return mean_std(mean, var, min_std)
+
+
+def mean_std(mean: np.ndarray, var: np.ndarray, min_std: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    """float32 mean and std from moments; a std below ``min_std`` becomes 1 (see fit_standardizer)."""
+    std = np.sqrt(np.maximum(var, 0.0))
+    std = np.where(std < min_std, 1.0, std)
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def moments(features, lengths: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (population) variance per feature, float64, over the valid frames of ``rows``."""
     if features.ndim != 3:
         raise ValueError(f"fit_standardizer: features must be (N, T, F), got shape {features.shape}")
     n, t_max, n_feat = features.shape
@@ -59,9 +73,7 @@ def fit_standardizer(
         count = total
     if count == 0:
         raise ValueError("fit_standardizer: the given rows have no valid frames (all lengths are 0)")
-    std = np.sqrt(m2 / count)
-    std = np.where(std < min_std, 1.0, std)
-    return mean.astype(np.float32), std.astype(np.float32)
+    return mean, m2 / count
 
 
 def standardize(x, mean, std, lengths=None):
@@ -83,18 +95,56 @@ def standardize(x, mean, std, lengths=None):
     return xp.where(valid[..., None], z, 0.0).astype(np.float32)
 
 
+def shrink(mean: np.ndarray, var: np.ndarray, clips: int, prior_mean: np.ndarray, prior_var: np.ndarray,
+           prior_clips: float) -> tuple[np.ndarray, np.ndarray]:
+    """A speaker's mean and variance shrunk toward a prior (its corpus's) by how many clips it has.
+
+    The rule: the moments of the speaker's ``clips`` clips pooled with ``prior_clips`` pseudo-clips
+    drawn from the prior, i.e. weight ``a = clips / (clips + prior_clips)`` on the speaker and
+    ``var = a var_s + (1 - a) var_p + a (1 - a) (mean_s - mean_p)^2`` (the variance of that mixture).
+    Counting clips, not frames: a clip's frames share its speaker's state and words, so one clip is
+    one observation of the speaker. 0 prior clips: the speaker's own statistics; no clips: the prior.
+    """
+    if clips < 0 or prior_clips < 0:
+        raise ValueError(f"shrink: clips ({clips}) and prior_clips ({prior_clips}) must be >= 0")
+    if clips + prior_clips == 0:
+        raise ValueError("shrink: a speaker with no clips needs prior_clips > 0")
+    a = clips / (clips + prior_clips)
+    return a * mean + (1 - a) * prior_mean, a * var + (1 - a) * prior_var + a * (1 - a) * (mean - prior_mean) ** 2
+
+
 def fit_per_speaker(features, lengths: np.ndarray, rows: np.ndarray, speakers: np.ndarray,
-                    min_std: float = 1e-8) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+                    min_std: float = 1e-8, *, groups: np.ndarray | None = None, prior_clips: float = 0.0,
+                    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Mean and std per feature of each speaker, over the valid frames of that speaker's own rows.
 
     Takes no labels, so it may be fitted on a test speaker's clips (its unlabelled recordings) as
-    well as on training speakers'; and each speaker's statistics come from its rows only, never
-    from another speaker's. This assumes several clips per speaker at test time.
+    well as on training speakers'. With ``prior_clips`` > 0 each speaker's statistics are shrunk
+    toward those of its group (``groups``: one value per row, e.g. the corpus; None: all ``rows``
+    as one group) by :func:`shrink`, so a speaker with few clips is standardised mostly by its
+    corpus; with 0, each speaker's statistics come from its rows only, never from another speaker's.
     """
     rows = np.asarray(rows, dtype=np.int64)
     speakers = np.asarray(speakers)
-    return {str(s): fit_standardizer(features, lengths, rows[speakers[rows] == s], min_std)
-            for s in sorted(set(speakers[rows].tolist()))}
+    if prior_clips == 0:
+        return {str(s): fit_standardizer(features, lengths, rows[speakers[rows] == s], min_std)
+                for s in sorted(set(speakers[rows].tolist()))}
+    group = np.zeros(len(speakers), np.int64) if groups is None else np.asarray(groups)
+    prior = {g: moments(features, lengths, rows[group[rows] == g]) for g in set(group[rows].tolist())}
+    out = {}
+    for s in sorted(set(speakers[rows].tolist())):
+        mine = rows[speakers[rows] == s]
+        mean, var = moments(features, lengths, mine)
+        owners = set(group[mine].tolist())
+        if len(owners) != 1:
+            raise ValueError(f"fit_per_speaker: speaker {s} has rows in several groups ({sorted(owners)})")
+        out[str(s)] = mean_std(*shrink(mean, var, len(mine), *prior[owners.pop()], prior_clips), min_std)
+    return out
+
+
+def speaker_weight(clips: int, prior_clips: float) -> float:
+    """How much of a speaker's statistics are its own (1: all; 0: all its corpus's); see :func:`shrink`."""
+    return 1.0 if prior_clips == 0 else clips / (clips + prior_clips)
 
 
 def standardize_per_speaker(features, lengths: np.ndarray, rows: np.ndarray, speakers: np.ndarray,

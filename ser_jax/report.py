@@ -23,6 +23,8 @@ from ser_jax import rundir
 
 LEAKY_PREFIX = "LEAKY (early stopping on the test set)"
 SCALAR_METRICS = ("accuracy", "macro_f1", "weighted_f1", "uar")
+# Where metrics.json keeps the test set's groups scored alone: each tested corpus, each vocal channel.
+GROUP_KEYS = ("per_corpus", "per_channel")
 _SCALAR_TITLES = {"accuracy": "accuracy", "macro_f1": "macro F1", "weighted_f1": "weighted F1", "uar": "UAR"}
 
 
@@ -254,10 +256,11 @@ def aggregate_metrics(per_fold: list[dict]) -> dict:
         "uar": float(recall[support > 0].mean()) if (support > 0).any() else 0.0,
     }
     out["per_fold"] = [{k: m[k] for k in SCALAR_METRICS} for m in per_fold]
-    if all("per_corpus" in m for m in per_fold):  # several corpora tested: mean +- std per corpus too
-        names_c = sorted(set.intersection(*(set(m["per_corpus"]) for m in per_fold)))
-        out["per_corpus"] = {c: {k: _mean_std([m["per_corpus"][c][k] for m in per_fold]) for k in SCALAR_METRICS}
-                             for c in names_c}
+    for key in GROUP_KEYS:  # several corpora (or channels) tested: mean +- std of each too
+        if all(key in m for m in per_fold):
+            names_c = sorted(set.intersection(*(set(m[key]) for m in per_fold)))
+            out[key] = {c: {k: _mean_std([m[key][c][k] for m in per_fold]) for k in SCALAR_METRICS}
+                        for c in names_c}
     skipped = [m.get("skipped_folds") for m in per_fold if m.get("skipped_folds")]
     if skipped:
         out["skipped_folds"] = skipped[0]
@@ -280,10 +283,14 @@ def format_summary(metrics: dict, *, leaky: bool, protocol: str) -> str:
         head = f"protocol {protocol}{n}:"
         scores = [f"{_SCALAR_TITLES[k]} {100 * metrics[k]:.2f}%" for k in SCALAR_METRICS]
     lines = [head, "  " + "  ".join(scores)]
-    for name, per in metrics.get("per_corpus", {}).items():  # several corpora in the test set: each alone
-        fold_mean = {k: v["mean"] if isinstance(v, dict) else v for k, v in per.items()}
-        lines.append(f"  {name} alone: " + "  ".join(f"{_SCALAR_TITLES[k]} {100 * fold_mean[k]:.2f}%"
-                                                   for k in SCALAR_METRICS))
+    for key in GROUP_KEYS:  # several corpora (or channels) in the test set: each alone
+        for name, per in metrics.get(key, {}).items():
+            fold_mean = {k: v["mean"] if isinstance(v, dict) else v for k, v in per.items()}
+            lines.append(f"  {name} alone: " + "  ".join(f"{_SCALAR_TITLES[k]} {100 * fold_mean[k]:.2f}%"
+                                                       for k in SCALAR_METRICS))
+    if metrics.get("scored_emotions"):
+        lines.append(f"  scored over the emotions the test corpus shares with training: "
+                     f"{', '.join(metrics['scored_emotions'])}")
     for note in metrics.get("skipped_folds", []):
         lines.append(f"  skipped {note}")
     if leaky:

@@ -52,6 +52,11 @@ def write_results(run_dir: str | os.PathLike, config: Mapping[str, Any], metrics
     for key in ("accuracy", "macro_f1", "uar", "weighted_f1"):
         if (v := _value(metrics.get(key))) is not None:
             writer.add_scalar(f"test/{key}", v, step)
+    for group in ("per_corpus", "per_channel"):  # e.g. test_per_channel/song/accuracy
+        for name, per in (metrics.get(group) or {}).items():
+            for key in ("accuracy", "uar"):
+                if (v := _value(per.get(key))) is not None:
+                    writer.add_scalar(f"test_{group}/{name}/{key}", v, step)
     per_class = metrics.get("per_class_f1") or {n: c["f1"] for n, c in (metrics.get("per_class") or {}).items()}
     for name, f1 in per_class.items():
         if (v := _value(f1)) is not None:

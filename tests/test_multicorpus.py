@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import types
 from pathlib import Path
 
 import numpy as np
@@ -85,10 +86,30 @@ def test_cross_corpus_trains_on_one_corpus_and_tests_the_other_on_shared_emotion
                       split=splits.SplitConfig(protocol="cross_corpus", test_corpus="emodb", val_speakers=1))
     m = train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False).metrics
     shared = sorted(set(synthetic.emotions("emodb")) - {"boredom"})
-    assert m["label_names"] == shared  # no class the test set has and training never saw, nor the reverse
+    # The label policy: the model learns every training emotion (RAVDESS' 8), the test corpus is
+    # scored over the shared ones: no test clip of a class training never saw, no prediction outside them.
+    assert m["label_names"] == sorted({*shared, "calm", "surprised"})
+    assert m["scored_emotions"] == shared
     assert m["n_test"] == sum(1 for p in synthetic.plan("emodb", speakers=3) if p.emotion in shared)
     assert all(p.startswith(Path(emodb_corpus).name) for p in m["test_predictions"]["paths"])
-    assert "left out: calm (train only), surprised (train only), boredom (test only)" in m["split_description"]
+    assert {m["label_names"][i] for i in m["test_predictions"]["y_pred"]} <= set(shared)
+    unscored = [m["label_names"].index(e) for e in ("calm", "surprised")]
+    assert np.all(np.asarray(m["test_predictions"]["probabilities"])[:, unscored] == 0)
+    assert "trained also on calm, surprised; not tested: boredom" in m["split_description"]
+
+
+def test_corpus_balance_weighs_each_training_corpus_alike_however_many_clips_it_has():
+    meta = {"corpus": np.array(["tess"] * 90 + ["ravdess"] * 10 + ["emodb"] * 5)}
+    fs = types.SimpleNamespace(meta=meta)  # corpus_weights reads the corpus column only
+    train = np.arange(100)  # emodb is the test corpus: no weight
+    w = train_data.corpus_weights(fs, train, 1.0)
+    assert w[:90].sum() == pytest.approx(w[90:100].sum())
+    assert w[train].mean() == pytest.approx(1.0)  # the loss keeps its scale
+    assert np.all(w[100:] == 0)
+    half = train_data.corpus_weights(fs, train, 0.5)  # in between: 9x the clips, 3x the total weight
+    assert half[:90].sum() / half[90:100].sum() == pytest.approx(3.0)
+    assert train_data.corpus_weights(fs, train, 0.0) is None  # off: the plain mean loss
+    assert train_data.corpus_weights(fs, np.arange(90), 1.0) is None  # one training corpus: nothing to balance
 
 
 def test_emotions_are_merged_then_filtered_before_splitting(tiny_corpus, tiny_cache_dir):

@@ -163,3 +163,60 @@ def test_rows_outside_the_split_are_left_at_zero():
     z = normalize.standardize_per_speaker(x, lengths, rows, speakers,
                                           normalize.fit_per_speaker(x, lengths, rows, speakers))
     assert np.all(z[[3, 4, 5, 8]] == 0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Shrinkage of speaker statistics toward the corpus's
+
+
+def test_shrinkage_pools_the_speakers_clips_with_prior_clips_drawn_from_the_corpus():
+    rng = np.random.default_rng(3)
+    own = rng.normal(2.0, 3.0, size=(5, 4))  # a speaker's 5 clips (one pooled frame each)
+    prior = rng.normal(-1.0, 0.5, size=(8, 4))  # 8 clips whose moments stand for the corpus
+    mean, var = normalize.shrink(own.mean(0), own.var(0), len(own), prior.mean(0), prior.var(0), len(prior))
+    both = np.concatenate([own, prior])  # the rule is the moments of the clips pooled together
+    np.testing.assert_allclose(mean, both.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(var, both.var(0), rtol=1e-12)
+    # No prior clips: the speaker's own; no clips of the speaker: the corpus's.
+    np.testing.assert_array_equal(normalize.shrink(own.mean(0), own.var(0), 5, prior.mean(0), prior.var(0), 0)[0],
+                                  own.mean(0))
+    np.testing.assert_allclose(normalize.shrink(own.mean(0), own.var(0), 0, prior.mean(0), prior.var(0), 8)[1],
+                               prior.var(0))
+    assert normalize.speaker_weight(2, 8) == pytest.approx(0.2) and normalize.speaker_weight(2, 0) == 1.0
+    with pytest.raises(ValueError, match="no clips needs prior_clips"):
+        normalize.shrink(own.mean(0), own.var(0), 0, prior.mean(0), prior.var(0), 0)
+
+
+def test_a_speaker_with_two_clips_is_standardised_mostly_by_its_corpus():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(42, 1, 3)).astype(np.float32)
+    lengths = np.ones(42, np.int64)
+    speakers = np.array(["big"] * 40 + ["two"] * 2)
+    x[40:] = [[[4.0, 0.0, -4.0]], [[6.0, 0.0, -2.0]]]  # two clips that differ in one feature only
+    rows = np.arange(42)
+    alone = normalize.fit_per_speaker(x, lengths, rows, speakers)
+    shrunk = normalize.fit_per_speaker(x, lengths, rows, speakers, prior_clips=8.0)
+    # Alone, the two clips become +-1 whatever they held: feature 1 (equal in both) is not even scaled.
+    z_alone = normalize.standardize_per_speaker(x, lengths, rows, speakers, alone)[40:, 0]
+    np.testing.assert_allclose(np.abs(z_alone[:, [0, 2]]), 1.0, atol=1e-5)
+    # Shrunk, they keep where they lie in the corpus: far above its mean on feature 0, below on 2.
+    z = normalize.standardize_per_speaker(x, lengths, rows, speakers, shrunk)[40:, 0]
+    assert np.all(z[:, 0] > 0.5) and np.all(z[:, 2] < -0.5)
+    # The big speaker moves little (40 clips against 8), and k = 0 is the plain per-speaker rule.
+    np.testing.assert_allclose(shrunk["big"][0], alone["big"][0], atol=0.25)
+    for s in alone:
+        for a, b in zip(normalize.fit_per_speaker(x, lengths, rows, speakers, prior_clips=0.0)[s], alone[s]):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_the_prior_is_each_speakers_own_corpus():
+    x, lengths, speakers = _speakers_data()
+    corpus = np.array(["r"] * 6 + ["e"] * 3)
+    rows = np.arange(9)
+    stats = normalize.fit_per_speaker(x, lengths, rows, speakers, groups=corpus, prior_clips=3.0)
+    # Speaker c is the whole of corpus e: shrinking toward its own corpus changes nothing.
+    for a, b in zip(stats["c"], normalize.fit_per_speaker(x, lengths, rows, speakers)["c"]):
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+    with pytest.raises(ValueError, match="speaker a has rows in several groups"):
+        normalize.fit_per_speaker(x, lengths, rows, speakers, groups=np.array(["r", "e"] * 4 + ["e"]),
+                                  prior_clips=3.0)

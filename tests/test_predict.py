@@ -270,7 +270,10 @@ def speaker_run(tiny_corpus, tiny_cache_dir, tmp_path_factory):
         split=splits.SplitConfig(protocol="speakers", train_speakers=("1",), val_speaker_ids=("2",),
                                  test_speakers=("3",)),
         model_config=TINY_MODEL, optim=optim.OptimConfig(learning_rate=1e-2),
-        train=config_lib.TrainConfig(epochs=3, patience=0, batch_size=16, speaker_norm=True, class_weights=True),
+        # No shrinkage (--speaker_prior=0): a folder's statistics are then exactly the speaker's in
+        # training (with it, training shrinks toward the corpus, predict toward the files given).
+        train=config_lib.TrainConfig(epochs=3, patience=0, batch_size=16, speaker_norm=True, class_weights=True,
+                                     speaker_prior=0.0),
         workers=2)
     run_dir = tmp_path_factory.mktemp("speaker_norm") / "run"
     result = train_lib.train_and_evaluate(cfg, run_dir, progress=False)

@@ -141,6 +141,47 @@ def test_an_ensemble_refuses_runs_that_tested_other_clips(tmp_path):
         ensemble.score([tmp_path / "a", tmp_path / "b"])
 
 
+def test_an_ensemble_of_rows_scores_each_seed_as_the_mean_of_its_members_runs(tmp_path):
+    """Members may be other recipes (a Whisper head, a from-scratch crnn): only their probabilities meet."""
+    spec = load_spec(write_spec(tmp_path / "mix.json", seeds=[0, 1], metrics=["best_val_accuracy", "accuracy"], rows=[
+        {"name": "whisper", "label": "whisper"}, {"name": "crnn", "label": "crnn"},
+        {"name": "both", "label": "whisper + crnn", "members": ["whisper", "crnn"]}]))
+    assert [r.trains for r in spec.rows] == [True, True, False] and spec.num_runs == 4
+    y = [0, 0, 1, 1]
+    # Each is unsure and wrong on one clip where the other is sure and right: their mean is right on all.
+    probs = {"whisper": [[.9, .1], [.4, .6], [.1, .9], [.2, .8]], "crnn": [[.6, .4], [.8, .2], [.4, .6], [.6, .4]]}
+    for seed in (0, 1):
+        for row, p in probs.items():
+            _fold_run(tmp_path / "runs" / "mix" / row / "all" / f"seed_{seed}", {"fold_0": (y, p)},
+                      val={"fold_0": (y, p)})
+    rm = tmp_path / "runs" / "mix" / "crnn" / "all" / "seed_1" / "metrics.json"
+    rm.unlink()  # an unfinished member run: that seed is not scored
+    results = collect(spec, tmp_path / "runs")
+    cell = results.cells["both", "all"]
+    assert cell.n == 1 and cell.values == {"best_val_accuracy": [1.0], "accuracy": [1.0]}
+    md = render_markdown(results)
+    assert "| whisper + crnn | **100.0** (n=1) | **100.0** (n=1) |" in md
+    assert "trains nothing" in md and "whisper + crnn: whisper + crnn" in md
+    with pytest.raises(ValueError, match=r"rows\[1\].members: expected a list of 2 or more names of earlier rows"):
+        load_spec(write_spec(tmp_path / "bad.json", rows=[{"name": "a"}, {"name": "b", "members": ["a", "c"]}]))
+
+
+def test_a_per_channel_row_gains_a_sub_row_for_speech_and_for_song(tmp_path):
+    spec = load_spec(write_spec(tmp_path / "ch.json", seeds=[0, 1], metrics=["best_val_accuracy", "accuracy"],
+                                rows=[{"name": "both", "label": "speech + song", "per_channel": True}]))
+    for seed, (sp, so) in enumerate(((0.8, 0.6), (0.9, 0.7))):
+        m = _metrics(0.75, 0.6, protocol="speaker_kfold", folds=True)
+        m["best_val_accuracy"] = {"mean": 0.8}
+        m["per_channel"] = {"speech": {"accuracy": {"mean": sp, "std": 0.0}},
+                            "song": {"accuracy": {"mean": so, "std": 0.0}}}
+        rundir.write_json(tmp_path / "runs" / "ch" / "both" / "all" / f"seed_{seed}" / "metrics.json", m)
+    md = render_markdown(collect(spec, tmp_path / "runs"))
+    rows = {c[0]: c[1:] for c in ([x.strip() for x in line.strip().strip("|").split(" | ")]
+                                  for line in md.splitlines() if line.startswith("| speech"))}
+    assert rows["speech + song: song clips"] == ["-", f"65.0 ± {100 * np.std([.6, .7], ddof=1):.1f}"]
+    assert rows["speech + song: speech clips"][1].startswith("85.0 ± 7.1")  # validation: not split by channel
+
+
 def test_latex_is_a_booktabs_table_with_escaped_labels(tmp_path):
     tex = render_latex(_fake_table(tmp_path))
     assert tex.startswith(r"\begin{table}[t]") and tex.rstrip().endswith(r"\end{table}")

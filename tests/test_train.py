@@ -228,6 +228,20 @@ def test_speaker_independent_folds_are_aggregated(tiny_corpus, tiny_cache_dir, t
     assert fold.Scalars("test/uar")[-1].value == pytest.approx(folds[1]["uar"])
     assert {f"test_f1/{n}" for n in folds[1]["per_class"]} <= set(fold.Tags()["scalars"])
     assert _hparams(fold)["model_config.lstm_units"] == TINY_MODEL.lstm_units
+    # Speech and song are scored apart too, wherever results are: each fold, the aggregate, the
+    # report and TensorBoard.
+    for f in folds:
+        assert set(f["per_channel"]) == {"speech", "song"}
+        assert sum(c["n"] for c in f["per_channel"].values()) == f["n_test"]
+        song = [i for i, p in enumerate(f["test_predictions"]["paths"]) if "Song" in p]
+        assert f["per_channel"]["song"]["n"] == len(song)
+        assert f["per_channel"]["song"]["accuracy"] == pytest.approx(np.mean(
+            np.asarray(f["test_predictions"]["y_true"])[song] == np.asarray(f["test_predictions"]["y_pred"])[song]))
+    assert m["per_channel"]["song"]["accuracy"]["mean"] == pytest.approx(
+        np.mean([f["per_channel"]["song"]["accuracy"] for f in folds]))
+    assert "song alone: accuracy" in (tmp_path / "run" / "report.txt").read_text()
+    assert fold.Scalars("test_per_channel/song/accuracy")[-1].value == pytest.approx(
+        folds[1]["per_channel"]["song"]["accuracy"])
 
 
 def _events(run_dir):

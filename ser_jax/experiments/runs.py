@@ -52,7 +52,7 @@ def expand_runs(spec: TableSpec, runs_dir: str | os.PathLike, only_rows: Sequenc
             raise SpecError(f"{spec.path}: seed(s) {bad} are not in the spec's seeds {list(spec.seeds)}")
     root = Path(runs_dir) / spec.name
     return [Run(spec.name, row, col, s, root / row.name / col.name / f"seed_{s}")
-            for row in spec.rows if not only_rows or row.name in only_rows
+            for row in spec.rows if (not only_rows or row.name in only_rows) and row.trains
             for col in spec.columns
             for s in spec.seeds if seeds is None or s in seeds]
 

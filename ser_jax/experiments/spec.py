@@ -26,7 +26,8 @@ DEFAULT_SPEC_DIR = str(SPECS_DIR)
 RESERVED_FLAGS = ("data_dir", "run_dir", "seed", "resume", "overwrite")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SPEC_KEYS = {"title", "caption", "kind", "base_flags", "rows", "columns", "fixed_flags", "metrics", "seeds"}
-_ROW_KEYS = {"name", "label", "flags", "flagfile", "leaky", "corpora", "per_corpus", "ensemble"}
+_ROW_KEYS = {"name", "label", "flags", "flagfile", "leaky", "corpora", "per_corpus", "per_channel", "ensemble",
+             "members"}
 _COLUMN_KEYS = {"name", "label", "flags"}
 METRIC_TITLES = {"accuracy": "accuracy", "macro_f1": "macro F1", "weighted_f1": "weighted F1", "uar": "UAR",
                  "best_val_accuracy": "validation accuracy"}
@@ -48,6 +49,15 @@ class Row:
     corpora: tuple[str, ...] = ()  # corpus names (e.g. ravdess, emodb) of --data_dir this row trains on; () = all
     per_corpus: bool = False  # also show each tested corpus alone, as sub-rows (from metrics.json "per_corpus")
     ensemble: bool = False  # also show the seeds' mean test probabilities scored as one model, as a sub-row
+    per_channel: bool = False  # also show each tested vocal channel alone (speech, song), as sub-rows
+    # An ensemble of earlier rows (e.g. a Whisper head and a from-scratch crnn: other recipes alike):
+    # no runs of its own; each seed scores the mean probabilities of the members' runs of that seed.
+    members: tuple[str, ...] = ()
+
+    @property
+    def trains(self) -> bool:
+        """False for an ensemble row, which scores other rows' runs."""
+        return not self.members
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +83,7 @@ class TableSpec:
 
     @property
     def num_runs(self) -> int:
-        return len(self.rows) * len(self.columns) * len(self.seeds)
+        return sum(r.trains for r in self.rows) * len(self.columns) * len(self.seeds)
 
 
 def _flag_list(where: str, value: Any) -> tuple[str, ...]:
@@ -147,7 +157,16 @@ def parse_spec(data: Any, path: str | os.PathLike) -> TableSpec:
                         or not all(isinstance(c, str) and c for c in item["corpora"])):
                     raise SpecError(f"{where}.corpora: expected a non-empty list of corpus names, e.g. [\"emodb\"]")
                 kw["corpora"] = tuple(item["corpora"])
-            for option in ("per_corpus", "ensemble"):
+            if "members" in item:
+                members = item["members"]
+                if (not isinstance(members, list) or len(members) < 2
+                        or not all(isinstance(m, str) and m in seen - {name} for m in members)):
+                    raise SpecError(f"{where}.members: expected a list of 2 or more names of earlier rows, got "
+                                    f"{members!r}")
+                if item.get("flags") or "flagfile" in item:
+                    raise SpecError(f"{where}: an ensemble row (members) trains nothing; remove its flags")
+                kw["members"] = tuple(members)
+            for option in ("per_corpus", "per_channel", "ensemble"):
                 if option in item:
                     if not isinstance(item[option], bool):
                         raise SpecError(f"{where}.{option}: expected true or false")

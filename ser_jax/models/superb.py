@@ -42,6 +42,10 @@ class Config:
     # Features after the hidden states that are not states (whisper_egemaps: the clip's 88 eGeMAPS
     # functionals): pooled like the frames and put beside the pooled states before the MLP.
     extra: int = 0
+    # Each hidden state of each frame standardised over its own width before mixing (a layer norm
+    # without parameters): takes out a clip's overall level and scale, which no speaker statistics do
+    # for a single clip of an unknown speaker.
+    utterance_norm: bool = False
 
     def __post_init__(self) -> None:
         check_int("superb", "num_classes", self.num_classes, 2)
@@ -90,6 +94,11 @@ class Model(nn.Module):
             raise ValueError(f"superb: {x.shape[-1]} features are not whole hidden states of superb.state_width="
                              f"{cfg.state_width}; set it to the encoder's width")
         states = x.shape[-1] // cfg.state_width
+        if cfg.utterance_norm:
+            per_state = x.reshape(*x.shape[:2], states, cfg.state_width)
+            mean = per_state.mean(-1, keepdims=True)
+            std = jnp.sqrt(per_state.var(-1, keepdims=True) + 1e-5)
+            x = ((per_state - mean) / std).reshape(x.shape)
         if cfg.mix == "weighted":
             logits = self.param("layer_logits", nn.initializers.zeros, (states,))
             self.sow("intermediates", "layer_weights", jax.nn.softmax(logits))

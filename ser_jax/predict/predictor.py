@@ -220,22 +220,40 @@ class Predictor:
         groups: dict[str, list[int]] = {}
         for i in readable:
             groups.setdefault(self.speaker_of(items[i][0]), []).append(i)
+        k = self.info.speaker_prior
+        # Shrinkage as in training (normalize.shrink), the files given standing for the corpus: one
+        # speaker (all files) toward the training statistics; several (folders) each toward all the
+        # files' statistics, themselves shrunk toward the training statistics. k = 0: each speaker's
+        # files alone.
+        prior = (self.mean.astype(np.float64), self.std.astype(np.float64) ** 2)
+        if k and len(groups) > 1:
+            everyone = self._moments([w for i in readable for w in items[i][1]])
+            prior = normalize_lib.shrink(*everyone, len(readable), *prior, k)
         scaled: dict[int, list[np.ndarray]] = {}
         notes: dict[int, str] = {}
         for members in groups.values():
-            windows = [w for i in members for w in items[i][1]]
-            lengths = np.asarray([len(w) for w in windows])
-            stacked = np.zeros((len(windows), lengths.max(), len(self.columns)), np.float32)
-            for j, w in enumerate(windows):
-                stacked[j, : len(w)] = w
-            mean, std = normalize_lib.fit_standardizer(stacked, lengths, np.arange(len(windows)))
+            own = self._moments([w for i in members for w in items[i][1]])
+            mean, var = normalize_lib.shrink(*own, len(members), *prior, k) if k else own
+            mean, std = normalize_lib.mean_std(mean, var, 1e-8)
             for i in members:
                 scaled[i] = [normalize_lib.standardize(w[None], mean, std, np.asarray([len(w)]))[0]
                              for w in items[i][1]]
-                if len(members) == 1:
+                if k and len(members) < k:
+                    notes[i] = (f"speaker statistics from {len(members)} clip(s), fewer than the {k:g} the model "
+                                "was trained to trust: mostly the training statistics, so this prediction is less "
+                                "reliable")
+                elif not k and len(members) == 1:
                     notes[i] = ("speaker statistics from this clip alone: the model expects several clips "
                                 "per speaker, so this prediction is less reliable")
         return scaled, notes
+
+    @staticmethod
+    def _moments(windows: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        lengths = np.asarray([len(w) for w in windows])
+        stacked = np.zeros((len(windows), lengths.max(), windows[0].shape[-1]), np.float32)
+        for j, w in enumerate(windows):
+            stacked[j, : len(w)] = w
+        return normalize_lib.moments(stacked, lengths, np.arange(len(windows)))
 
     def item_probabilities(self, items: Sequence[tuple[str, list[np.ndarray] | str]]
                            ) -> tuple[dict[int, np.ndarray], dict[int, str]]:
@@ -292,23 +310,26 @@ class Predictor:
 
 
 class Ensemble(Predictor):
-    """Several trained models (the folds or seeds of an experiment) predicting as one: the mean of
-    their class probabilities. Features are computed once per file, so members must share the label
-    map, the feature config and the feature groups; each scales the features its own way."""
+    """Several trained models (the folds or seeds of an experiment, or runs of different recipes, e.g.
+    a Whisper head and a from-scratch crnn) predicting as one: the mean of their class probabilities.
+    Members must share the label map; members that share a feature config and groups share one
+    computation of the features per file, and each scales the features its own way."""
 
     def __init__(self, members: Sequence[Predictor]):
-        # No super().__init__: the members hold the networks; what is inherited (reading audio into
-        # windows, predict_file(s)) needs only the shared feature settings set here.
+        # No super().__init__: the members hold the networks; what is inherited (predict_file(s))
+        # needs only the settings set here.
         if not members:
             raise ValueError("an ensemble needs at least one model")
         first = members[0]
         for m in members[1:]:
-            for what in ("label_names", "feature_config", "groups"):
-                if getattr(m, what) != getattr(first, what):
-                    raise ValueError(f"{m.checkpoint_dir} and {first.checkpoint_dir} differ in {what} "
-                                     f"({getattr(m, what)} vs {getattr(first, what)}); an ensemble's models must "
-                                     "share it")
+            if m.label_names != first.label_names:
+                raise ValueError(f"{m.checkpoint_dir} and {first.checkpoint_dir} differ in label_names "
+                                 f"({m.label_names} vs {first.label_names}); an ensemble's models must share it")
         self.members = tuple(members)
+        groups: dict[tuple, list[Predictor]] = {}
+        for m in members:  # one feature computation per recipe (feature config and groups)
+            groups.setdefault((m.feature_config, m.groups), []).append(m)
+        self.recipes = tuple(tuple(g) for g in groups.values())
         self.checkpoint_dir = first.checkpoint_dir
         self.label_names, self.feature_config, self.groups = first.label_names, first.feature_config, first.groups
         self.columns, self.num_frames, self.batch_size = first.columns, first.num_frames, first.batch_size
@@ -324,18 +345,34 @@ class Ensemble(Predictor):
     def iter_predictions(
         self, paths: Iterable[str | os.PathLike], chunk_windows: int | None = None
     ) -> Iterator[Prediction | PredictionError]:
-        for items in read_items(self, paths, chunk_windows or 4 * self.batch_size):
-            results = [m.item_probabilities(items) for m in self.members]
-            for i, (path, item) in enumerate(items):
-                if isinstance(item, str):
-                    yield PredictionError(path, item)
+        paths = iter(paths)
+        per_chunk = None if self.reads_all_first else max(1, (chunk_windows or 4 * self.batch_size))
+        while batch := [os.fspath(p) for p in (paths if per_chunk is None else
+                                               (p for _, p in zip(range(per_chunk), paths)))]:
+            results, windows, errors = [], {}, {}
+            for recipe in self.recipes:  # each recipe's features once per file, for all its members
+                items = list(zip(batch, recipe[0].raw_inputs_of(batch)))
+                for i, (_, item) in enumerate(items):
+                    if isinstance(item, str):
+                        errors.setdefault(i, item)
+                    else:
+                        windows.setdefault(i, len(item))
+                results += [m.item_probabilities(items) for m in recipe]
+            for i, path in enumerate(batch):
+                if i in errors:
+                    yield PredictionError(path, errors[i])
                     continue
                 probs = np.mean([probs[i].mean(axis=0) for probs, _ in results], axis=0)
                 note = next((notes[i] for _, notes in results if i in notes), "")
-                yield _prediction(path, probs, self.label_names, len(item), note)
+                yield _prediction(path, probs, self.label_names, windows[i], note)
+            if per_chunk is None:
+                break
 
     def describe(self) -> str:
-        return f"ensemble of {len(self.members)} models, the first: " + self.members[0].describe()
+        if len(self.recipes) == 1:
+            return f"ensemble of {len(self.members)} models, the first: " + self.members[0].describe()
+        kinds = ", ".join(f"{len(r)} x {r[0].model_name} on {r[0].feature_config.recipe}" for r in self.recipes)
+        return f"ensemble of {len(self.members)} models over {len(self.recipes)} feature recipes ({kinds})"
 
 
 def load_ensemble(run_dirs: Sequence[str | os.PathLike], batch_size: int = 16,

@@ -137,6 +137,9 @@ class Split:
     fold: int | None
     description: str  # one line for reports
     skipped_folds: tuple[str, ...] = ()  # folds of the protocol the data cannot form, and why
+    # The emotions test predictions choose among (cross_corpus: those the test corpus shares with
+    # training; the model still learns every training emotion); empty = every class.
+    scored_emotions: tuple[str, ...] = ()
 
     def to_dict(self, include_indices: bool = False) -> dict:
         """JSON-ready summary, for config.json / metrics.json (indices only on request)."""
@@ -149,6 +152,8 @@ class Split:
         }
         if self.skipped_folds:
             out["skipped_folds"] = list(self.skipped_folds)
+        if self.scored_emotions:
+            out["scored_emotions"] = list(self.scored_emotions)
         if include_indices:
             out["indices"] = {k: getattr(self, k).tolist() for k in ("train", "val", "test")}
         return out

@@ -157,8 +157,9 @@ def cross_corpus(cfg: SplitConfig, meta, rows) -> list[Split]:
     if not shared:
         raise ValueError(f"protocol 'cross_corpus': '{cfg.test_corpus}' shares no emotion with the training "
                          f"corpora (test: {format_ids(on_test)}; train: {format_ids(on_train)})")
+    # The label policy: train on every emotion of the training corpora (their union), test on the
+    # test corpus's clips of the shared emotions, each prediction chosen among those (Split.scored_emotions).
     test_rows = test_rows[np.isin(emotion[test_rows], shared)]
-    train_rows = train_rows[np.isin(emotion[train_rows], shared)]
     gender = gender_of(meta, train_rows)
     val_ids: list[str] = []
     for r in by_corpus(meta, train_rows).values():
@@ -172,14 +173,15 @@ def cross_corpus(cfg: SplitConfig, meta, rows) -> list[Split]:
     val = train_rows[np.isin(speakers[train_rows], val_ids)]
     train = train_rows[~np.isin(speakers[train_rows], val_ids)]
     train_names = [n for n in names if n != cfg.test_corpus]
-    left_out = [f"{e} (train only)" for e in sorted(on_train - on_test)]
-    left_out += [f"{e} (test only)" for e in sorted(on_test - on_train)]
+    train_only = sorted(on_train - on_test)
+    test_only = sorted(on_test - on_train)
     desc = (f"cross-corpus: train on {'+'.join(train_names)} ({len(set(speakers[train].tolist()))} speakers), "
             f"validate on speakers {format_ids(val_ids)}, test on every file of {cfg.test_corpus}{channel_note(cfg)}; "
-            f"shared emotions: {', '.join(shared)}"
-            + (f"; left out: {', '.join(left_out)}" if left_out else ""))
+            f"scored over the shared emotions: {', '.join(shared)}"
+            + (f"; trained also on {', '.join(train_only)}" if train_only else "")
+            + (f"; not tested: {', '.join(test_only)} (no training clips)" if test_only else ""))
     return [Split(f"cross_corpus/{cfg.test_corpus}", np.sort(train), np.sort(val), np.sort(test_rows), False, None,
-                  desc)]
+                  desc, scored_emotions=tuple(shared))]
 
 
 def _resolve(ids: Sequence[str], present: Sequence[str], field: str, cfg: SplitConfig) -> list[str]:

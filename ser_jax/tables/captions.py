@@ -44,6 +44,12 @@ def caption(results: Results) -> list[str]:
                      "(one value): on the test clips, and on the validation clips where the runs kept them (its "
                      "validation accuracy, comparable with a single run's, since each seed's epoch was chosen "
                      "there too; -: runs from before validation probabilities were kept).")
+    members = [row for row in spec.rows if row.members]
+    if members:
+        parts.append("An ensemble of rows (" + "; ".join(f"{row.label}: {' + '.join(row.members)}" for row in members)
+                     + ") trains nothing: for each seed where every member row finished, it scores the plain mean "
+                     "of the members' class probabilities (members may use different feature recipes), on the "
+                     "test clips and on the validation clips.")
     protos = {row.name: results.protocols(row) for row in spec.rows}
     used = sorted({p for ps in protos.values() for p in ps})
     if len(used) == 1:  # rows without finished runs show "-" and need no protocol

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -45,10 +46,13 @@ class Results:
     cells: dict[tuple[str, str], Cell]  # (row name, column name)
 
     def leaky(self, row: Row) -> bool:
-        return row.leaky or any(m.get("leaky") for c in self.spec.columns for m in self.cells[row.name, c.name].runs)
+        names = row.members or (row.name,)
+        return row.leaky or any(m.get("leaky") for n in names for c in self.spec.columns
+                                for m in self.cells[n, c.name].runs)
 
     def protocols(self, row: Row) -> list[str]:
-        found = {m.get("protocol") for c in self.spec.columns for m in self.cells[row.name, c.name].runs}
+        names = row.members or (row.name.split(SUB_ROW)[0],)  # an ensemble row: its members'
+        found = {m.get("protocol") for n in names for c in self.spec.columns for m in self.cells[n, c.name].runs}
         return sorted(p for p in found if p)
 
 
@@ -74,7 +78,34 @@ def collect(spec: TableSpec, runs_dir: str | os.PathLike = DEFAULT_RUNS_DIR) -> 
             cell.values[k].append(scalar(m[k]))
         cell.runs.append(m)
         cells[run.row.name, run.column.name] = dataclasses.replace(cell, dirs=(*cell.dirs, run.run_dir))
+    _score_member_rows(spec, runs_dir, cells)
     return Results(_with_sub_rows(spec, cells), cells)
+
+
+def _score_member_rows(spec: TableSpec, runs_dir: str | os.PathLike, cells: dict[tuple[str, str], Cell]) -> None:
+    """Fills each ensemble row (``members``): per seed where every member finished, the mean of the
+    members' probabilities on their test clips (and validation clips: what chooses it), split by split."""
+    root = Path(runs_dir) / spec.name
+    for row in spec.rows:
+        if row.trains:
+            continue
+        for col in spec.columns:
+            values: dict[str, list[float]] = {m: [] for m in spec.metrics}
+            runs, dirs = [], []
+            for seed in spec.seeds:
+                members = [root / m / col.name / f"seed_{seed}" for m in row.members]
+                if not all(rundir.finished(d) for d in members):
+                    continue
+                scored = ensemble_lib.score(members)
+                if "best_val_accuracy" in spec.metrics:
+                    scored["best_val_accuracy"] = _ensemble_val_accuracy(members)
+                if any(scored.get(k) is None for k in spec.metrics):
+                    continue
+                for k in spec.metrics:
+                    values[k].append(float(scored[k]))
+                runs.append({k: scored[k] for k in spec.metrics})
+                dirs.append(tuple(members))
+            cells[row.name, col.name] = Cell(values, runs, len(spec.seeds), tuple(dirs))
 
 
 def _ensemble_val_accuracy(dirs) -> float | None:
@@ -88,8 +119,8 @@ def _ensemble_val_accuracy(dirs) -> float | None:
 
 def _with_sub_rows(spec: TableSpec, cells: dict[tuple[str, str], Cell]) -> TableSpec:
     """The spec with sub-rows after each ``ensemble`` row (its seeds scored as one model, a single
-    value per metric, validation accuracy included) and each ``per_corpus`` row (a sub-row per tested
-    corpus, filled from the runs' ``per_corpus`` metrics: each corpus' test speakers alone)."""
+    value per metric, validation accuracy included) and each ``per_corpus`` / ``per_channel`` row (a
+    sub-row per tested corpus or vocal channel, from the runs' metrics of that group alone)."""
     rows = []
     for row in spec.rows:
         rows.append(row)
@@ -104,16 +135,18 @@ def _with_sub_rows(spec: TableSpec, cells: dict[tuple[str, str], Cell]) -> Table
                     scored["best_val_accuracy"] = _ensemble_val_accuracy(cell.dirs)
                 values = {k: [scored[k]] if scored.get(k) is not None else [] for k in spec.metrics}
                 cells[sub.name, col.name] = Cell(values, cell.runs, len(spec.seeds), cell.dirs)
-        if not row.per_corpus:
-            continue
-        names = sorted({c for col in spec.columns for m in cells[row.name, col.name].runs
-                        for c in m.get("per_corpus", {})})
-        for name in names:
-            sub = dataclasses.replace(row, name=f"{row.name}{SUB_ROW}{name}",
-                                      label=f"{row.label}: {name} test speakers", per_corpus=False)
-            rows.append(sub)
-            for col in spec.columns:
-                runs = [m for m in cells[row.name, col.name].runs if name in m.get("per_corpus", {})]
-                values = {k: [scalar(m["per_corpus"][name][k]) for m in runs] for k in spec.metrics}
-                cells[sub.name, col.name] = Cell(values, runs, len(spec.seeds))
+        for key, wanted, what in (("per_corpus", row.per_corpus, "test speakers"),
+                                  ("per_channel", row.per_channel, "clips")):
+            if not wanted:
+                continue
+            names = sorted({c for col in spec.columns for m in cells[row.name, col.name].runs for c in m.get(key, {})})
+            for name in names:
+                sub = dataclasses.replace(row, name=f"{row.name}{SUB_ROW}{name}", label=f"{row.label}: {name} {what}",
+                                          per_corpus=False, per_channel=False)
+                rows.append(sub)
+                for col in spec.columns:
+                    runs = [m for m in cells[row.name, col.name].runs if name in m.get(key, {})]
+                    # Test metrics only: validation clips are not scored by group (that cell stays empty).
+                    values = {k: [scalar(m[key][name][k]) for m in runs if k in m[key][name]] for k in spec.metrics}
+                    cells[sub.name, col.name] = Cell(values, runs, len(spec.seeds))
     return dataclasses.replace(spec, rows=tuple(rows))

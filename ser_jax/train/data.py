@@ -162,7 +162,8 @@ def standardize_rows(fs: featureset.FeatureSet, split: splits_lib.Split, tc: Tra
     """Features scaled as the run says (padding stays zero), and the training statistics for the checkpoint.
 
     Global: statistics of the training rows only. Per speaker: each speaker of the split by its own
-    rows' statistics (no labels used, no speaker mixed with another).
+    rows' statistics (no labels used), shrunk toward its corpus's (all of that corpus's rows in the
+    split, unlabelled) by ``--speaker_prior`` clips.
     """
     F = fs.features.shape[-1]
     mode = normalization(tc)
@@ -173,7 +174,8 @@ def standardize_rows(fs: featureset.FeatureSet, split: splits_lib.Split, tc: Tra
     lazy = stream_lib.is_lazy(fs.features)  # then the same scaling happens batch by batch as rows are read
     if mode == "speaker":
         used = np.unique(np.concatenate([split.train, split.val, split.test]))
-        stats = normalize_lib.fit_per_speaker(fs.features, fs.lengths, used, fs.meta["speaker"])
+        stats = normalize_lib.fit_per_speaker(fs.features, fs.lengths, used, fs.meta["speaker"],
+                                              groups=fs.meta.get("corpus"), prior_clips=tc.speaker_prior)
         if lazy:
             group = np.full(len(fs), -1, np.int64)
             index = {name: i for i, name in enumerate(stats)}
@@ -183,6 +185,54 @@ def standardize_rows(fs: featureset.FeatureSet, split: splits_lib.Split, tc: Tra
     if lazy:
         return stream_lib.Scaled(fs.features, fs.lengths, np.zeros(len(fs), np.int64), [(mean, std)]), norm
     return normalize_lib.standardize(fs.features, mean, std, fs.lengths).astype(np.float32, copy=False), norm
+
+
+# With no shrinkage (--speaker_prior=0), speakers with fewer clips than this are reported as thin.
+FEW_CLIPS = 5
+
+
+def speaker_statistics(fs: featureset.FeatureSet, split: splits_lib.Split, tc: TrainConfig) -> dict:
+    """What a speaker-normalised split's statistics rest on (metrics.json "speaker_statistics"): the
+    prior, the speakers, and those with few clips ("thin": clips per speaker, fewer than the prior's
+    --speaker_prior clips, i.e. less than half their statistics their own; or than FEW_CLIPS without one)."""
+    if normalization(tc) != "speaker":
+        return {}
+    used = np.unique(np.concatenate([split.train, split.val, split.test]))
+    names, clips = np.unique(np.asarray(fs.meta["speaker"])[used].astype(str), return_counts=True)
+    limit = tc.speaker_prior or FEW_CLIPS
+    thin = {str(n): int(c) for n, c in zip(names, clips) if c < limit}
+    return {"prior_clips": tc.speaker_prior, "speakers": int(len(names)), "min_clips": int(clips.min()),
+            "median_clips": float(np.median(clips)), "thin": thin}
+
+
+def speaker_note(stats: dict) -> str:
+    """One console line when some speakers' statistics rest on few clips (else "")."""
+    if not stats.get("thin"):
+        return ""
+    k, n = stats["prior_clips"], len(stats["thin"])
+    head = f"note: {n} of {stats['speakers']} speakers have few clips (as few as {stats['min_clips']}); "
+    if k == 0:
+        return head + ("each is standardised by those clips alone (--speaker_prior=0), which can erase what "
+                       "they express; set --speaker_prior (e.g. 8) or --nospeaker_norm")
+    return head + (f"their statistics are mostly their corpus's (--speaker_prior={k:g} clips), so speaker "
+                   "normalisation does little for them")
+
+
+def corpus_weights(fs: featureset.FeatureSet, train_rows: np.ndarray, power: float) -> np.ndarray | None:
+    """Per-row loss weights (N,) n_corpus^-power over the training rows, mean 1 there; None when
+    power is 0 or there is one training corpus. Copies count with their corpus."""
+    corpus = fs.meta.get("corpus")
+    if power == 0 or corpus is None:
+        return None
+    corpus = np.asarray(corpus).astype(str)
+    names, counts = np.unique(corpus[train_rows], return_counts=True)
+    if len(names) < 2:
+        return None
+    per = dict(zip(names.tolist(), counts.astype(np.float64) ** -power))
+    w = np.zeros(len(corpus), np.float32)
+    w[train_rows] = [per[c] for c in corpus[train_rows]]
+    w[train_rows] /= w[train_rows].mean()
+    return w
 
 
 def class_weight_vector(y: np.ndarray, train_rows: np.ndarray, num_classes: int) -> np.ndarray:

@@ -222,9 +222,12 @@ class _Progress:
 
 def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label_names: Sequence[str],
               split: splits_lib.Split, run_dir: Path, *, paths: Sequence[str], norm: dict,
-              corpus: np.ndarray | None = None, resume: bool = False, progress: bool = True, mesh: Any = None) -> dict:
+              corpus: np.ndarray | None = None, channel: np.ndarray | None = None,
+              row_weights: np.ndarray | None = None, extra: dict | None = None,
+              resume: bool = False, progress: bool = True, mesh: Any = None) -> dict:
     """Trains on split.train, stops early on split.val, evaluates the best epoch on split.test
-    (``mesh``: the run's devices, parallel.make_mesh; made here when not given)."""
+    (``mesh``: the run's devices, parallel.make_mesh; made here when not given). ``row_weights``
+    (N,): each training clip's loss weight (data.corpus_weights); ``extra``: more for metrics.json."""
     from tqdm.auto import tqdm
 
     tc = cfg.train
@@ -251,6 +254,7 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
         label_names=tuple(label_names), feature_config=cfg.features, groups=tuple(cfg.feature_groups),
         model_name=cfg.model, model_config=model_cfg, num_frames=num_frames, protocol=cfg.split.protocol,
         leaky=split.leaky, normalization=data_lib.normalization(tc),
+        speaker_prior=tc.speaker_prior if data_lib.normalization(tc) == "speaker" else 0.0,
         corpora=tuple(sorted(set(np.asarray(corpus).tolist()))) if corpus is not None else ())
     p = _Progress()
     best = {"params": _host(state.params), "batch_stats": _host(state.batch_stats)}
@@ -273,7 +277,10 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
             perm = np.random.default_rng([tc.seed, epoch]).permutation(split.train)
             epoch_rng = jax.random.fold_in(jax.random.fold_in(base_rng, 1), epoch)
             sums = []
-            for b, (batch, idx, w) in enumerate(feed(data, padded_batches(perm, tc.batch_size), shard)):
+            batches = padded_batches(perm, tc.batch_size)
+            if row_weights is not None:  # corpus balance: the padding's weight stays 0
+                batches = [(i, w * row_weights[i]) for i, w in batches]
+            for b, (batch, idx, w) in enumerate(feed(data, batches, shard)):
                 key = jax.random.fold_in(epoch_rng, b)
                 key = parallel.replicate(key, everywhere) if parallel.multi_process() else key
                 state, m = train_step(state, batch, idx, w, key, class_w, augment=cfg.augment, shard=shard)
@@ -325,7 +332,8 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
     # Device arrays placed as during training: no recompilation of eval_step.
     best = jax.device_put(best) if everywhere is None else parallel.replicate(best, everywhere)
     state = state.replace(params=best["params"], batch_stats=best["batch_stats"])
-    test_logits = predict_logits(state, data, split.test, tc.eval_batch_size, shard)
+    test_logits = scored_logits(predict_logits(state, data, split.test, tc.eval_batch_size, shard), label_names,
+                                split.scored_emotions)
     # Kept so that runs of several seeds can be scored as an ensemble later (experiments, tables):
     # on the validation clips too, where an ensemble can be chosen like any other configuration.
     val_logits = predict_logits(state, data, split.val, tc.eval_batch_size, shard)
@@ -335,8 +343,11 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
         "n_train": int(len(split.train)), "n_val": int(len(split.val)), "n_test": int(len(split.test)),
         "epochs_run": len(p.history), "best_epoch": p.best_epoch + 1, "stopped_by": p.stopped,
         "best_val_accuracy": float(p.best_acc), "train_seconds": seconds, "history": p.history,
-        **_per_corpus(y_true, y_pred, corpus, split, label_names),
+        **_per_group("per_corpus", y_true, y_pred, corpus, split, label_names),
+        **_per_group("per_channel", y_true, y_pred, channel, split, label_names),
+        **({"scored_emotions": list(split.scored_emotions)} if split.scored_emotions else {}),
         **({"skipped_folds": list(split.skipped_folds)} if split.skipped_folds else {}),
+        **(extra or {}),
         "test_predictions": _predictions(test_logits, split.test, y, paths),
         "val_predictions": _predictions(val_logits, split.val, y, paths),
         "config": cfg.to_dict(),
@@ -362,17 +373,26 @@ def _restore(records: SplitRecords, state: TrainState, norm: dict, best_meta: Ca
     return state, best, p
 
 
-def _per_corpus(y_true: np.ndarray, y_pred: np.ndarray, corpus: np.ndarray | None, split: splits_lib.Split,
-                label_names: Sequence[str]) -> dict:
-    """Several corpora tested: each alone too (metrics.json "per_corpus")."""
-    if corpus is None or len(set(corpus[split.test].tolist())) <= 1:
+def scored_logits(logits: np.ndarray, label_names: Sequence[str], scored: Sequence[str]) -> np.ndarray:
+    """Logits with the classes outside ``scored`` at -inf (their probability 0), so a prediction is
+    chosen among the scored emotions only (cross-corpus: those the test corpus has); all if empty."""
+    if not len(scored) or not len(logits):
+        return logits
+    keep = np.isin(np.asarray(label_names), list(scored))
+    return np.where(keep[None, :], logits, -np.inf).astype(logits.dtype)
+
+
+def _per_group(key: str, y_true: np.ndarray, y_pred: np.ndarray, column: np.ndarray | None, split: splits_lib.Split,
+               label_names: Sequence[str]) -> dict:
+    """Several corpora (or vocal channels) tested: each alone too (metrics.json ``key``)."""
+    if column is None or len(set(column[split.test].tolist()) - {""}) <= 1:
         return {}
     out = {}
-    for name in sorted(set(corpus[split.test].tolist())):
-        mask = corpus[split.test] == name
+    for name in sorted(set(column[split.test].tolist()) - {""}):
+        mask = column[split.test] == name
         m = report_lib.compute_metrics(y_true[mask], y_pred[mask], label_names)
         out[str(name)] = {k: m[k] for k in (*report_lib.SCALAR_METRICS, "n")}
-    return {"per_corpus": out}
+    return {key: out}
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,8 +431,14 @@ def train_and_evaluate(cfg: ExperimentConfig, run_dir: str | os.PathLike, *, res
                 per_split.append(rundir.read_metrics(sub))
                 continue
             data, norm = data_lib.for_split(prepared, split, cfg.train)
-            metrics = fit_split(cfg, data, prepared.y, prepared.label_names, split, sub, paths=prepared.features.paths,
-                                norm=norm, corpus=prepared.features.meta.get("corpus"), resume=resume,
+            fs = prepared.features
+            speakers = data_lib.speaker_statistics(fs, split, cfg.train)
+            if progress and (note := data_lib.speaker_note(speakers)):
+                print(note, flush=True)
+            metrics = fit_split(cfg, data, prepared.y, prepared.label_names, split, sub, paths=fs.paths,
+                                norm=norm, corpus=fs.meta.get("corpus"), channel=fs.meta.get("channel"),
+                                row_weights=data_lib.corpus_weights(fs, split.train, cfg.train.corpus_balance),
+                                extra={"speaker_statistics": speakers} if speakers else None, resume=resume,
                                 progress=progress, mesh=mesh)
             if progress and len(prepared.splits) > 1:
                 print(report_lib.format_summary(metrics, leaky=split.leaky, protocol=split.name), flush=True)
