@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_jax import audio, checkpoint, optim, predict, recipes, splits
+from ser_jax import audio, checkpoint, normalize, optim, predict, recipes, splits
 from ser_jax import config as config_lib
 from ser_jax.predict import formats
 from ser_jax.train import data as train_data
@@ -309,6 +309,26 @@ def test_a_speaker_normalised_model_scales_a_folder_of_new_clips_by_their_own_st
 
 
 @pytest.mark.slow
+def test_a_shrunk_speaker_model_leans_on_the_training_statistics_for_few_clips(speaker_run):
+    """--speaker_prior=K: one file of a speaker is standardised by K / (K + 1) of the training
+    statistics, and says its statistics rest on few clips."""
+    cfg, run_dir, metrics = speaker_run
+    path = os.path.join(cfg.data_dir[0], metrics["test_predictions"]["paths"][0])
+    predictor = predict.load_predictor(run_dir)
+    predictor.info = dataclasses.replace(predictor.info, speaker_prior=8.0)  # as if trained with K = 8
+    [got] = predictor.predict_files([path])
+    assert "from 1 clip(s), fewer than the 8" in got.note
+    windows = np.stack(predictor.raw_inputs(path))  # a clip of a few windows of the training crop
+    lengths = np.full(len(windows), windows.shape[1])
+    own = normalize.moments(windows, lengths, np.arange(len(windows)))
+    mean, var = normalize.shrink(*own, 1, predictor.mean.astype(np.float64), predictor.std.astype(np.float64) ** 2,
+                                 8.0)
+    mean, std = normalize.mean_std(mean, var)
+    want = predictor.probabilities(list(normalize.standardize(windows, mean, std, lengths))).mean(axis=0)
+    np.testing.assert_allclose([got.probabilities[n] for n in predictor.label_names], want, atol=1e-6)
+
+
+@pytest.mark.slow
 def test_a_clip_normalised_alone_says_so(speaker_run, tmp_path):
     path = os.path.join(speaker_run[0].data_dir[0], speaker_run[2]["test_predictions"]["paths"][0])
     predictor = predict.load_predictor(speaker_run[1])
@@ -339,6 +359,32 @@ def test_an_ensemble_averages_its_members_probabilities_over_features_read_once(
     got = both.predict_files(clips)
     np.testing.assert_allclose([list(p.probabilities.values()) for p in got], want, atol=1e-6)
     assert [p.emotion for p in got] == [solo.label_names[int(np.argmax(w))] for w in want]
+
+
+@pytest.mark.slow
+def test_an_ensemble_across_recipes_computes_each_recipes_features_once_per_file(run, speaker_run, tmp_path,
+                                                                                 monkeypatch):
+    """A Whisper head and a from-scratch crnn in one ensemble: here the fast and the seed recipe."""
+    cfg, _, _ = run
+    seed_cfg = dataclasses.replace(cfg, features=dataclasses.replace(TINY_FEATURES, recipe="seed"),
+                                   train=dataclasses.replace(cfg.train, epochs=2))
+    seed_dir = tmp_path / "seed_recipe"
+    train_lib.train_and_evaluate(seed_cfg, seed_dir, progress=False)
+    clips = _test_clips(run, 3)
+    members = [predict.load_predictor(d) for d in (run[1], speaker_run[1], seed_dir)]
+    assert members[2].feature_config.recipe == "seed" and members[0].feature_config.recipe == "fast"
+    alone = [m.predict_files(clips) for m in members]
+    both = predict.load_ensemble([run[1], speaker_run[1], seed_dir])
+    assert [len(r) for r in both.recipes] == [2, 1] and "over 2 feature recipes" in both.describe()
+    calls = []
+    original = predict.Predictor.raw_inputs_of
+    monkeypatch.setattr(predict.Predictor, "raw_inputs_of",
+                        lambda self, paths: calls.append((self.feature_config.recipe, len(paths))) or
+                        original(self, paths))
+    got = both.predict_files(clips)
+    assert sorted(calls) == [("fast", 3), ("seed", 3)]  # once per recipe, for all of its members
+    want = np.mean([[list(p.probabilities.values()) for p in a] for a in alone], axis=0)
+    np.testing.assert_allclose([list(p.probabilities.values()) for p in got], want, atol=1e-6)
 
 
 def test_an_ensemble_refuses_models_that_disagree_on_their_labels(predictor):

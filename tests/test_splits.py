@@ -452,6 +452,49 @@ def test_cross_corpus_tests_on_the_shared_emotions_of_the_test_corpus(two_corpor
     assert split.description.endswith(tail)
 
 
+@pytest.mark.parametrize("protocol", ["speaker_kfold", "holdout", "loso"])
+def test_train_corpora_only_ever_train(two_corpora, protocol):
+    meta = two_corpora
+    cfg = SplitConfig(protocol=protocol, channels="speech", train_corpora=("emodb",))
+    plain = make_splits(SplitConfig(protocol=protocol, channels="speech"), concat(*[
+        {k: v[meta["corpus"] == "ravdess"] for k, v in meta.items()}]))
+    got = make_splits(cfg, meta)
+    emodb = np.flatnonzero(meta["corpus"] == "emodb")
+    assert len(got) == len(plain)  # the protocol splits RAVDESS exactly as it would alone
+    for split, alone in zip(got, plain):
+        assert set(emodb) <= set(split.train.tolist())
+        assert not (set(emodb) & set(split.val.tolist()) or set(emodb) & set(split.test.tolist()))
+        np.testing.assert_array_equal(split.test, alone.test)  # RAVDESS rows come first in the concat
+        np.testing.assert_array_equal(split.val, alone.val)
+        np.testing.assert_array_equal(np.setdiff1d(split.train, emodb), alone.train)
+        assert split.description.endswith("; every clip of emodb in training too")
+
+
+def test_train_corpora_misconfigurations_are_explained(dev, two_corpora):
+    with pytest.raises(ValueError, match="train_corpora names tess, which the data does not hold"):
+        make_splits(SplitConfig(protocol="holdout", train_corpora=("tess",)), two_corpora)
+    with pytest.raises(ValueError, match="names every corpus"):
+        make_splits(SplitConfig(protocol="holdout", train_corpora=("emodb", "ravdess")), two_corpora)
+    with pytest.raises(ValueError, match="names the test corpus 'emodb'"):
+        SplitConfig(protocol="cross_corpus", test_corpus="emodb", train_corpora=("emodb",))
+    with pytest.raises(ValueError, match="needs a corpus column"):
+        make_splits(SplitConfig(protocol="holdout", train_corpora=("ravdess",)), {k: v for k, v in dev.items()
+                                                                                  if k != "corpus"})
+
+
+def test_cross_corpus_validates_on_at_most_a_third_of_each_training_corpus_speakers(two_corpora):
+    tess = corpus_metadata("tess", speakers={"OAF": "female", "YAF": "female"}, emotions=("angry", "sad"))
+    savee = corpus_metadata("savee", speakers={"DC": "male", "JE": "male", "JK": "male"}, emotions=("angry", "sad"))
+    meta = concat(two_corpora, tess, savee)
+    [split] = make_splits(SplitConfig(protocol="cross_corpus", test_corpus="emodb", val_speakers=2), meta)
+    val = set(meta["speaker"][split.val].tolist())
+    assert {s.split(":")[0] for s in val} == {"ravdess", "savee"}  # TESS's 2 speakers only train
+    assert len([s for s in val if s.startswith("savee:")]) == 1 and len(val) == 3
+    assert set(meta["corpus"][split.train].tolist()) == {"ravdess", "tess", "savee"}
+    with pytest.raises(ValueError, match="no training corpus has 3 or more speakers"):
+        make_splits(SplitConfig(protocol="cross_corpus", test_corpus="emodb"), concat(tess, corpus_metadata("emodb")))
+
+
 def test_cross_corpus_misconfigurations_are_explained(dev, two_corpora):
     with pytest.raises(ValueError, match=r"test_corpus is 'crema_d'.*corpora emodb, ravdess"):
         make_splits(SplitConfig(protocol="cross_corpus", test_corpus="crema_d"), two_corpora)

@@ -45,7 +45,7 @@ class Config:
     # Each hidden state of each frame standardised over its own width before mixing (a layer norm
     # without parameters): takes out a clip's overall level and scale, which no speaker statistics do
     # for a single clip of an unknown speaker.
-    utterance_norm: bool = False
+    utterance_norm: bool = False  # each state of each frame standardised over its width (level, scale out)
 
     def __post_init__(self) -> None:
         check_int("superb", "num_classes", self.num_classes, 2)

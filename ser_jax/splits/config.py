@@ -67,6 +67,11 @@ class SplitConfig:
     val_speaker_ids: tuple[str, ...] = setting((), "Validation speakers (split=speakers).")
     test_speakers: tuple[str, ...] = setting((), "Test speakers (split=speakers).")
     test_corpus: str = setting("", "split=cross_corpus: the corpus to test on (e.g. emodb, ravdess).")
+    # More training data from other corpora under any protocol: their rows are in every split's
+    # training part, never in validation or test (so the protocol's figures stay about its own corpora).
+    train_corpora: tuple[str, ...] = setting((), "Corpora (names, e.g. tess,savee) whose clips only train: added to "
+                                             "every split's training part, never validated or tested on; the "
+                                             "protocol splits the other corpora as usual.")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "protocol", ALIASES.get(self.protocol, self.protocol))
@@ -117,6 +122,10 @@ class SplitConfig:
                 f"'{self.protocol}'); use protocol='speakers' or leave the speaker lists empty"
             )
         check_disjoint(lists)
+        object.__setattr__(self, "train_corpora", _str_tuple("train_corpora", self.train_corpora))
+        if self.test_corpus and self.test_corpus in self.train_corpora:
+            raise ValueError(f"SplitConfig.train_corpora names the test corpus '{self.test_corpus}'; a corpus is "
+                             "either tested on or trained on")
         if self.protocol == "cross_corpus" and not self.test_corpus:
             raise ValueError("SplitConfig.test_corpus is empty; protocol 'cross_corpus' needs the corpus to test "
                              "on (e.g. --test_corpus=emodb)")

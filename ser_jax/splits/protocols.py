@@ -7,6 +7,7 @@ module), its name in ``config.PROTOCOLS`` and an entry here.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -37,4 +38,20 @@ def make_splits(cfg: SplitConfig, meta: Mapping[str, Sequence]) -> list[Split]:
     """
     meta = check_metadata(meta)
     rows = selected_rows(cfg, meta)
-    return REGISTRY[cfg.protocol](cfg, meta, rows)
+    if not cfg.train_corpora:
+        return REGISTRY[cfg.protocol](cfg, meta, rows)
+    if "corpus" not in meta:
+        raise ValueError("SplitConfig.train_corpora needs a corpus column; give several corpora (--data_dir=A,B)")
+    corpus = meta["corpus"][rows]
+    present = sorted(set(corpus.tolist()))
+    missing = [c for c in cfg.train_corpora if c not in present]
+    if missing:
+        raise ValueError(f"SplitConfig.train_corpora names {', '.join(missing)}, which the data does not hold "
+                         f"(corpora: {', '.join(present)}, channels={cfg.channels})")
+    extra = np.isin(corpus, list(cfg.train_corpora))
+    if extra.all():
+        raise ValueError("SplitConfig.train_corpora names every corpus of the data; leave at least one to split")
+    note = f"; every clip of {'+'.join(cfg.train_corpora)} in training too"
+    return [dataclasses.replace(s, train=np.sort(np.concatenate([s.train, rows[extra]])),
+                                description=s.description + note)
+            for s in REGISTRY[cfg.protocol](cfg, meta, rows[~extra])]

@@ -151,6 +151,7 @@ def cross_corpus(cfg: SplitConfig, meta, rows) -> list[Split]:
         raise ValueError(f"protocol 'cross_corpus' needs a corpus to train on besides '{cfg.test_corpus}'; "
                          "give two corpora (--data_dir=A,B)")
     test_rows, train_rows = rows[corpus == cfg.test_corpus], rows[corpus != cfg.test_corpus]
+    train_names = [n for n in names if n != cfg.test_corpus]
     emotion = meta["emotion"].astype(str)
     on_test, on_train = set(emotion[test_rows].tolist()), set(emotion[train_rows].tolist())
     shared = sorted(on_test & on_train)
@@ -162,17 +163,19 @@ def cross_corpus(cfg: SplitConfig, meta, rows) -> list[Split]:
     test_rows = test_rows[np.isin(emotion[test_rows], shared)]
     gender = gender_of(meta, train_rows)
     val_ids: list[str] = []
+    # Validation speakers from each training corpus, at most a third of its speakers: a corpus of 2
+    # speakers (TESS) only trains, one of 3 (SAVEE) gives 1, RAVDESS's 20 give val_speakers.
     for r in by_corpus(meta, train_rows).values():
         ids = sorted(set(meta["speaker"][r].tolist()), key=natural_key)
-        n = min(cfg.val_speakers, len(ids) - 1)
-        if n < 1:
-            raise ValueError(f"protocol 'cross_corpus': corpus {meta['corpus'][r[0]]} has {len(ids)} speaker(s); "
-                             "at least 2 are needed (validation and training)")
-        val_ids += _pick_val(ids, gender, n)
+        n = min(cfg.val_speakers, len(ids) // 3)
+        if n:
+            val_ids += _pick_val(ids, gender, n)
+    if not val_ids:
+        raise ValueError(f"protocol 'cross_corpus': no training corpus has 3 or more speakers to validate on "
+                         f"({', '.join(train_names)}); add one")
     speakers = meta["speaker"]
     val = train_rows[np.isin(speakers[train_rows], val_ids)]
     train = train_rows[~np.isin(speakers[train_rows], val_ids)]
-    train_names = [n for n in names if n != cfg.test_corpus]
     train_only = sorted(on_train - on_test)
     test_only = sorted(on_test - on_train)
     desc = (f"cross-corpus: train on {'+'.join(train_names)} ({len(set(speakers[train].tolist()))} speakers), "

@@ -173,9 +173,14 @@ def _predictions(logits: np.ndarray, rows: np.ndarray, y: np.ndarray, paths: Seq
             "probabilities": np.round(probs, 6).tolist()}
 
 
-def _loss_and_acc(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def _loss_and_acc(logits: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> tuple[float, float]:
+    """Loss and accuracy; with ``groups`` (the validation clips' corpora, several of them) the accuracy
+    is the mean of each corpus's, so the choice of epoch is not one big corpus's alone."""
     loss = float(optax.softmax_cross_entropy_with_integer_labels(jnp.asarray(logits), jnp.asarray(y)).mean())
-    return loss, float(np.mean(np.argmax(logits, -1) == y))
+    right = np.argmax(logits, -1) == y
+    if groups is None or len(set(groups.tolist())) < 2:
+        return loss, float(np.mean(right))
+    return loss, float(np.mean([right[groups == g].mean() for g in sorted(set(groups.tolist()))]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,6 +274,7 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
     records.begin(p.start_epoch, cfg.to_dict(), split)
     t0 = time.perf_counter()
     chance = math.log(len(label_names)) if len(label_names) > 1 else 1.0
+    val_corpus = None if corpus is None else np.asarray(corpus)[split.val].astype(str)
     epochs = range(p.start_epoch, tc.epochs) if p.stopped != "early_stopping" else range(0)
     bar = tqdm(epochs, desc=split.name, unit="epoch", disable=not progress,
                dynamic_ncols=True, initial=p.start_epoch, total=tc.epochs)
@@ -291,7 +297,7 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
             train_acc = sum(float(m["correct"]) for m in sums) / count
             _check_divergence(train_loss, epoch, p.history, chance, split.name, run_dir, p.best_epoch)
             val_logits = predict_logits(state, data, split.val, tc.eval_batch_size, shard)
-            val_loss, val_acc = _loss_and_acc(val_logits, y[split.val])
+            val_loss, val_acc = _loss_and_acc(val_logits, y[split.val], val_corpus)
             val_f1 = report_lib.compute_metrics(y[split.val], val_logits.argmax(-1), label_names)["macro_f1"]
             lr = float(optim_lib.learning_rate_at(cfg.optim, int(state.step), steps_per_epoch * tc.epochs))
             row = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": train_acc, "val_loss": val_loss,
