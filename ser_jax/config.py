@@ -40,10 +40,22 @@ class TrainConfig:
     speaker_prior: float = setting(8.0, "Under --speaker_norm: shrink each speaker's statistics toward its corpus's "
                                    "as if the speaker had this many more clips drawn from the corpus (n / (n + k) "
                                    "its own); 0 = each speaker by its own clips alone.")
+    # Below this many clips a speaker's own statistics are not used at all (its corpus's are): a few
+    # clips cannot cover a speaker's emotional range, so standardising by them erases what they express.
+    speaker_min_clips: int = setting(0, "Under --speaker_norm: a speaker with fewer clips than this is standardised "
+                                     "by its corpus's statistics instead of its own.")
     # Loss weights per training clip: n_corpus^-power, normalised to mean 1 (0: every clip alike;
     # 1: every training corpus weighs the same in total, however many clips it has).
     corpus_balance: float = setting(0.0, "Weight each training clip's loss by (clips of its corpus)^-POWER: 0 = "
                                     "every clip alike, 1 = every training corpus counts the same in total.")
+    # Test-time adaptation (transductive, like speaker statistics of the test speakers): after the
+    # epoch is chosen, rounds of fine-tuning on training clips plus the test clips whose predicted
+    # class is at least this sure, labelled by that prediction. The true test labels are never read.
+    self_train: int = setting(0, "Rounds of test-time self-training on the test clips' confident predictions "
+                              "(transductive: uses the unlabelled test clips; 0 = off).")
+    self_train_threshold: float = setting(0.9, "Self-training: the class probability a test clip's prediction needs "
+                                          "to be trained on.")
+    self_train_epochs: int = setting(3, "Self-training: epochs per round, at a tenth of the learning rate, constant.")
     class_weights: bool = setting(False, "Weight the loss by n / (classes * class count) of the training rows, so "
                                   "rare classes count as much as frequent ones.")
     eval_batch_size: int = setting(128, "Batch size of validation and test passes (speed and memory only).")
@@ -54,6 +66,13 @@ class TrainConfig:
                 raise ValueError(f"--{name}={getattr(self, name)}: must be at least 1")
         if self.speaker_prior < 0:
             raise ValueError(f"--speaker_prior={self.speaker_prior:g}: must be >= 0 (0 = no shrinkage)")
+        if self.self_train < 0 or self.self_train_epochs < 1:
+            raise ValueError(f"--self_train={self.self_train} / --self_train_epochs={self.self_train_epochs}: rounds "
+                             "must be >= 0 and epochs >= 1")
+        if not 0.0 < self.self_train_threshold < 1.0:
+            raise ValueError(f"--self_train_threshold={self.self_train_threshold:g}: must be in (0, 1)")
+        if self.speaker_min_clips < 0:
+            raise ValueError(f"--speaker_min_clips={self.speaker_min_clips}: must be >= 0")
         if not 0.0 <= self.corpus_balance <= 1.0:
             raise ValueError(f"--corpus_balance={self.corpus_balance:g}: must be in [0, 1]")
         if self.patience < 0:

@@ -36,6 +36,7 @@ class InferenceMeta:
     normalization: str  # global (training statistics, stored with the arrays), speaker (per speaker), none
     corpora: tuple[str, ...] = ()  # corpora trained on
     speaker_prior: float = 0.0  # speaker normalisation: clips of shrinkage toward the wider statistics (0: none)
+    speaker_min_clips: int = 0  # speaker normalisation: fewer clips than this use the wider statistics alone
     epoch: int | None = None  # of the checkpoint (1-based)
     val_accuracy: float | None = None
     version: int = VERSION
@@ -79,6 +80,7 @@ class InferenceMeta:
                 num_frames=int(d["num_frames"]), protocol=str(d.get("protocol", "?")),
                 leaky=bool(d.get("leaky", False)), normalization=str(d.get("normalization", "global")),
                 corpora=tuple(d.get("corpora") or ()), speaker_prior=float(d.get("speaker_prior", 0.0)),
+                speaker_min_clips=int(d.get("speaker_min_clips", 0)),
                 epoch=d.get("epoch"), val_accuracy=d.get("val_accuracy"))
         except MetaError as e:
             raise MetaError(f"{where}: {e}") from None

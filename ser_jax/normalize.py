@@ -115,18 +115,19 @@ def shrink(mean: np.ndarray, var: np.ndarray, clips: int, prior_mean: np.ndarray
 
 def fit_per_speaker(features, lengths: np.ndarray, rows: np.ndarray, speakers: np.ndarray,
                     min_std: float = 1e-8, *, groups: np.ndarray | None = None, prior_clips: float = 0.0,
-                    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+                    min_clips: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Mean and std per feature of each speaker, over the valid frames of that speaker's own rows.
 
     Takes no labels, so it may be fitted on a test speaker's clips (its unlabelled recordings) as
     well as on training speakers'. With ``prior_clips`` > 0 each speaker's statistics are shrunk
     toward those of its group (``groups``: one value per row, e.g. the corpus; None: all ``rows``
     as one group) by :func:`shrink`, so a speaker with few clips is standardised mostly by its
-    corpus; with 0, each speaker's statistics come from its rows only, never from another speaker's.
+    corpus; a speaker with fewer than ``min_clips`` clips by its group's statistics alone. With
+    neither, each speaker's statistics come from its rows only, never from another speaker's.
     """
     rows = np.asarray(rows, dtype=np.int64)
     speakers = np.asarray(speakers)
-    if prior_clips == 0:
+    if prior_clips == 0 and min_clips == 0:
         return {str(s): fit_standardizer(features, lengths, rows[speakers[rows] == s], min_std)
                 for s in sorted(set(speakers[rows].tolist()))}
     group = np.zeros(len(speakers), np.int64) if groups is None else np.asarray(groups)
@@ -138,12 +139,20 @@ def fit_per_speaker(features, lengths: np.ndarray, rows: np.ndarray, speakers: n
         owners = set(group[mine].tolist())
         if len(owners) != 1:
             raise ValueError(f"fit_per_speaker: speaker {s} has rows in several groups ({sorted(owners)})")
-        out[str(s)] = mean_std(*shrink(mean, var, len(mine), *prior[owners.pop()], prior_clips), min_std)
+        group_stats = prior[owners.pop()]
+        if len(mine) < min_clips:
+            out[str(s)] = mean_std(*group_stats, min_std)
+        elif prior_clips:
+            out[str(s)] = mean_std(*shrink(mean, var, len(mine), *group_stats, prior_clips), min_std)
+        else:
+            out[str(s)] = mean_std(mean, var, min_std)
     return out
 
 
-def speaker_weight(clips: int, prior_clips: float) -> float:
+def speaker_weight(clips: int, prior_clips: float, min_clips: int = 0) -> float:
     """How much of a speaker's statistics are its own (1: all; 0: all its corpus's); see :func:`shrink`."""
+    if clips < min_clips:
+        return 0.0
     return 1.0 if prior_clips == 0 else clips / (clips + prior_clips)
 
 

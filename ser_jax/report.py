@@ -261,6 +261,8 @@ def aggregate_metrics(per_fold: list[dict]) -> dict:
             names_c = sorted(set.intersection(*(set(m[key]) for m in per_fold)))
             out[key] = {c: {k: _mean_std([m[key][c][k] for m in per_fold]) for k in SCALAR_METRICS}
                         for c in names_c}
+    if any(m.get("transductive") for m in per_fold):  # test-time adaptation: said wherever the scores are
+        out["transductive"] = [m.get("transductive") for m in per_fold]
     skipped = [m.get("skipped_folds") for m in per_fold if m.get("skipped_folds")]
     if skipped:
         out["skipped_folds"] = skipped[0]
@@ -288,6 +290,9 @@ def format_summary(metrics: dict, *, leaky: bool, protocol: str) -> str:
             fold_mean = {k: v["mean"] if isinstance(v, dict) else v for k, v in per.items()}
             lines.append(f"  {name} alone: " + "  ".join(f"{_SCALAR_TITLES[k]} {100 * fold_mean[k]:.2f}%"
                                                        for k in SCALAR_METRICS))
+    if metrics.get("transductive"):
+        lines.append("  TRANSDUCTIVE: the unlabelled test clips adapted the model (test-time self-training on "
+                     "its confident predictions) before these scores")
     if metrics.get("scored_emotions"):
         lines.append(f"  scored over the emotions the test corpus shares with training: "
                      f"{', '.join(metrics['scored_emotions'])}")

@@ -220,3 +220,20 @@ def test_the_prior_is_each_speakers_own_corpus():
     with pytest.raises(ValueError, match="speaker a has rows in several groups"):
         normalize.fit_per_speaker(x, lengths, rows, speakers, groups=np.array(["r", "e"] * 4 + ["e"]),
                                   prior_clips=3.0)
+
+
+def test_speakers_with_fewer_than_min_clips_take_their_corpus_statistics():
+    x, lengths, speakers = _speakers_data()
+    speakers = speakers.copy()
+    speakers[8] = "d"  # one clip alone; a, b keep 3 clips, c 2
+    rows = np.arange(9)
+    stats = normalize.fit_per_speaker(x, lengths, rows, speakers, min_clips=3)
+    corpus = normalize.fit_standardizer(x, lengths, rows)
+    for s in ("c", "d"):
+        for a, b in zip(stats[s], corpus):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+    own = normalize.fit_per_speaker(x, lengths, rows, speakers)
+    for s in ("a", "b"):  # enough clips: their own, unshrunk (prior_clips 0)
+        for a, b in zip(stats[s], own[s]):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert normalize.speaker_weight(2, 0, 3) == 0.0 and normalize.speaker_weight(3, 0, 3) == 1.0

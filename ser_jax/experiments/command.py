@@ -25,7 +25,10 @@ Spec format (JSON; unknown keys are an error)::
                 "flagfile": "experiments/x.flags" (optional, goes first), "leaky": false (optional),
                 "corpora": ["emodb"] (optional: which of the --data_dir corpora this row uses; default all),
                 "per_corpus": true (optional: add a sub-row per tested corpus),
-                "ensemble": true (optional: add a sub-row scoring the row's seeds as one ensemble)}],
+                "per_channel": true (optional: add a sub-row per tested vocal channel, speech and song),
+                "ensemble": true (optional: add a sub-row scoring the row's seeds as one ensemble)},
+               {"name": "mix", "label": "A + B", "members": ["a", "b"]}],  # trains nothing: per seed, the
+                                                # mean probabilities of earlier rows' runs (any recipes)
       "columns": [{"name": "both", "label": "speech + song", "flags": ["--channels=both"]}],  # optional
       "fixed_flags": ["--epochs=50"],            # last: they hold in every run (optional)
       "metrics": ["accuracy", "macro_f1", "uar"],

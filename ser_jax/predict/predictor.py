@@ -220,25 +220,32 @@ class Predictor:
         groups: dict[str, list[int]] = {}
         for i in readable:
             groups.setdefault(self.speaker_of(items[i][0]), []).append(i)
-        k = self.info.speaker_prior
-        # Shrinkage as in training (normalize.shrink), the files given standing for the corpus: one
-        # speaker (all files) toward the training statistics; several (folders) each toward all the
-        # files' statistics, themselves shrunk toward the training statistics. k = 0: each speaker's
-        # files alone.
+        k, m = self.info.speaker_prior, self.info.speaker_min_clips
+        # As in training (normalize.fit_per_speaker), the files given standing for the corpus: one
+        # speaker (all files) against the training statistics; several (folders) each against all the
+        # files' statistics, themselves against the training statistics. A speaker with fewer than m
+        # files takes those wider statistics; others are shrunk toward them by k (k = 0: their own).
+        def settle(own, n, prior):
+            if n < m:
+                return prior
+            return normalize_lib.shrink(*own, n, *prior, k) if k else own
+
         prior = (self.mean.astype(np.float64), self.std.astype(np.float64) ** 2)
-        if k and len(groups) > 1:
-            everyone = self._moments([w for i in readable for w in items[i][1]])
-            prior = normalize_lib.shrink(*everyone, len(readable), *prior, k)
+        if (k or m) and len(groups) > 1:
+            prior = settle(self._moments([w for i in readable for w in items[i][1]]), len(readable), prior)
         scaled: dict[int, list[np.ndarray]] = {}
         notes: dict[int, str] = {}
         for members in groups.values():
             own = self._moments([w for i in members for w in items[i][1]])
-            mean, var = normalize_lib.shrink(*own, len(members), *prior, k) if k else own
-            mean, std = normalize_lib.mean_std(mean, var, 1e-8)
+            mean, std = normalize_lib.mean_std(*settle(own, len(members), prior))
             for i in members:
                 scaled[i] = [normalize_lib.standardize(w[None], mean, std, np.asarray([len(w)]))[0]
                              for w in items[i][1]]
-                if k and len(members) < k:
+                if len(members) < m:
+                    notes[i] = (f"speaker statistics would rest on {len(members)} clip(s), fewer than the {m} the "
+                                "model needs: scaled by the training statistics instead, so this prediction is less "
+                                "reliable")
+                elif k and len(members) < k:
                     notes[i] = (f"speaker statistics from {len(members)} clip(s), fewer than the {k:g} the model "
                                 "was trained to trust: mostly the training statistics, so this prediction is less "
                                 "reliable")

@@ -175,7 +175,8 @@ def standardize_rows(fs: featureset.FeatureSet, split: splits_lib.Split, tc: Tra
     if mode == "speaker":
         used = np.unique(np.concatenate([split.train, split.val, split.test]))
         stats = normalize_lib.fit_per_speaker(fs.features, fs.lengths, used, fs.meta["speaker"],
-                                              groups=fs.meta.get("corpus"), prior_clips=tc.speaker_prior)
+                                              groups=fs.meta.get("corpus"), prior_clips=tc.speaker_prior,
+                                              min_clips=tc.speaker_min_clips)
         if lazy:
             group = np.full(len(fs), -1, np.int64)
             index = {name: i for i, name in enumerate(stats)}
@@ -199,9 +200,10 @@ def speaker_statistics(fs: featureset.FeatureSet, split: splits_lib.Split, tc: T
         return {}
     used = np.unique(np.concatenate([split.train, split.val, split.test]))
     names, clips = np.unique(np.asarray(fs.meta["speaker"])[used].astype(str), return_counts=True)
-    limit = tc.speaker_prior or FEW_CLIPS
+    limit = max(tc.speaker_prior, tc.speaker_min_clips) or FEW_CLIPS
     thin = {str(n): int(c) for n, c in zip(names, clips) if c < limit}
-    return {"prior_clips": tc.speaker_prior, "speakers": int(len(names)), "min_clips": int(clips.min()),
+    return {"prior_clips": tc.speaker_prior, "min_clips_used": tc.speaker_min_clips,
+            "speakers": int(len(names)), "min_clips": int(clips.min()),
             "median_clips": float(np.median(clips)), "thin": thin}
 
 
@@ -209,8 +211,11 @@ def speaker_note(stats: dict) -> str:
     """One console line when some speakers' statistics rest on few clips (else "")."""
     if not stats.get("thin"):
         return ""
-    k, n = stats["prior_clips"], len(stats["thin"])
+    k, m, n = stats["prior_clips"], stats.get("min_clips_used", 0), len(stats["thin"])
     head = f"note: {n} of {stats['speakers']} speakers have few clips (as few as {stats['min_clips']}); "
+    if m:
+        return head + (f"those with fewer than {m} are standardised by their corpus's statistics "
+                       f"(--speaker_min_clips={m})" + (f", the others shrunk toward them by {k:g} clips" if k else ""))
     if k == 0:
         return head + ("each is standardised by those clips alone (--speaker_prior=0), which can erase what "
                        "they express; set --speaker_prior (e.g. 8) or --nospeaker_norm")
