@@ -35,15 +35,17 @@ class TrainConfig:
     speaker_norm: bool = setting(False, "Standardise every speaker (training and test alike) by the statistics of "
                                  "its own clips instead of the training set's; uses no labels, assumes several "
                                  "clips per test speaker.")
-    # Shrinkage of speaker statistics (normalize.shrink): a speaker with n clips is standardised by
-    # n / (n + k) of its own statistics and k / (n + k) of its corpus's, k = this many clips.
-    speaker_prior: float = setting(8.0, "Under --speaker_norm: shrink each speaker's statistics toward its corpus's "
-                                   "as if the speaker had this many more clips drawn from the corpus (n / (n + k) "
-                                   "its own); 0 = each speaker by its own clips alone.")
     # Below this many clips a speaker's own statistics are not used at all (its corpus's are): a few
-    # clips cannot cover a speaker's emotional range, so standardising by them erases what they express.
-    speaker_min_clips: int = setting(0, "Under --speaker_norm: a speaker with fewer clips than this is standardised "
-                                     "by its corpus's statistics instead of its own.")
+    # clips cannot cover a speaker's emotional range, so standardising by them erases what they express
+    # (10: chosen on validation speakers, docs/results.md "Speakers with few clips").
+    speaker_min_clips: int = setting(10, "Under --speaker_norm: a speaker with fewer clips than this is standardised "
+                                     "by its corpus's statistics instead of its own (0 = always its own).")
+    # Shrinkage of speaker statistics (normalize.shrink): a speaker with n clips is standardised by
+    # n / (n + k) of its own statistics and k / (n + k) of its corpus's, k = this many clips. Off by
+    # default: every k > 0 tried lowered validation accuracy where speakers have 12 or 60 clips.
+    speaker_prior: float = setting(0.0, "Under --speaker_norm: shrink each speaker's statistics toward its corpus's "
+                                   "as if the speaker had this many more clips drawn from the corpus (n / (n + k) "
+                                   "its own); 0 = no shrinkage.")
     # Loss weights per training clip: n_corpus^-power, normalised to mean 1 (0: every clip alike;
     # 1: every training corpus weighs the same in total, however many clips it has).
     corpus_balance: float = setting(0.0, "Weight each training clip's loss by (clips of its corpus)^-POWER: 0 = "

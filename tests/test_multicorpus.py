@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from test_train import tiny_config
 
+from ser_jax import checkpoint
 from ser_jax import config as config_lib
 from ser_jax import splits
 from ser_jax.testing import corpora as synthetic
@@ -96,6 +97,21 @@ def test_cross_corpus_trains_on_one_corpus_and_tests_the_other_on_shared_emotion
     unscored = [m["label_names"].index(e) for e in ("calm", "surprised")]
     assert np.all(np.asarray(m["test_predictions"]["probabilities"])[:, unscored] == 0)
     assert "trained also on calm, surprised; not tested: boredom" in m["split_description"]
+
+
+@pytest.mark.slow
+def test_speakers_with_few_clips_are_reported_and_take_their_corpus_statistics(
+        tiny_corpus, tiny_cache_dir, emodb_corpus, tmp_path, capsys):
+    cfg = two_corpora(tiny_corpus, emodb_corpus, tiny_cache_dir, speaker_norm=True, speaker_min_clips=20,
+                      corpus_balance=1.0, split=splits.SplitConfig(protocol="cross_corpus", test_corpus="emodb",
+                                                                   val_speakers=1))
+    m = train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=True).metrics
+    stats = m["speaker_statistics"]
+    assert stats["min_clips_used"] == 20 and stats["speakers"] == 6  # 3 RAVDESS actors, 3 EmoDB speakers
+    assert {s.split(":")[0] for s in stats["thin"]} == {"emodb"} and len(stats["thin"]) == 3  # 12 clips; actors 104
+    assert "3 of 6 speakers have few clips" in capsys.readouterr().out
+    meta = checkpoint.load_best(tmp_path / "run")[1]
+    assert meta["speaker_min_clips"] == 20 and meta["normalization"] == "speaker"
 
 
 def test_corpus_balance_weighs_each_training_corpus_alike_however_many_clips_it_has():

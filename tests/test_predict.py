@@ -270,10 +270,11 @@ def speaker_run(tiny_corpus, tiny_cache_dir, tmp_path_factory):
         split=splits.SplitConfig(protocol="speakers", train_speakers=("1",), val_speaker_ids=("2",),
                                  test_speakers=("3",)),
         model_config=TINY_MODEL, optim=optim.OptimConfig(learning_rate=1e-2),
-        # No shrinkage (--speaker_prior=0): a folder's statistics are then exactly the speaker's in
-        # training (with it, training shrinks toward the corpus, predict toward the files given).
+        # Each speaker by its own clips alone (no fallback for few clips, no shrinkage): a folder's
+        # statistics are then exactly the speaker's in training (with them, training falls back to
+        # the corpus, predict to the files given); the tests below switch them on in the checkpoint.
         train=config_lib.TrainConfig(epochs=3, patience=0, batch_size=16, speaker_norm=True, class_weights=True,
-                                     speaker_prior=0.0),
+                                     speaker_prior=0.0, speaker_min_clips=0),
         workers=2)
     run_dir = tmp_path_factory.mktemp("speaker_norm") / "run"
     result = train_lib.train_and_evaluate(cfg, run_dir, progress=False)
@@ -326,6 +327,23 @@ def test_a_shrunk_speaker_model_leans_on_the_training_statistics_for_few_clips(s
     mean, std = normalize.mean_std(mean, var)
     want = predictor.probabilities(list(normalize.standardize(windows, mean, std, lengths))).mean(axis=0)
     np.testing.assert_allclose([got.probabilities[n] for n in predictor.label_names], want, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_speaker_with_fewer_than_min_clips_files_is_scaled_by_the_training_statistics(speaker_run):
+    cfg, run_dir, metrics = speaker_run
+    paths = [os.path.join(cfg.data_dir[0], p) for p in metrics["test_predictions"]["paths"][:3]]
+    predictor = predict.load_predictor(run_dir)
+    predictor.info = dataclasses.replace(predictor.info, speaker_min_clips=10)  # as the default trains
+    got = predictor.predict_files(paths)
+    assert all("fewer than the 10 the model needs" in p.note for p in got)
+    globally = [predictor.probabilities([normalize.standardize(w[None], predictor.mean, predictor.std,
+                                                                np.asarray([len(w)]))[0] for w in
+                                         predictor.raw_inputs(p)]).mean(0) for p in paths]
+    np.testing.assert_allclose([[g.probabilities[n] for n in predictor.label_names] for g in got], globally,
+                               atol=1e-6)
+    predictor.info = dataclasses.replace(predictor.info, speaker_min_clips=3)  # 3 files: enough, their own
+    assert [p.note for p in predictor.predict_files(paths)] == ["", "", ""]
 
 
 @pytest.mark.slow
