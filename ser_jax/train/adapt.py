@@ -73,10 +73,21 @@ def self_train(state: TrainState, cfg: ExperimentConfig, data: Arrays | OnHost, 
     if progress:
         print(f"{split.name}: TRANSDUCTIVE self-training on {', '.join(map(str, picked_per_round))} confident test "
               f"clips per round", flush=True)
-    val_logits = predict_logits(state, data, split.val, tc.eval_batch_size, shard)
     return state, {"method": "self_train", "rounds": tc.self_train, "threshold": tc.self_train_threshold,
                    "epochs": tc.self_train_epochs, "test_clips_used": picked_per_round,
-                   "pseudo_label_accuracy": agree,
-                   "val_accuracy_after": _loss_and_acc(val_logits, y[split.val])[1] if len(split.val) else None}
+                   "pseudo_label_accuracy": agree}
+
+
+def validation_evidence(state: TrainState, cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray,
+                        label_names: Sequence[str], split: splits_lib.Split, shard: Any,
+                        row_weights: np.ndarray | None, val_corpus: np.ndarray | None) -> float | None:
+    """Validation accuracy of the same adaptation aimed at the validation clips instead of the test
+    clips: what --self_train is chosen on (beside the run's validation accuracy without it)."""
+    if not len(split.val):
+        return None
+    target = dataclasses.replace(split, test=split.val, scored_emotions=())
+    adapted, _ = self_train(state, cfg, data, y, label_names, target, shard, row_weights, progress=False)
+    logits = predict_logits(adapted, data, split.val, cfg.train.eval_batch_size, shard)
+    return _loss_and_acc(logits, y[split.val], val_corpus)[1]
 
 

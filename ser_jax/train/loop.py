@@ -30,7 +30,7 @@ from ser_jax import splits as splits_lib
 from ser_jax.config import ExperimentConfig
 from ser_jax.inference_meta import InferenceMeta
 from ser_jax.train import data as data_lib
-from ser_jax.train.adapt import self_train
+from ser_jax.train.adapt import self_train, validation_evidence
 from ser_jax.train.data import Arrays, OnHost, feed, padded_batches
 from ser_jax.train.records import SplitRecords
 # The compiled steps live in steps.py; named here too, as the loop's public surface.
@@ -210,7 +210,9 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
     state = state.replace(params=best["params"], batch_stats=best["batch_stats"])
     adapted = {}
     if tc.self_train and len(split.test):  # transductive: the unlabelled test clips adapt the chosen model
+        on_val = validation_evidence(state, cfg, data, y, label_names, split, shard, row_weights, val_corpus)
         state, adapted = self_train(state, cfg, data, y, label_names, split, shard, row_weights, progress)
+        adapted = {**adapted, "val_accuracy_adapted": on_val}  # the same adaptation aimed at the validation clips
     test_logits = scored_logits(predict_logits(state, data, split.test, tc.eval_batch_size, shard), label_names,
                                 split.scored_emotions)
     # Kept so that runs of several seeds can be scored as an ensemble later (experiments, tables):
