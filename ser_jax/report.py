@@ -290,6 +290,11 @@ def format_summary(metrics: dict, *, leaky: bool, protocol: str) -> str:
             fold_mean = {k: v["mean"] if isinstance(v, dict) else v for k, v in per.items()}
             lines.append(f"  {name} alone: " + "  ".join(f"{_SCALAR_TITLES[k]} {100 * fold_mean[k]:.2f}%"
                                                        for k in SCALAR_METRICS))
+    thin = (metrics.get("speaker_statistics") or {}).get("thin")
+    if thin:  # speaker normalisation with speakers of few clips: said in the report, not only on the console
+        stats = metrics["speaker_statistics"]
+        lines.append(f"  speaker statistics: {len(thin)} of {stats['speakers']} speakers have few clips (as few as "
+                     f"{stats['min_clips']}); see speaker_statistics in metrics.json")
     if metrics.get("transductive"):
         lines.append("  TRANSDUCTIVE: the unlabelled test clips adapted the model (test-time self-training on "
                      "its confident predictions) before these scores")

@@ -110,6 +110,7 @@ def test_speakers_with_few_clips_are_reported_and_take_their_corpus_statistics(
     assert stats["min_clips_used"] == 20 and stats["speakers"] == 6  # 3 RAVDESS actors, 3 EmoDB speakers
     assert {s.split(":")[0] for s in stats["thin"]} == {"emodb"} and len(stats["thin"]) == 3  # 12 clips; actors 104
     assert "3 of 6 speakers have few clips" in capsys.readouterr().out
+    assert "speaker statistics: 3 of 6 speakers have few clips" in (tmp_path / "run" / "report.txt").read_text()
     meta = checkpoint.load_best(tmp_path / "run")[1]
     assert meta["speaker_min_clips"] == 20 and meta["normalization"] == "speaker"
 
