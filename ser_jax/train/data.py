@@ -162,8 +162,9 @@ def standardize_rows(fs: featureset.FeatureSet, split: splits_lib.Split, tc: Tra
     """Features scaled as the run says (padding stays zero), and the training statistics for the checkpoint.
 
     Global: statistics of the training rows only. Per speaker: each speaker of the split by its own
-    rows' statistics (no labels used), shrunk toward its corpus's (all of that corpus's rows in the
-    split, unlabelled) by ``--speaker_prior`` clips.
+    rows' statistics (no labels used); a speaker with fewer than ``--speaker_min_clips`` clips by its
+    corpus's (all of that corpus's rows in the split, unlabelled), the others optionally shrunk toward
+    them by ``--speaker_prior`` clips.
     """
     F = fs.features.shape[-1]
     mode = normalization(tc)
@@ -188,14 +189,14 @@ def standardize_rows(fs: featureset.FeatureSet, split: splits_lib.Split, tc: Tra
     return normalize_lib.standardize(fs.features, mean, std, fs.lengths).astype(np.float32, copy=False), norm
 
 
-# With no shrinkage (--speaker_prior=0), speakers with fewer clips than this are reported as thin.
+# With neither the fallback nor shrinkage, speakers with fewer clips than this are reported as thin.
 FEW_CLIPS = 5
 
 
 def speaker_statistics(fs: featureset.FeatureSet, split: splits_lib.Split, tc: TrainConfig) -> dict:
     """What a speaker-normalised split's statistics rest on (metrics.json "speaker_statistics"): the
-    prior, the speakers, and those with few clips ("thin": clips per speaker, fewer than the prior's
-    --speaker_prior clips, i.e. less than half their statistics their own; or than FEW_CLIPS without one)."""
+    settings, the speakers, and those with few clips ("thin": clips per speaker, fewer than
+    --speaker_min_clips or --speaker_prior, whichever is larger; fewer than FEW_CLIPS when both are 0)."""
     if normalization(tc) != "speaker":
         return {}
     used = np.unique(np.concatenate([split.train, split.val, split.test]))
@@ -218,7 +219,7 @@ def speaker_note(stats: dict) -> str:
                        f"(--speaker_min_clips={m})" + (f", the others shrunk toward them by {k:g} clips" if k else ""))
     if k == 0:
         return head + ("each is standardised by those clips alone (--speaker_prior=0), which can erase what "
-                       "they express; set --speaker_prior (e.g. 8) or --nospeaker_norm")
+                       "they express; set --speaker_min_clips (e.g. 10) or --nospeaker_norm")
     return head + (f"their statistics are mostly their corpus's (--speaker_prior={k:g} clips), so speaker "
                    "normalisation does little for them")
 
