@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -85,15 +84,16 @@ def collect(spec: TableSpec, runs_dir: str | os.PathLike = DEFAULT_RUNS_DIR) -> 
 def _score_member_rows(spec: TableSpec, runs_dir: str | os.PathLike, cells: dict[tuple[str, str], Cell]) -> None:
     """Fills each ensemble row (``members``): per seed where every member finished, the mean of the
     members' probabilities on their test clips (and validation clips: what chooses it), split by split."""
-    root = Path(runs_dir) / spec.name
     for row in spec.rows:
         if row.trains:
             continue
+        where = {(r.row.name, r.column.name, r.seed): r.run_dir
+                 for r in expand_runs(spec, runs_dir, only_rows=row.members)}
         for col in spec.columns:
             values: dict[str, list[float]] = {m: [] for m in spec.metrics}
             runs, dirs = [], []
             for seed in spec.seeds:
-                members = [root / m / col.name / f"seed_{seed}" for m in row.members]
+                members = [where[m, col.name, seed] for m in row.members]
                 if not all(rundir.finished(d) for d in members):
                     continue
                 scored = ensemble_lib.score(members)
