@@ -317,13 +317,19 @@ def experiment_config_from_flags():
 
     data_dir = require_data("data_dir")
     chosen = FLAGS.model
+    try:
+        cls = models_lib.config_class(chosen)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if chosen not in models_lib.MODELS:  # a model module outside ser_jax: its flags only now, for --model_config
+        config_flags.define(cls, prefix=model_prefix(chosen), skip=("num_classes",))
     _set_model_flags(chosen, FLAGS.model_config)
     for name in models_lib.MODELS:
         given = config_flags.changed(models_lib.config_class(name), model_prefix(name))
         if name != chosen and given:
             raise UsageError(f"--{given[0]} is a setting of --model={name}, not of --model={chosen}; drop it or "
                              f"set {chosen}'s own flags")
-    model = config_flags.build(models_lib.config_class(chosen), model_prefix(chosen))
+    model = config_flags.build(cls, model_prefix(chosen))
     return config_flags.build(
         ExperimentConfig, data_dir=data_dir, corpus=tuple(FLAGS.corpus), features=feature_config_from_flags(),
         split=config_flags.build(splits_lib.SplitConfig), model_config=model,

@@ -13,7 +13,7 @@ import json
 from typing import Any, Sequence
 
 from ser_jax import augment as augment_lib
-from ser_jax import corpora, recipes
+from ser_jax import corpora, plugins
 from ser_jax import features as features_lib
 from ser_jax import models as models_lib
 from ser_jax import optim as optim_lib
@@ -100,9 +100,11 @@ def data_sources(data_dir: str | Sequence[str], corpus: str | Sequence[str] = ()
         raise ValueError(f"--corpus={','.join(readers)}: give one reader per --data_dir entry "
                          f"({len(data_dirs)}), or one for all")
     for r in readers:
-        if r != "auto" and r not in corpora.READERS:
+        if r != "auto" and r not in corpora.READERS and not plugins.is_path(r):
             raise ValueError(f"--corpus={','.join(_names(corpus))}: unknown reader '{r}'; choose from auto, "
-                             f"{', '.join(corpora.READERS)}")
+                             f"{', '.join(corpora.READERS)} (or a reader module's import path, e.g. my_lab.mycorpus)")
+        if plugins.is_path(r):
+            corpora.reader(r)  # a reader outside ser_jax: importable, and a reader
     return data_dirs, readers
 
 
@@ -113,7 +115,9 @@ class ExperimentConfig:
     data_dir: tuple[str, ...] = setting(help="Corpus folder or manifest (.csv/.tsv); several corpora as A,B. Each "
                                         "keeps its own feature cache.")
     corpus: tuple[str, ...] = setting(("auto",), "Reader of each --data_dir entry (one for all, or one each): auto "
-                                      "(detected from the file names) or a reader of ser_jax/corpora.")
+                                      "(detected from the file names), a reader of ser_jax/corpora ("
+                                      + ", ".join(corpora.READERS) + ") or the import path of a reader module of "
+                                      "your own (e.g. my_lab.readers.mycorpus).")
     emotions: tuple[str, ...] = setting((), "Keep only these emotions (after --merge_emotions); empty = all.")
     merge_emotions: tuple[tuple[str, str], ...] = setting(
         (), "FROM:TO pairs mapping one emotion onto another, e.g. calm:neutral.")
@@ -124,8 +128,10 @@ class ExperimentConfig:
         "egemaps, compare (openSMILE's 25 eGeMAPS or 65 ComParE descriptors per frame), computed only when named. "
         "A cache always holds every default group, so runs on subsets share it.")
     split: splits_lib.SplitConfig = splits_lib.SplitConfig()
-    model: str = setting(models_lib.DEFAULT, "The network, from the model zoo (ser_jax/models); its settings "
-                         "are the flags of its group below.", choices=lambda: tuple(models_lib.MODELS))
+    model: str = setting(models_lib.DEFAULT, "The network: one of the model zoo (ser_jax/models: "
+                         + models_lib.MODELS.choices() + "; its settings are the flags of its group below) or the "
+                         "import path of a model module of your own (e.g. my_lab.models.tiny_gru; its settings: "
+                         "--model_config).")
     # That model's Config; None = its defaults (a dict of fields is accepted). Its flags: --NAME.FIELD,
     # or --model_config=FIELD=VALUE,... (ser_jax.cli).
     model_config: Any = None
@@ -140,7 +146,7 @@ class ExperimentConfig:
                           choices=("auto", "on", "off"))
     workers: int | None = setting(None, "Processes for feature extraction when a cache must be built (default: "
                                   "one per core).")
-    # Perturbed copies of the training clips (ser_jax/perturb.py), each a cached feature set.
+    # Perturbed copies of the training clips (ser_jax/perturb/), each a cached feature set.
     copies: tuple[str, ...] = setting(
         (), "Train also on perturbed copies of the training clips, KIND:VALUE each, e.g. speed:0.9,speed:1.1; each "
         "copy is a feature cache of its own, built once; validation and test clips are never perturbed. Kinds: "
@@ -154,16 +160,10 @@ class ExperimentConfig:
         elif not isinstance(model, models_lib.config_class(self.model)):
             raise ValueError(f"--model={self.model}: the model config given is a {type(model).__module__}"
                              ".Config; pass that model's Config")
+        groups, sizes = _names(self.feature_groups) or self.features.groups, features_lib.group_sizes(self.features)
+        model = models_lib.fit_features(self.model, model, self.features, groups, sizes)  # sizes the features set
+        models_lib.check_features(self.model, model, self.features, groups, sizes)
         object.__setattr__(self, "model_config", model)
-        pool = self.features.encoder_pool
-        if pool != "frames" and not (self.model == "superb" and model.pooling == "mean" and not model.blocks):
-            raise ValueError(f"--encoder_pool={pool} keeps one pooled frame per clip, which only --model=superb with "
-                             f"--superb.pooling=mean and no --superb.blocks reads as it should (got --model="
-                             f"{self.model}" + (f" --superb.pooling={model.pooling} --superb.blocks={model.blocks}"
-                                                     if self.model == "superb" else "")
-                             + "); use --encoder_pool=frames for frame-level heads")
-        models_lib.check_features(self.model, model, self.features, _names(self.feature_groups) or self.features.groups,
-                                  recipes.group_sizes(self.features))
         emotions = tuple(corpora.canonical_emotion(e) for e in _names(self.emotions))
         object.__setattr__(self, "data_dir", data_dirs)
         object.__setattr__(self, "corpus", readers)

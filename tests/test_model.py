@@ -13,7 +13,7 @@ from ser_jax.models import crnn as model_lib
 from ser_jax.models.crnn import BiLSTM
 from ser_jax.models.crnn import Config as ModelConfig
 from ser_jax.models.crnn import Model as SERModel
-from ser_jax.models.layers import count_params, reverse_valid
+from ser_jax.models._layers import count_params, reverse_valid
 
 # Tiny but complete: CNN block, pooling, BiLSTM, attention, a hidden dense layer.
 TINY = ModelConfig(

@@ -1,10 +1,11 @@
-"""The model zoo: every registered model ignores padding, trains, checkpoints, resumes and predicts;
-models are found by name, configured by field, and a new one needs only its module and a registry line."""
+"""The model zoo: every model ignores padding, trains, checkpoints, resumes and predicts; models are
+found by file name (or import path), configured by field, and a new one needs only its module."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import pathlib
 import subprocess
 import sys
 import types
@@ -24,20 +25,29 @@ from ser_jax.train import loop as train_lib
 
 from conftest import TINY_FEATURES, TINY_MODEL
 
-# One tiny configuration per registered model; a model added to the registry must be added here.
-TINY = {
-    "crnn": TINY_MODEL,
-    "tcn": tcn.Config(filters=8, dilations=2),
-    "conformer": conformer.Config(dim=8, heads=2, blocks=1, ff_mult=2, conv_kernel=3),
-    "superb": superb.Config(state_width=3, hidden=(8,), pooling="attention", blocks=1, block_dim=8),
-    "whisper_top": whisper_top.Config(heads=2, ffn=8, hidden=(8,), pooling="attention"),
-}
+# Every model's tiny configuration, as its module's TINY gives it: a new model file is tested here as it is.
+TINY = {name: models.tiny(name) for name in models.MODELS}
 
 
-def test_every_registered_model_has_a_tiny_test_config():
+def test_every_model_carries_its_tiny_test_config():
     assert set(TINY) == set(models.MODELS)
     for name, cfg in TINY.items():
         assert isinstance(cfg, models.config_class(name))
+        assert isinstance(models.module(name).TINY, dict) and cfg != models.config_class(name)()
+    assert TINY["crnn"] == TINY_MODEL  # the tests' shared tiny crnn (conftest) is crnn's own
+    assert TINY["tcn"] == tcn.Config(filters=8, dilations=2)
+    assert TINY["conformer"] == conformer.Config(dim=8, heads=2, blocks=1, ff_mult=2, conv_kernel=3)
+    assert TINY["superb"] == superb.Config(state_width=3, hidden=(8,), pooling="attention", blocks=1, block_dim=8)
+    assert TINY["whisper_top"] == whisper_top.Config(heads=2, ffn=8, hidden=(8,), pooling="attention")
+
+
+def test_models_are_every_module_of_the_package_not_starting_with_an_underscore_and_read_only():
+    folder = pathlib.Path(models.__file__).parent
+    assert list(models.MODELS) == sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
+    assert {"crnn", "tcn", "conformer", "superb", "whisper_top"} <= set(models.MODELS)  # names checkpoints hold
+    assert models.MODELS["crnn"] == "ser_jax.models.crnn" and models.DEFAULT in models.MODELS
+    with pytest.raises(TypeError):
+        models.MODELS["linear"] = "toy_linear"  # derived from the files, never hand-kept
 
 
 def _init(name, cfg, x, lengths):
@@ -149,8 +159,13 @@ def test_the_l2_penalty_reaches_conv_and_hidden_dense_kernels_of_every_model_and
 def test_models_are_found_by_name_and_configured_field_by_field():
     assert models.make_config("tcn", {"filters": 16, "dropout": 0.25}) == tcn.Config(filters=16, dropout=0.25)
     assert models.config_from_dict("conformer", dataclasses.asdict(TINY["conformer"])) == TINY["conformer"]
-    with pytest.raises(ValueError, match=r"--model=resnet: unknown model; choose from crnn, tcn, conformer"):
+    with pytest.raises(ValueError, match=r"--model=resnet: unknown model; choose from conformer, crnn, superb, tcn"):
         models.build("resnet", {})
+    with pytest.raises(ValueError, match=r"--model=no_lab.gru: no module no_lab on the Python path"):
+        models.build("no_lab.gru", {})
+    with pytest.raises(ValueError, match=r"--model=ser_jax.optim: module ser_jax.optim is not a model: it lacks "
+                                         r"Config, Model"):
+        models.build("ser_jax.optim", {})
     with pytest.raises(ValueError, match=r"model 'tcn' has no setting\(s\) width"):
         models.make_config("tcn", {"width": 3})
 
@@ -263,18 +278,17 @@ class _LinearConfig:
 
 
 @pytest.mark.slow
-def test_a_new_model_is_one_module_and_one_registry_line(tiny_corpus, tiny_cache_dir, tmp_path, monkeypatch):
-    module = types.ModuleType("toy_linear")
+def test_a_new_model_is_one_module_named_by_its_import_path(tiny_corpus, tiny_cache_dir, tmp_path, monkeypatch):
+    module = types.ModuleType("toy_lab.linear")
     module.__doc__ = "``linear``: the mean frame through one dense layer."
     module.Config, module.Model = _LinearConfig, _Linear
-    monkeypatch.setitem(sys.modules, "toy_linear", module)
-    monkeypatch.setitem(models.MODELS, "linear", "toy_linear")
-    cfg = dataclasses.replace(_config(tiny_corpus, tiny_cache_dir, "crnn", epochs=2), model="linear",
+    monkeypatch.setitem(sys.modules, "toy_lab.linear", module)  # as if toy_lab/linear.py were on sys.path
+    cfg = dataclasses.replace(_config(tiny_corpus, tiny_cache_dir, "crnn", epochs=2), model="toy_lab.linear",
                               model_config=_LinearConfig())
     metrics = train_lib.train_and_evaluate(cfg, tmp_path / "run", progress=False).metrics
-    assert metrics["config"]["model"] == "linear" and len(metrics["history"]) == 2
+    assert metrics["config"]["model"] == "toy_lab.linear" and len(metrics["history"]) == 2
     predictor = predict.load_predictor(tmp_path / "run")
-    assert predictor.model_name == "linear"
+    assert predictor.model_name == "toy_lab.linear"
     assert predictor.predict_file(str(tiny_corpus / metrics["test_predictions"]["paths"][0])).emotion
 
 

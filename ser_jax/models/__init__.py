@@ -1,51 +1,55 @@
 """The model zoo: every network ser_jax can train, found by name.
 
-Each model is one module here holding a frozen ``Config`` dataclass (validated, with a
-``num_classes`` field; its defaults are the model's recommended settings) and a Flax ``Model`` whose
-``__call__(x, lengths, *, train)`` maps frame features (B, T, F) and true frame counts (B,) to
-logits (B, num_classes), with frames past a clip's length never changing its logits. Training
-needs the ``dropout`` rng and, for models with BatchNorm, a mutable ``batch_stats`` collection.
+A model is one module here, named by its file (``--model=NAME``; ``_layers.py`` holds shared layers
+and is none), or any module named by its dotted import path (``--model=my_lab.models.tiny_gru``: a
+user's file on sys.path; see ser_jax.plugins). The module holds a frozen ``Config`` dataclass
+(validated, with a ``num_classes`` field; its defaults are the model's recommended settings), a
+Flax ``Model`` whose ``__call__(x, lengths, *, train)`` maps frame features (B, T, F) and true frame
+counts (B,) to logits (B, num_classes), with frames past a clip's length never changing its logits,
+and ``TINY``: Config overrides that make it tiny, with which tests/test_models.py runs every model
+through padding, gradients, training and prediction. Training needs the ``dropout`` rng and, for
+models with BatchNorm, a mutable ``batch_stats`` collection.
 
-A model that reads particular features may define ``check_features(config, features, groups,
-sizes)`` (a FeatureConfig, the chosen groups, each group's width; a one-line ValueError when they do
-not fit), called when a run's settings are checked. A model that starts from pretrained weights
-defines ``initialize(config, variables, *, norm, encoder, encoder_sha256)``, called once on its
-fresh variables (:func:`initialize`); parameters under a name starting ``pretrained`` learn at the
-Config's ``pretrained_lr`` times the learning rate.
+Optional hooks, called when a run's settings are checked with the features (a FeatureConfig, the
+chosen groups, each group's width): ``fit_features(config, features, groups, sizes) -> config``
+fills in sizes that follow from the features (superb's state width) and refuses a wrong one typed;
+``check_features(config, features, groups, sizes)`` refuses features the model cannot read (a
+one-line ValueError); ``reads_pooled(config) -> bool`` says it reads a cache of one pooled frame
+per clip as it should (``--encoder_pool=mean``; ``READS_POOLED`` says when, for the error; models
+without it need frames). A model that starts from pretrained weights defines ``initialize(config,
+variables, *, norm, encoder, encoder_sha256)``, called once on its fresh variables
+(:func:`initialize`); parameters under a name starting ``pretrained`` learn at the Config's
+``pretrained_lr`` times the learning rate.
 
-Adding a model is one new file plus one line in :data:`MODELS`; ``--model=NAME`` then trains it,
-``--NAME.FIELD=value`` (or ``--model_config=field=value,...``) sets any field of its Config, and
-the checkpoint stores the name and config, so ``predict`` rebuilds it. Kernels of modules named
-``conv_<i>``/``dense_<i>`` get the L2 penalty (see ``optim.l2_mask``); name layers accordingly.
+``--NAME.FIELD=value`` (or ``--model_config=field=value,...``; an outside model: that only) sets any
+field of its Config, and the checkpoint stores the name and config, so ``predict`` rebuilds it.
+Kernels of modules named ``conv_<i>``/``dense_<i>`` get the L2 penalty (see ``optim.l2_mask``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import types
 from collections.abc import Mapping
 from typing import Any
 
 import flax.linen as nn
 
-from ser_jax.models.layers import count_params  # noqa: F401  (part of the package's interface)
+from ser_jax import plugins
+from ser_jax.models._layers import count_params  # noqa: F401  (part of the package's interface)
 
-# name -> module holding Config and Model. One line per model.
-MODELS: dict[str, str] = {
-    "crnn": "ser_jax.models.crnn",  # the original notebook's CNN-BiLSTM-attention
-    "tcn": "ser_jax.models.tcn",  # TIM-Net-style bidirectional dilated temporal convolutions
-    "conformer": "ser_jax.models.conformer",  # small conformer encoder with attention pooling
-    "superb": "ser_jax.models.superb",  # weighted encoder layers, pooling, MLP (over pretrained encoder states)
-    "whisper_top": "ser_jax.models.whisper_top",  # a Whisper encoder's top blocks, fine-tuned, and superb's head
-}
-DEFAULT = "crnn"
+# name -> module path: every module of this package not starting with "_" (read-only, derived).
+MODELS = plugins.Registry(__name__, __path__, flag="model", what="model")
+DEFAULT = "crnn"  # the original notebook's CNN-BiLSTM-attention
 
 
 def module(name: str) -> types.ModuleType:
-    if name not in MODELS:
-        raise ValueError(f"--model={name}: unknown model; choose from {', '.join(MODELS)}")
-    return importlib.import_module(MODELS[name])
+    """The model module called ``name`` (or at that import path); a one-line ValueError if none."""
+    found = MODELS.module(name)
+    missing = [a for a in ("Config", "Model") if not hasattr(found, a)]
+    if missing:
+        raise ValueError(f"--model={name}: module {found.__name__} is not a model: it lacks {', '.join(missing)}")
+    return found
 
 
 def config_class(name: str) -> type:
@@ -103,9 +107,31 @@ def initialize(name: str, config: Any, variables: Mapping[str, Any], *, norm: Ma
     return fn(config, variables, norm=norm, encoder=encoder, encoder_sha256=encoder_sha256)
 
 
+def tiny(name: str, **fields: Any) -> Any:
+    """Model ``name``'s Config with its ``TINY`` overrides (tiny widths, for fast tests)."""
+    return make_config(name, getattr(module(name), "TINY", {}), **fields)
+
+
+def fit_features(name: str, config: Any, features: Any, groups: Any, sizes: Mapping[str, int]) -> Any:
+    """The model's Config with every size that follows from the features filled in (a FeatureConfig,
+    the chosen groups, the width of each group the recipe has); a one-line ValueError when a size
+    given differs from the features'."""
+    fn = getattr(module(name), "fit_features", None)
+    return config if fn is None else fn(config, features, tuple(groups), sizes)
+
+
 def check_features(name: str, config: Any, features: Any, groups: Any, sizes: Mapping[str, int]) -> None:
     """A one-line ValueError when the features (a FeatureConfig, the chosen groups, the width of each
-    group the recipe has) do not fit the model."""
-    fn = getattr(module(name), "check_features", None)
+    group the recipe has) do not fit the model: a pooled cache (one frame per clip) for a model that
+    reads frames, or whatever the model's own ``check_features`` refuses."""
+    found = module(name)
+    pool = features.encoder_pool
+    reads_pooled = getattr(found, "reads_pooled", None)
+    if pool != "frames" and not (reads_pooled is not None and reads_pooled(config)):
+        when = getattr(found, "READS_POOLED", "")
+        how = f"reads as it should only {when}" if when else "does not read as it should (it needs frames)"
+        raise ValueError(f"--encoder_pool={pool} keeps one pooled frame per clip, which --model={name} {how}; use "
+                         "--encoder_pool=frames for frame-level heads")
+    fn = getattr(found, "check_features", None)
     if fn is not None:
         fn(config, features, tuple(groups), sizes)

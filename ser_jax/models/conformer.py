@@ -22,7 +22,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ser_jax.models.layers import AttentionPool, check_inputs, check_int, check_rate, masked_batch_norm, time_mask
+from ser_jax.models._layers import AttentionPool, check_inputs, check_int, check_rate, masked_batch_norm, time_mask
+
+
+# The tiny configuration tests run the model in (tests/test_models.py).
+TINY = {"dim": 8, "heads": 2, "blocks": 1, "ff_mult": 2, "conv_kernel": 3}
 
 
 @dataclasses.dataclass(frozen=True)

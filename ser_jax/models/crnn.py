@@ -32,9 +32,13 @@ import jax
 import jax.numpy as jnp
 
 from ser_jax.fields import setting
-from ser_jax.models.layers import check_int, reverse_valid, time_mask
+from ser_jax.models._layers import check_int, reverse_valid, time_mask
 
 Initializer = Callable[..., jax.Array]
+
+
+# The tiny configuration tests run the model in (tests/test_models.py).
+TINY = {"conv_filters": (8,), "conv_kernels": (3,), "lstm_units": 8, "dense_units": (8,)}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ser_jax.models.layers import (
+from ser_jax.models._layers import (
     check_inputs,
     check_int,
     check_rate,
@@ -33,6 +33,10 @@ from ser_jax.models.layers import (
     reverse_valid,
     time_mask,
 )
+
+
+# The tiny configuration tests run the model in (tests/test_models.py).
+TINY = {"filters": 8, "dilations": 2}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,11 +27,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from ser_jax.models import superb
-from ser_jax.models.layers import check_inputs, check_int, check_rate, time_mask
+from ser_jax.models._layers import check_inputs, check_int, check_rate, time_mask
 
 STATE_NORMS = ("layer", "batch")
 # The block's parameters as ser_jax.encoders.whisper.params_of names them: (weight, bias) pairs.
 _BLOCK_PARAMS = ("ln1", "qkv", "out", "ln2", "fc1", "fc2")
+
+
+# The tiny configuration tests run the model in (tests/test_models.py).
+TINY = {"heads": 2, "ffn": 8, "hidden": (8,), "pooling": "attention"}
 
 
 @dataclasses.dataclass(frozen=True)
