@@ -102,7 +102,7 @@ def test_crema_d_bad_names_name_the_file_and_the_field(name, field):
 
 
 def test_crema_d_gender_comes_from_video_demographics_in_the_root_or_its_parent(tmp_path):
-    synthetic.write_crema_d_demographics(tmp_path, speakers=3)  # 1001 Male, 1002 Female, 1003 Male
+    synthetic.write_tables("crema_d", tmp_path, speakers=3)  # 1001 Male, 1002 Female, 1003 Male
     wav = str(tmp_path / "AudioWAV" / "1002_TIE_HAP_LO.wav")
     assert crema_d.parse(wav, tmp_path).gender == "female"
     assert crema_d.parse(wav, tmp_path / "AudioWAV").gender == "female"  # root = AudioWAV: table one up
@@ -235,8 +235,14 @@ def synthetic_root(tmp_path_factory):
     return tmp_path_factory.mktemp("synthetic")
 
 
-@pytest.mark.parametrize("scheme, folder_variant", [("emodb", False), ("crema_d", False), ("tess", False),
-                                                    ("tess", True), ("savee", False), ("savee", True)])
+def test_every_reader_with_an_example_gets_a_synthetic_corpus_in_each_of_its_layouts():
+    assert set(synthetic.SCHEMES) >= {"ravdess", "emodb", "crema_d", "tess", "savee"}
+    assert "manifest" not in synthetic.SCHEMES  # a table, not a naming scheme: its own tests below
+    assert synthetic.variants("tess") == synthetic.variants("savee") == (False, True)
+    assert synthetic.variants("emodb") == (False,)
+
+
+@pytest.mark.parametrize("scheme, folder_variant", [(s, v) for s in synthetic.SCHEMES for v in synthetic.variants(s)])
 def test_auto_detection_reads_each_synthetic_corpus_with_its_reader(synthetic_root, scheme, folder_variant):
     root = synthetic_root / f"{scheme}_{folder_variant}"
     paths = synthetic.write(scheme, root, folder_variant=folder_variant)

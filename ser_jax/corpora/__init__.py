@@ -1,42 +1,43 @@
 """Corpora as plug-ins: each reader turns a folder (or a manifest file) into :class:`Record` rows.
 
-A reader is one module in this package with
-- ``NAME``: the name ``--corpus`` selects it by (also the corpus column and the speaker namespace);
+A reader is one module in this package, named by its file (``--corpus=NAME``; modules starting
+with ``_`` are not readers), or any module named by its dotted import path (``--corpus=my_lab.
+readers.mycorpus``, a user's file on sys.path; see ser_jax.plugins). It has
+- ``NAME``: the corpus column and the speaker namespace of its records (a package reader's file name);
 - ``COLUMNS``: its own metadata columns and their types (``int`` or ``str``), beyond the generic ones;
 - ``DESCRIPTION``: one line on the naming scheme it reads, for error messages and help;
 - ``parse(path, root) -> Record``: the labels of one file, or ``ValueError`` naming what is wrong
-  (folder readers; discovery walks the tree and calls it), or ``read(root) -> Corpus`` (readers that
-  are not a folder of named files, e.g. the manifest).
+  (folder readers; discovery walks the tree and calls it, auto-detection tries it), or
+  ``read(root) -> Corpus`` with ``EXTENSIONS`` (readers of one file, e.g. the manifest);
+- optionally ``discover(root) -> Corpus`` (a layout of its own) and, for its own corpus name,
+  ``corpus_name(path)``;
+- for tests, how a synthetic example of it is laid out (ser_jax.testing.corpora writes it):
+  ``EXAMPLE_LIMITS`` (most speakers, most files per speaker and emotion), ``example(speaker,
+  emotion, take, variant) -> Example``, optionally ``EXAMPLE_VARIANTS`` (a second layout) and
+  ``example_tables(speakers)`` (tables the corpus ships beside its audio).
 
 Every reader maps its codes onto one vocabulary (:data:`EMOTIONS`), so training, reports and
-prediction never see a corpus' own codes. Adding a corpus is one new file plus one line in
-:data:`READERS`.
+prediction never see a corpus' own codes. Adding a corpus is one new file.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
-import importlib
 import os
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
+
+from ser_jax import plugins
 
 # The canonical emotion names every reader maps its codes onto.
 EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised", "boredom")
 
-# Name -> module, in the order auto-detection reports them. One line per corpus.
-READERS = {
-    "ravdess": "ser_jax.corpora.ravdess",
-    "emodb": "ser_jax.corpora.emodb",
-    "crema_d": "ser_jax.corpora.crema_d",
-    "tess": "ser_jax.corpora.tess",
-    "savee": "ser_jax.corpora.savee",
-    "manifest": "ser_jax.corpora.manifest",
-}
+# name -> module path: every module of this package not starting with "_" (read-only, derived).
+READERS = plugins.Registry(__name__, __path__, flag="corpus", what="corpus reader", also=("auto",))
 
 # Generic columns every record has (strings); a reader's COLUMNS come after them in the cache.
 GENERIC_COLUMNS = ("corpus", "speaker", "emotion", "gender")
@@ -51,7 +52,6 @@ AUDIO_EXTENSIONS = frozenset(
         ".mat", ".mpc", ".wve",
     }
 )
-MANIFEST_EXTENSIONS = frozenset({".csv", ".tsv"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +98,7 @@ class Corpus:
 
     root: str  # the folder relative paths are taken from (a manifest's folder for a manifest)
     source: str  # what was given: the folder or the manifest file
-    reader: str  # READERS key
+    reader: str  # the reader's NAME
     name: str  # the corpus column value of every record
     columns: tuple[tuple[str, str], ...]  # the reader's own columns: (name, "int" | "str")
     records: tuple[Record, ...]
@@ -116,11 +116,22 @@ def column_types(columns: dict[str, type]) -> tuple[tuple[str, str], ...]:
     return tuple((name, "int" if t is int else "str") for name, t in columns.items())
 
 
+class Example(NamedTuple):
+    """One file of a reader's synthetic example (tests): where it lies and what its name says."""
+
+    relpath: str  # below the corpus root, with "/" separators
+    speaker: str  # as the name gives it, e.g. "03" (the record's speaker: "emodb:03")
+    gender: str  # "male", "female" or ""
+    intensity: int = 1  # of the synthetic voice: 2 for a strongly expressed file
+
+
 def reader(name: str) -> ModuleType:
-    """The reader module called name; ValueError listing the readers if there is none."""
-    if name not in READERS:
-        raise ValueError(f"--corpus={name}: unknown corpus reader; choose from auto, {', '.join(READERS)}")
-    return importlib.import_module(READERS[name])
+    """The reader module called name (or at that import path); ValueError listing the readers if none."""
+    module = READERS.module(name)
+    if not (hasattr(module, "parse") or hasattr(module, "read")):
+        raise ValueError(f"--corpus={name}: module {module.__name__} is not a corpus reader: it has neither "
+                         "parse(path, root) nor read(path)")
+    return module
 
 
 def is_audio_name(path: str | os.PathLike) -> bool:
@@ -202,18 +213,21 @@ def read(path: str | os.PathLike, name: str = "auto") -> Corpus:
 def detect(path: str | os.PathLike) -> tuple[str, str]:
     """(reader name, a sentence saying why) for the corpus at path; ValueError if unknown or ambiguous.
 
-    A ``.csv``/``.tsv`` file is a manifest. For a folder, every audio file's name is tried with
-    every folder reader; the reader that accepts the most files wins, unless another accepts at
-    least half as many (a folder mixing corpora), which is ambiguous.
+    A file is read by the reader of its extension (``.csv``/``.tsv``: the manifest). For a folder,
+    every audio file's name is tried with every folder reader; the reader that accepts the most
+    files wins, unless another accepts at least half as many (a folder mixing corpora), which is
+    ambiguous.
     """
     p = Path(path).expanduser()
-    if p.is_file() and p.suffix.lower() in MANIFEST_EXTENSIONS:
-        return "manifest", f"reader manifest (auto: {p.name} is a {p.suffix.lower()} file)"
     if p.is_file():
+        suffix = p.suffix.lower()
+        for n in READERS:
+            if suffix in getattr(reader(n), "EXTENSIONS", ()):
+                return n, f"reader {n} (auto: {p.name} is a {suffix} file)"
         raise ValueError(f"{p}: a file, but not a manifest (a manifest is a .csv or .tsv file); give a corpus "
                          "folder or a manifest")
     root = _existing_dir(p)
-    folder_readers = [(n, reader(n)) for n in READERS if n != "manifest"]
+    folder_readers = [(n, reader(n)) for n in READERS if hasattr(reader(n), "parse")]
     counts: collections.Counter[str] = collections.Counter()
     audio = 0
     for f in walk_sorted(root):
@@ -321,7 +335,8 @@ def relabel(emotions: np.ndarray, keep: Sequence[str] = (), merge: Sequence[tupl
 
 
 def name_of(path: str | os.PathLike, reader_name: str = "auto") -> str:
-    """The corpus name records from path carry (the reader's name; a manifest's own name)."""
+    """The corpus name records from path carry (the reader's NAME; a manifest's own name)."""
     if reader_name == "auto":
         reader_name, _ = detect(path)
-    return reader("manifest").corpus_name(path) if reader_name == "manifest" else reader_name
+    module = reader(reader_name)
+    return module.corpus_name(path) if hasattr(module, "corpus_name") else module.NAME

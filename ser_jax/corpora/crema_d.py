@@ -108,3 +108,27 @@ def format_name(*, actor: int, sentence: str, emotion: str, level: str = "XX", e
     """The inverse of parse: the CREMA-D file name for an actor, sentence, canonical emotion and level."""
     code = {v: k for k, v in EMOTIONS.items()}[emotion]
     return f"{actor:04d}_{sentence}_{code}_{level}{ext}"
+
+
+# A synthetic example, for tests (ser_jax.testing.corpora writes it): a speaker's takes go through the
+# sentences, then the levels.
+_EXAMPLE_SENTENCES = ("IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS", "TSI", "WSI")
+_EXAMPLE_LEVELS = ("XX", "HI", "MD", "LO")
+EXAMPLE_LIMITS = (LAST_ACTOR - FIRST_ACTOR + 1, len(_EXAMPLE_SENTENCES) * len(_EXAMPLE_LEVELS))
+
+
+def example(speaker: int, emotion: str, take: int, variant: bool = False) -> corpora.Example:
+    """File ``take`` of synthetic speaker ``speaker`` (actor 1001 + speaker; male for even speakers, as
+    :func:`example_tables` says) in a canonical emotion, flat in ``AudioWAV/``; level HI is a strong voice."""
+    actor = FIRST_ACTOR + speaker
+    level = _EXAMPLE_LEVELS[take // len(_EXAMPLE_SENTENCES)]
+    name = format_name(actor=actor, sentence=_EXAMPLE_SENTENCES[take % len(_EXAMPLE_SENTENCES)], emotion=emotion,
+                       level=level)
+    return corpora.Example(f"AudioWAV/{name}", str(actor), "male" if speaker % 2 == 0 else "female",
+                           2 if level == "HI" else 1)
+
+
+def example_tables(speakers: int) -> dict[str, list[dict[str, object]]]:
+    """The example's VideoDemographics.csv rows: actors 1001..., speaker i male for even i."""
+    return {DEMOGRAPHICS: [{"ActorID": FIRST_ACTOR + i, "Age": 20 + 3 * i, "Sex": "Male" if i % 2 == 0 else "Female",
+                            "Race": "Caucasian", "Ethnicity": "Not Hispanic"} for i in range(speakers)]}

@@ -53,3 +53,19 @@ def format_name(*, speaker: int, text: str, emotion: str, version: str = "a", ex
     """The inverse of parse: the EmoDB file name for a speaker number, text code and canonical emotion."""
     letter = {v: k for k, v in EMOTIONS.items()}[emotion]
     return f"{speaker:02d}{text}{letter}{version}{ext}"
+
+
+# A synthetic example, for tests (ser_jax.testing.corpora writes it): speakers in the order synthetic
+# speaker 0, 1, ... takes them (alternating genders), texts in the order of a speaker's takes.
+_EXAMPLE_SPEAKERS = ("03", "08", "10", "09", "11", "13", "12", "14", "15", "16")
+_EXAMPLE_TEXTS = ("a01", "a02", "a04", "a05", "a07", "b01", "b02", "b03", "b09", "b10")
+EXAMPLE_LIMITS = (len(_EXAMPLE_SPEAKERS), 26 * len(_EXAMPLE_TEXTS))  # speakers, files per speaker and emotion
+
+
+def example(speaker: int, emotion: str, take: int, variant: bool = False) -> corpora.Example:
+    """File ``take`` of synthetic speaker ``speaker`` in a canonical emotion, laid out as EmoDB's:
+    ``wav/03a01Wa.wav``."""
+    spk = _EXAMPLE_SPEAKERS[speaker]
+    name = format_name(speaker=int(spk), text=_EXAMPLE_TEXTS[take % len(_EXAMPLE_TEXTS)], emotion=emotion,
+                       version=chr(ord("a") + take // len(_EXAMPLE_TEXTS)))
+    return corpora.Example(f"wav/{name}", spk, "male" if spk in MALE else "female")

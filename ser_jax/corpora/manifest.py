@@ -27,6 +27,7 @@ REQUIRED = ("path", "emotion", "speaker")
 OPTIONAL = ("gender", "channel")
 RESERVED = frozenset(corpora.GENERIC_COLUMNS) - set(REQUIRED) - set(OPTIONAL)  # "corpus": the manifest's name
 DELIMITERS = {".csv": ",", ".tsv": "\t"}
+EXTENSIONS = frozenset(DELIMITERS)  # the files auto-detection gives this reader
 SEPARATORS = {",": "comma", "\t": "tab"}
 GENDERS = {"male": "male", "m": "male", "female": "female", "f": "female"}
 CHANNELS = ("speech", "song")

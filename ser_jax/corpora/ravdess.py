@@ -86,3 +86,17 @@ def format_name(*, channel: str, emotion_code: int, intensity: int, statement: i
     channel_code = {v: k for k, v in CHANNELS.items()}[channel]
     fields = (modality, channel_code, emotion_code, intensity, statement, repetition, actor)
     return "-".join(f"{f:02d}" for f in fields) + ext
+
+
+# A synthetic example, for tests (ser_jax.testing.corpora writes it): speech in actor folders.
+EXAMPLE_LIMITS = (24, 4)  # actors; files per actor and emotion (2 statements x 2 repetitions)
+
+
+def example(speaker: int, emotion: str, take: int, variant: bool = False) -> corpora.Example:
+    """File ``take`` of synthetic speaker ``speaker`` (actor speaker + 1: odd male, even female) in a
+    canonical emotion: ``Actor_01/03-01-05-01-01-01-01.wav``."""
+    actor = speaker + 1
+    code = {v: k for k, v in EMOTIONS.items()}[emotion]
+    name = format_name(channel="speech", emotion_code=code, intensity=1, statement=1 + take % 2,
+                       repetition=1 + take // 2, actor=actor)
+    return corpora.Example(f"Actor_{actor:02d}/{name}", f"{actor:02d}", "male" if actor % 2 else "female")

@@ -78,3 +78,18 @@ def format_name(*, speaker: str, emotion: str, sentence: int, folder: bool = Fal
     """The inverse of parse: ``DC_a01.wav``, or ``DC/a01.wav`` (a relative path) when folder is set."""
     code = {v: k for k, v in EMOTIONS.items()}[emotion]
     return f"{speaker}/{code}{sentence:02d}{ext}" if folder else f"{speaker}_{code}{sentence:02d}{ext}"
+
+
+# A synthetic example, for tests (ser_jax.testing.corpora writes it): the four speakers, then XA, XB, ...
+_EXAMPLE_SPEAKERS = ("DC", "JE", "JK", "KL")
+EXAMPLE_LIMITS = (len(_EXAMPLE_SPEAKERS) + 26, 99)  # speakers, files per speaker and emotion
+EXAMPLE_VARIANTS = (False, True)  # True: speaker folders (DC/a01.wav) instead of flat names
+
+
+def example(speaker: int, emotion: str, take: int, variant: bool = False) -> corpora.Example:
+    """File ``take`` of synthetic speaker ``speaker`` in a canonical emotion: ``DC_a01.wav`` (``variant``:
+    ``DC/a01.wav``)."""
+    n = len(_EXAMPLE_SPEAKERS)
+    spk = _EXAMPLE_SPEAKERS[speaker] if speaker < n else "X" + chr(ord("A") + speaker - n)
+    name = format_name(speaker=spk, emotion=emotion, sentence=take + 1, folder=variant)
+    return corpora.Example(name, spk, "male" if spk in MALE else "")

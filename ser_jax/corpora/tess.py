@@ -53,3 +53,21 @@ def format_name(*, speaker: str, word: str, emotion: str, ext: str = ".wav") -> 
     """The inverse of parse: the TESS file name for a speaker, word and canonical emotion."""
     code = {v: k for k, v in EMOTIONS.items()}[emotion]
     return f"{speaker}_{word}_{code}{ext}"
+
+
+# A synthetic example, for tests (ser_jax.testing.corpora writes it). TESS' emotion folders (the
+# distribution spells them inconsistently; these are some of its spellings) and a speaker's words.
+_EXAMPLE_FOLDERS = {"angry": "angry", "disgust": "disgust", "fearful": "fear", "happy": "happy",
+                    "neutral": "neutral", "surprised": "pleasant_surprised", "sad": "sad"}
+_EXAMPLE_WORDS = ("back", "bar", "base", "bath", "bean", "beg", "bite", "boat", "bone", "book", "burn", "cab",
+                  "calm", "came", "chain", "chair", "chalk", "chat", "cheek", "chief")
+EXAMPLE_LIMITS = (len(SPEAKERS), len(_EXAMPLE_WORDS))  # speakers, files per speaker and emotion
+EXAMPLE_VARIANTS = (False, True)  # True: every file flat in the root, without the emotion folders
+
+
+def example(speaker: int, emotion: str, take: int, variant: bool = False) -> corpora.Example:
+    """File ``take`` of synthetic speaker ``speaker`` in a canonical emotion: ``OAF_angry/OAF_back_angry.wav``
+    (``variant``: ``OAF_back_angry.wav``, flat)."""
+    spk = SPEAKERS[speaker]
+    name = format_name(speaker=spk, word=_EXAMPLE_WORDS[take], emotion=emotion)
+    return corpora.Example(name if variant else f"{spk}_{_EXAMPLE_FOLDERS[emotion]}/{name}", spk, "female")
