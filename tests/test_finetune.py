@@ -13,7 +13,7 @@ import pytest
 
 from ser_jax import config as config_lib
 from ser_jax import encoders, features, models, optim
-from ser_jax.encoders import whisper
+from ser_jax.encoders import _whisper as whisper
 from ser_jax.models import whisper_top
 from ser_jax.testing.encoders import write_tiny_whisper
 from ser_jax.train import loop as train_lib

@@ -30,7 +30,7 @@ from ser_jax.models import superb
 from ser_jax.models._layers import check_inputs, check_int, check_rate, time_mask
 
 STATE_NORMS = ("layer", "batch")
-# The block's parameters as ser_jax.encoders.whisper.params_of names them: (weight, bias) pairs.
+# The block's parameters as ser_jax.encoders._whisper.params_of names them: (weight, bias) pairs.
 _BLOCK_PARAMS = ("ln1", "qkv", "out", "ln2", "fc1", "fc2")
 
 
@@ -42,8 +42,9 @@ TINY = {"heads": 2, "ffn": 8, "hidden": (8,), "pooling": "attention"}
 class Config:
     num_classes: int = 8
     blocks: int = 1  # the encoder's last N blocks, fine-tuned; the features must be state h<layers - N>
-    heads: int = 8  # attention heads of those blocks, as the encoder has them (Whisper base: 8)
-    ffn: int = 2048  # their feed-forward width (Whisper base: 2048)
+    # None: as the encoder the features were made with has them (fit_features), so nobody needs to type them.
+    heads: int | None = None  # attention heads of those blocks (default: the encoder's; Whisper base: 8)
+    ffn: int | None = None  # their feed-forward width (default: the encoder's; Whisper base: 2048)
     pretrained_lr: float = 0.1  # learning rate of the pretrained weights, as a fraction of --learning_rate
     # How each state is scaled for the head: "layer" = layer norm per frame (SUPERB's featurizer);
     # "batch" = each feature standardised over the training frames (BatchNorm), the input state as the
@@ -57,8 +58,9 @@ class Config:
     def __post_init__(self) -> None:
         check_int("whisper_top", "num_classes", self.num_classes, 2)
         check_int("whisper_top", "blocks", self.blocks, 1)
-        check_int("whisper_top", "heads", self.heads, 1)
-        check_int("whisper_top", "ffn", self.ffn, 1)
+        for field in ("heads", "ffn"):
+            if getattr(self, field) is not None:
+                check_int("whisper_top", field, getattr(self, field), 1)
         if not (isinstance(self.pretrained_lr, (int, float)) and 0 <= self.pretrained_lr < float("inf")):
             raise ValueError(f"whisper_top.pretrained_lr: must be a number >= 0, got {self.pretrained_lr!r}")
         object.__setattr__(self, "hidden", tuple(self.hidden))
@@ -73,15 +75,18 @@ class Config:
 
 
 class PretrainedBlock(nn.Module):
-    """One encoder block (ser_jax.encoders.whisper.block), its weights as parameters."""
+    """One encoder block (ser_jax.encoders._whisper.block), its weights as parameters."""
 
-    heads: int
-    ffn: int
+    heads: int | None
+    ffn: int | None
 
     @nn.compact
     def __call__(self, x: jax.Array, mask: jax.Array) -> jax.Array:
-        from ser_jax.encoders import whisper
+        from ser_jax.encoders import _whisper as whisper
 
+        if self.heads is None or self.ffn is None:
+            raise ValueError("whisper_top.heads / whisper_top.ffn: not set; a run takes them from the encoder "
+                             "(models.fit_features), the model alone needs them given")
         d = x.shape[-1]
         if d % self.heads:
             raise ValueError(f"whisper_top: width {d} does not divide into {self.heads} heads (whisper_top.heads)")
@@ -101,7 +106,7 @@ class Model(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, lengths: jax.Array, *, train: bool) -> jax.Array:
-        from ser_jax.encoders import whisper
+        from ser_jax.encoders import _whisper as whisper
 
         cfg = self.config
         x, lengths = check_inputs("whisper_top", x, lengths)
@@ -128,6 +133,23 @@ class Model(nn.Module):
         return head(jnp.concatenate(normed, axis=-1), lengths, train=train)
 
 
+def fit_features(cfg: Config, features: Any, groups: Sequence[str], sizes: Mapping[str, int]) -> Config:
+    """The Config with the heads and feed-forward width of the encoder the features were made with; a
+    value given that differs is one line naming the value to set."""
+    if not features.uses_encoder:
+        return cfg  # check_features says what is wrong
+    from ser_jax import encoders
+
+    have = encoders.describe(features.encoder)
+    for field in ("heads", "ffn"):
+        given, want = getattr(cfg, field), getattr(have, field)
+        if given is not None and given != want:
+            raise ValueError(f"--whisper_top.{field}={given}: the encoder {features.encoder} has {want}; set "
+                             f"--whisper_top.{field}={want}")
+    return dataclasses.replace(cfg, heads=have.heads if cfg.heads is None else cfg.heads,
+                               ffn=have.ffn if cfg.ffn is None else cfg.ffn)
+
+
 def check_features(cfg: Config, features: Any, groups: Sequence[str], sizes: Mapping[str, int]) -> None:
     """The features (a FeatureConfig, the chosen groups, every group's width) must be the frames of the
     state below the fine-tuned blocks; one line naming the flag otherwise."""
@@ -151,7 +173,8 @@ def initialize(cfg: Config, variables: Mapping[str, Any], *, norm: Mapping[str, 
     """The initial variables with the encoder's top blocks and final layer norm in place (the weights
     the features were made with, checked by hash), and the input mapped back by the training statistics."""
     from ser_jax import encoders
-    from ser_jax.encoders import whisper, whisper_frontend
+    from ser_jax.encoders import _whisper as whisper
+    from ser_jax.encoders import _whisper_frontend as whisper_frontend
 
     v = encoders.load(encoder, encoder_sha256)
     dims = whisper_frontend.dims_of(v, encoder)

@@ -1,4 +1,8 @@
-"""Tiny random Whisper encoders in the real CTranslate2 format, for tests (no real weights needed)."""
+"""Tiny random Whisper encoders in the real CTranslate2 format, for tests (no real weights needed).
+
+A named encoder's module says how small its stand-in is (``TINY``: layers, width, heads, n_mels,
+ffn), so :func:`write_tiny` makes one for every encoder ser_jax knows, with nothing added here.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_jax.encoders import ct2
+from ser_jax.encoders import _ct2 as ct2
 
 
 def tiny_whisper_variables(layers: int = 2, width: int = 16, heads: int = 2, n_mels: int = 80, ffn: int = 32,
@@ -43,3 +47,11 @@ def write_tiny_whisper(path: str | os.PathLike, **kwargs) -> Path:
                      aliases={"decoder/projection/weight": "decoder/embeddings/weight"})
     path.write_bytes(data)
     return path
+
+
+def write_tiny(encoder: str, path: str | os.PathLike, seed: int = 0) -> Path:
+    """A tiny random stand-in of named encoder ``encoder`` at path: its architecture at the sizes its
+    module's ``TINY`` gives (the mel bands of the real one, so the same front end feeds it)."""
+    from ser_jax import encoders
+
+    return write_tiny_whisper(path, seed=seed, **encoders.ENCODERS.module(encoder).TINY)

@@ -1,6 +1,6 @@
 """OpenAI Whisper's audio encoder in JAX, from CTranslate2 weights: every hidden state of a clip.
 
-Two halves, for the two kinds of process: the log-mel front end (``whisper_frontend``, numpy) runs
+Two halves, for the two kinds of process: the log-mel front end (``_whisper_frontend``, numpy) runs
 in the feature workers beside audio loading; ``encode`` (JAX) runs in the process that gathers
 their results, batching clips of similar length. Clips run at their own length (the positional
 embedding cut to the frame count); longer than 30 s, in 30-s windows whose states are joined.
@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ser_jax.encoders.whisper_frontend import Dims, dims_of
+from ser_jax.encoders._whisper_frontend import Dims, dims_of
 
 LN_EPS = 1e-5
 _BATCH = 8  # clips per encoder call: a fixed size, so one compilation per length bucket
