@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ser_jax.corpora import ravdess  # emobox's folds are RAVDESS actors: its corpus name, from its reader
 from ser_jax.splits.config import EMOBOX_RAVDESS_FOLDS, Split, SplitConfig, check_disjoint, format_ids, natural_key
 from ser_jax.splits.metadata import by_corpus, channel_note, gender_of
 
@@ -102,17 +103,17 @@ def emobox(cfg: SplitConfig, meta, rows) -> list[Split]:
         raise ValueError("protocol 'emobox' uses EmoBox's RAVDESS speech folds; use channels 'speech' (or 'both', "
                          "which emobox reads as speech)")
     if "corpus" in meta:
-        rows = rows[meta["corpus"][rows] == "ravdess"]
+        rows = rows[meta["corpus"][rows] == ravdess.NAME]
     if "channel" in meta:
         rows = rows[meta["channel"][rows] == "speech"]  # EmoBox's RAVDESS task is speech only
     speakers = meta["speaker"][rows]
     present = sorted(set(speakers.tolist()))
-    if not any(s.startswith("ravdess:") for s in present):
+    if not any(s.startswith(f"{ravdess.NAME}:") for s in present):
         raise ValueError("protocol 'emobox' uses EmoBox's RAVDESS folds, but the data has no RAVDESS speakers")
     gender = gender_of(meta, rows)
     plan, skipped = {}, []
     for k, actors in enumerate(EMOBOX_RAVDESS_FOLDS):
-        test_ids = [f"ravdess:{a:02d}" for a in actors]
+        test_ids = [f"{ravdess.NAME}:{a:02d}" for a in actors]
         missing = [s for s in test_ids if s not in present]
         if missing:
             skipped.append(f"fold_{k}: test actors {format_ids(missing)} are not in the data")
