@@ -114,3 +114,32 @@ def test_every_field_of_the_training_configs_is_a_train_flag_with_help():
     assert result["missing"] == []
     assert result["helpless"] == []
     assert result["same"]  # flags at their defaults give the dataclasses' defaults
+
+
+_PRESET_SIZES = """
+import json
+from absl import flags
+from ser_jax import cli, flagfiles
+from ser_jax.train import command as train
+train.define_flags()
+for preset, extra in (("whisper_unseen", []), ("whisper", []), ("whisper_unseen", ["--recipe=whisper_egemaps"]),
+                      ("whisper_unseen", ["--superb.state_width=1024"]), ("whisper_unseen", ["--superb.state_width=512"])):
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(flagfiles.expand(["train", f"--flagfile={preset}", "--data_dir=.", *extra]))
+    try:
+        m = cli.experiment_config_from_flags().model_config
+        print(json.dumps([m.state_width, m.extra]))
+    except cli.UsageError as e:
+        print(json.dumps(str(e)))
+"""
+
+
+def test_the_presets_head_sizes_follow_from_the_features_as_they_were_typed_and_a_wrong_one_is_one_line():
+    """whisper_unseen.flags no longer types --superb.state_width=1024: mean + std pooling of Whisper base's
+    512-wide states gives it, so config.json (and the run) is what it was; typed, it must agree."""
+    out = subprocess.run([sys.executable, "-c", _PRESET_SIZES], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = [json.loads(line) for line in out.stdout.strip().splitlines()]
+    assert got[:4] == [[1024, 0], [512, 0], [1024, 88], [1024, 0]]
+    assert got[4] == ("--superb.state_width=512: each hidden state of --encoder=whisper-base with "
+                      "--encoder_pool=meanstd is 1024 wide; set --superb.state_width=1024")
