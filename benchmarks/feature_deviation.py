@@ -24,9 +24,9 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from ser_jax import audio, corpora, recipes  # noqa: E402
+from ser_jax import audio, corpora  # noqa: E402
 from ser_jax import features as F  # noqa: E402
-from ser_jax.recipes import seed  # noqa: E402
+from ser_jax.features.recipes import seed  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", "/work/shared/data/ravdess-dev", "Corpus root (RAVDESS layout).")
@@ -34,7 +34,7 @@ flags.DEFINE_integer("limit", 200, "Files to use, spread evenly over the sorted 
 flags.DEFINE_bool("reference", True, "Also run seed_reference (slow: ~0.13 s per clip).")
 flags.DEFINE_bool("hpss", True, "Also run fast with fast_hpss=True (slow: ~0.09 s per clip).")
 flags.DEFINE_bool("one_blas_thread", True,
-                  "Run every method with BLAS on one thread (recipes.prepare always does), so "
+                  "Run every method with BLAS on one thread (features.prepare always does), so "
                   "seed_reference is not slowed by BLAS threads fighting over a busy machine.")
 flags.DEFINE_integer("processes", 2, "Also time `fast` over all files with this many processes "
                      "(process start-up included); 0 to skip.")
@@ -102,7 +102,7 @@ def deviation_table(title: str, stats: RowStats, cfg: F.FeatureConfig) -> str:
     lines = [f"**{title}**", "",
              "| group | rows | max abs diff | mean abs diff / seed std | r (pooled) | min row r |",
              "|---|---|---|---|---|---|"]
-    for name, a, b in recipes.feature_layout(cfg):
+    for name, a, b in F.feature_layout(cfg):
         g = stats.group(a, b)
         lines.append(f"| {name} | {a}-{b - 1} | {g['max_abs']:.3g} | {g['rel_mean_abs']:.3g} | "
                      f"{g['r']:.4f} | {g['min_row_r']:.4f} |")
@@ -111,7 +111,7 @@ def deviation_table(title: str, stats: RowStats, cfg: F.FeatureConfig) -> str:
 
 def _fast_worker(path: str) -> np.ndarray | None:
     try:
-        return audio.compute(path, F.FeatureConfig(recipe="fast"))
+        return F.compute(path, F.FeatureConfig(recipe="fast"))
     except audio.AudioError:
         return None
 
@@ -143,10 +143,10 @@ def run() -> int:
     methods: dict[str, object] = {}
     if FLAGS.reference:
         methods["seed_reference"] = seed.seed_reference
-    methods["seed"] = lambda p: audio.compute(p, seed_cfg)
-    methods["fast"] = lambda p: audio.compute(p, F.FeatureConfig(recipe="fast"))
+    methods["seed"] = lambda p: F.compute(p, seed_cfg)
+    methods["fast"] = lambda p: F.compute(p, F.FeatureConfig(recipe="fast"))
     if FLAGS.hpss:
-        methods["fast_hpss"] = lambda p: audio.compute(p, F.FeatureConfig(recipe="fast", fast_hpss=True))
+        methods["fast_hpss"] = lambda p: F.compute(p, F.FeatureConfig(recipe="fast", fast_hpss=True))
 
     first_call = {}
     for name, fn in methods.items():  # imports, numba, filterbank caches: not part of per-clip cost
@@ -154,7 +154,7 @@ def run() -> int:
         fn(paths[0])
         first_call[name] = time.perf_counter() - t0
 
-    width = recipes.num_features(seed_cfg)
+    width = F.num_features(seed_cfg)
     stats = {name: RowStats.zeros(width) for name in methods if name != "seed"}
     seconds = {name: [] for name in methods}
     failed = []

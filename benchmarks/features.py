@@ -22,7 +22,7 @@ from absl import app, flags
 from ser_jax import corpora, features
 from ser_jax.cache import build as cache_build
 from ser_jax.cache import format as cache_format
-from ser_jax.recipes import seed
+from ser_jax.features.recipes import seed
 
 flags.DEFINE_string("data_dir", None, "Corpus root.", required=True)
 flags.DEFINE_integer("limit", 0, "Use every k-th file so that about this many remain (0 = all).")

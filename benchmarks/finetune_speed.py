@@ -21,8 +21,9 @@ import numpy as np
 import optax
 from absl import app, flags
 
-from ser_jax import audio, corpora, encoders, features, models
-from ser_jax.encoders import whisper, whisper_frontend
+from ser_jax import corpora, encoders, features, models
+from ser_jax.encoders import _whisper as whisper
+from ser_jax.encoders import _whisper_frontend as whisper_frontend
 from ser_jax.models import whisper_top
 
 flags.DEFINE_string("data_dir", None, "Corpus root.", required=True)
@@ -40,7 +41,7 @@ def main(argv):
     cfg = features.FeatureConfig(recipe="whisper", duration=None)
     desc = encoders.describe(cfg.encoder)
     params = whisper.params_of(encoders.load(cfg.encoder, desc.sha256))
-    mels = [whisper_frontend.log_mel(audio.load_audio(u.path, cfg), desc.n_mels) for u in utts]
+    mels = [whisper_frontend.log_mel(features.load_clip(u.path, cfg), desc.n_mels) for u in utts]
     t_mel = -(-max(len(m) for m in mels) // 100) * 100
     mel = np.zeros((len(mels), t_mel, desc.n_mels), np.float32)
     for i, m in enumerate(mels):

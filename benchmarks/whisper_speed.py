@@ -2,7 +2,7 @@
 
 - ctranslate2, 30 s: the reference runtime on the very model.bin the wheels hold (float32 compute),
   every clip padded to Whisper's 30-s window, as faster-whisper feeds it;
-- ser_jax, 30 s: the same inputs through ``ser_jax.encoders.whisper.encode`` (last hidden state);
+- ser_jax, 30 s: the same inputs through ``ser_jax.encoders._whisper.encode`` (last hidden state);
 - ser_jax, own length: each clip at its own length (the whisper recipe's way), all hidden states.
 
     .venv/bin/python benchmarks/whisper_speed.py --data_dir=../shared/data/ravdess-dev [--limit=64]
@@ -21,8 +21,9 @@ import time
 import numpy as np
 from absl import app, flags
 
-from ser_jax import audio, corpora, encoders, features
-from ser_jax.encoders import whisper, whisper_frontend
+from ser_jax import corpora, encoders, features
+from ser_jax.encoders import _whisper as whisper
+from ser_jax.encoders import _whisper_frontend as whisper_frontend
 
 flags.DEFINE_string("data_dir", None, "Corpus root.", required=True)
 flags.DEFINE_integer("limit", 64, "Use every k-th file so that about this many remain (0 = all).")
@@ -46,7 +47,7 @@ def main(argv):
         utts = utts[:: max(1, len(utts) // FLAGS.limit)][: FLAGS.limit]
     cfg = features.FeatureConfig(recipe="whisper", duration=None)
     desc = encoders.describe(cfg.encoder)
-    waves = [audio.load_audio(u.path, cfg) for u in utts]
+    waves = [features.load_clip(u.path, cfg) for u in utts]
     own = [whisper_frontend.log_mel(y, desc.n_mels) for y in waves]
     full = [whisper_frontend.log_mel(np.pad(y[: 30 * 16000], (0, max(0, 30 * 16000 - len(y)))), desc.n_mels)
             for y in waves]

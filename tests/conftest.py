@@ -32,13 +32,12 @@ if "SER_JAX_NUMBA_CACHE_DIR" not in os.environ:
 _WARM_NUMBA = """
 import os, tempfile
 import numpy as np, soundfile as sf
-from ser_jax import audio
 from ser_jax import features as F
 path = os.path.join(tempfile.mkdtemp(), "warm.wav")
 sf.write(path, 0.1 * np.random.default_rng(0).standard_normal(3 * 22050).astype("float32"), 22050)
 for cfg in (F.FeatureConfig(), F.FeatureConfig(recipe="fast"), F.FeatureConfig(recipe="fast", fast_hpss=True),
             F.FeatureConfig(recipe="fast", vtlp=1.1)):
-    audio.compute(path, cfg)
+    F.compute(path, cfg)
 """
 if not os.environ.get("PYTEST_XDIST_WORKER"):
     subprocess.run([sys.executable, "-c", _WARM_NUMBA], check=False, capture_output=True,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_jax import audio, cache, corpora, features, featureset, recipes
+from ser_jax import cache, corpora, features, featureset
 from ser_jax.cache import build as cache_build
 from ser_jax.cache import format as cache_format
 from ser_jax.cache import journal as journal_lib
@@ -55,17 +55,17 @@ def test_build_then_load_round_trip(tmp_path):
     s = build(tmp_path / "data", tmp_path / "cache")
     assert (s.total, s.computed, s.cached, len(s.failed), s.wrote) == (6, 6, 0, 0, True)
     fs = cache_format.load(s.path, expect=CFG)
-    assert fs.features.shape == (6, recipes.num_frames(int(0.5 * 16000), CFG), recipes.num_features(CFG))
+    assert fs.features.shape == (6, features.num_frames(int(0.5 * 16000), CFG), features.num_features(CFG))
     assert fs.features.dtype == np.float32 and np.isfinite(fs.features).all()
     assert list(fs.lengths) == [fs.features.shape[1]] * 6
     assert fs.paths == tuple(sorted(os.path.relpath(p, tmp_path / "data") for p in paths))
     assert list(fs.meta["actor"]) == [1, 1, 1, 2, 2, 2]
     assert set(fs.meta["emotion"]) <= set(ravdess.EMOTIONS.values())
-    assert fs.layout == recipes.feature_layout(CFG)
+    assert fs.layout == features.feature_layout(CFG)
     assert fs.config == CFG
     # Each row is exactly what the feature function computes for that file.
     first = tmp_path / "data" / fs.paths[0]
-    np.testing.assert_array_equal(fs.features[0], audio.compute(first, CFG))
+    np.testing.assert_array_equal(fs.features[0], features.compute(first, CFG))
 
 
 def test_unchanged_rerun_computes_nothing_and_writes_nothing(tmp_path):
@@ -122,7 +122,7 @@ def test_added_removed_and_changed_files(tmp_path):
     after = cache_format.load(s.path)
     rel = os.path.relpath(paths[2], tmp_path / "data")
     assert not np.array_equal(after.features[after.paths.index(rel)], before.features[before.paths.index(rel)])
-    np.testing.assert_array_equal(after.features[after.paths.index(rel)], audio.compute(paths[2], CFG))
+    np.testing.assert_array_equal(after.features[after.paths.index(rel)], features.compute(paths[2], CFG))
 
 
 def test_another_config_gets_another_cache_and_is_never_read_for_this_one(tmp_path):
@@ -376,4 +376,4 @@ def test_a_killed_shard_keeps_its_finished_files_and_the_merge_equals_one_build(
         assert out.returncode == 0, out.stderr
     merged = cache_format.load(path)  # (equal to a single build bit for bit: the test above)
     assert len(merged.paths) == 40 and not list(path.parent.glob("*.part-*"))
-    np.testing.assert_array_equal(merged.features[0], audio.compute(tmp_path / "data" / merged.paths[0], KILL_CFG))
+    np.testing.assert_array_equal(merged.features[0], features.compute(tmp_path / "data" / merged.paths[0], KILL_CFG))

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from ser_jax import encoders, features, recipes
-from ser_jax.encoders import ct2, whisper, whisper_frontend
+from ser_jax import encoders, features
+from ser_jax.encoders import _ct2 as ct2
+from ser_jax.encoders import _whisper as whisper
+from ser_jax.encoders import _whisper_frontend as whisper_frontend
 from ser_jax.testing.encoders import tiny_whisper_variables, write_tiny_whisper
 
 
@@ -199,13 +201,13 @@ def test_pooled_caches_have_one_frame_a_key_of_their_own_and_only_a_mean_head(ti
 
     frames = features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin), duration=None)
     pooled = features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin), duration=None, encoder_pool="mean")
-    assert recipes.num_frames(3 * 16000, pooled) == 1 and recipes.num_frames(3 * 16000, frames) == 150
+    assert features.num_frames(3 * 16000, pooled) == 1 and features.num_frames(3 * 16000, frames) == 150
     assert pooled.key() != frames.key() and "encoder_pool" not in frames.to_dict()  # frame caches keep their keys
     assert features.FeatureConfig.from_dict(pooled.to_dict()) == pooled
-    with pytest.raises(ValueError, match="encoder_pool must be 'frames' unless the recipe is an encoder's"):
+    with pytest.raises(ValueError, match="encoder_pool must be 'frames' unless the recipe is 'whisper'"):
         features.FeatureConfig(encoder_pool="mean")
     strided = dataclasses.replace(frames, encoder_stride=4)
-    assert recipes.num_frames(3 * 16000, strided) == 38 and strided.key() != frames.key()
+    assert features.num_frames(3 * 16000, strided) == 38 and strided.key() != frames.key()
     with pytest.raises(ValueError, match="encoder_stride must be 1 unless an encoder recipe keeps frames"):
         dataclasses.replace(pooled, encoder_stride=4)
     for model, model_cfg in (("crnn", None), ("superb", superb.Config(pooling="attention", state_width=16)),
@@ -213,7 +215,7 @@ def test_pooled_caches_have_one_frame_a_key_of_their_own_and_only_a_mean_head(ti
         with pytest.raises(ValueError, match="--encoder_pool=mean keeps one pooled frame per clip"):
             config_lib.ExperimentConfig(data_dir=str(tmp_path), features=pooled, model=model, model_config=model_cfg)
     stats = dataclasses.replace(pooled, encoder_pool="meanstd")
-    assert recipes.group_sizes(stats)["h1"] == 32 and stats.key() not in (pooled.key(), frames.key())
+    assert features.group_sizes(stats)["h1"] == 32 and stats.key() not in (pooled.key(), frames.key())
     with pytest.raises(ValueError, match="each hidden state .* is 32 wide; set --superb.state_width=32"):
         config_lib.ExperimentConfig(data_dir=str(tmp_path), features=stats, model="superb",
                                    model_config=superb.Config(state_width=16))
@@ -226,18 +228,18 @@ def test_the_whisper_egemaps_recipe_puts_the_clips_egemaps_functionals_beside_th
 
     from ser_jax import config as config_lib
     from ser_jax.models import superb
-    from ser_jax.recipes import _opensmile
+    from ser_jax.features.recipes import _opensmile
 
     fused = features.FeatureConfig(recipe="whisper_egemaps", encoder=str(tiny_bin), duration=None,
                                    encoder_pool="meanstd")
     plain = features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin), duration=None, encoder_pool="meanstd")
-    assert fused.groups == ("h0", "h1", "h2", "egemaps88") and recipes.num_features(fused) == 3 * 32 + 88
-    assert fused.key() != plain.key() and recipes.num_frames(3 * 16000, fused) == 1
+    assert fused.groups == ("h0", "h1", "h2", "egemaps88") and features.num_features(fused) == 3 * 32 + 88
+    assert fused.key() != plain.key() and features.num_frames(3 * 16000, fused) == 1
     with pytest.raises(ValueError, match="describes whole clips: give --encoder_pool=mean or meanstd"):
         features.FeatureConfig(recipe="whisper_egemaps", encoder=str(tiny_bin))
     clips = [_audio(1.5, 0), _audio(2.0, 1)]
-    got = recipes.finish([recipes.prepare(y, fused) for y in clips], fused)
-    states = recipes.finish([recipes.prepare(y, plain) for y in clips], plain)
+    got = features.finish([features.prepare(y, fused) for y in clips], fused)
+    states = features.finish([features.prepare(y, plain) for y in clips], plain)
     for y, g, s in zip(clips, got, states):
         np.testing.assert_array_equal(g[:, :96], s)  # the states exactly as the whisper recipe pools them
         np.testing.assert_allclose(g[0, 96:], _opensmile.functionals(y, 16000), rtol=1e-6)
@@ -264,8 +266,8 @@ def test_the_recipe_takes_its_groups_frames_and_rate_from_the_encoder(tiny_bin):
     cfg = features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin), duration=None, sample_rate=22050)
     assert cfg.groups == ("h0", "h1", "h2") and cfg.sample_rate == 16000
     assert cfg.encoder_sha256 == encoders.describe(str(tiny_bin)).sha256
-    assert recipes.num_features(cfg) == 48 and recipes.num_frames(3 * 16000, cfg) == 150
-    assert recipes.storage_dtype(cfg) == np.float16
+    assert features.num_features(cfg) == 48 and features.num_frames(3 * 16000, cfg) == 150
+    assert features.storage_dtype(cfg) == np.float16
     with pytest.raises(ValueError, match=r"groups must be .* drawn from \('h0', 'h1', 'h2'\)"):
         features.FeatureConfig(recipe="whisper", encoder=str(tiny_bin), groups=("mfcc",))
 

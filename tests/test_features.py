@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_jax import audio, recipes
+from ser_jax import audio
 from ser_jax import features as F
-from ser_jax.recipes import fast, seed
+from ser_jax.features import config as feature_config
+from ser_jax.features.recipes import fast, seed
 
 SEED = F.FeatureConfig()
 FAST = F.FeatureConfig(recipe="fast")
@@ -41,7 +42,7 @@ def clip_path(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def clip_y(clip_path) -> np.ndarray:
-    return audio.load_audio(clip_path, SEED)
+    return F.load_clip(clip_path, SEED)
 
 
 def naive_reference(path, sr=22050, seconds=3.0, n_fft=2048, hop=512, n_mfcc=40, n_mels=40,
@@ -83,7 +84,7 @@ def assert_float32_close(actual: np.ndarray, expected: np.ndarray) -> None:
 
 def test_seed_recipe_reproduces_the_notebook_function(clip_path):
     expected = naive_reference(clip_path)
-    got = audio.compute(clip_path, SEED)
+    got = F.compute(clip_path, SEED)
     assert got.shape == (130, 187) and got.dtype == np.float32
     assert_float32_close(got, expected)
 
@@ -97,8 +98,8 @@ def test_seed_recipe_applies_every_knob(clip_path):
                           n_mels=64, mel_db=True)
     expected = naive_reference(clip_path, sr=16000, seconds=1.0, n_fft=1024, hop=256, n_mfcc=20,
                                n_mels=64, mel_db=True)
-    got = audio.compute(clip_path, cfg)
-    assert (got.shape == (recipes.num_frames(16000, cfg), recipes.num_features(cfg))
+    got = F.compute(clip_path, cfg)
+    assert (got.shape == (F.num_frames(16000, cfg), F.num_features(cfg))
             == (63, 3 * 20 + 12 + 64 + 7 + 6 + 2))
     assert_float32_close(got, expected)
 
@@ -108,25 +109,25 @@ def test_seed_recipe_applies_every_knob(clip_path):
 
 
 def test_fast_equals_seed_on_every_group_but_tonnetz(clip_y):
-    seed, fast = recipes.prepare(clip_y, SEED), recipes.prepare(clip_y, FAST)
-    for name, a, b in recipes.feature_layout(SEED):
+    seed, fast = F.prepare(clip_y, SEED), F.prepare(clip_y, FAST)
+    for name, a, b in F.feature_layout(SEED):
         if name == "tonnetz":
             continue
         assert_float32_close(fast[:, a:b], seed[:, a:b])
 
 
 def test_fast_tonnetz_is_a_close_cousin_of_the_seeds(clip_y):
-    (a, b), = [(a, b) for name, a, b in recipes.feature_layout(SEED) if name == "tonnetz"]
-    seed, fast = recipes.prepare(clip_y, SEED)[:, a:b], recipes.prepare(clip_y, FAST)[:, a:b]
+    (a, b), = [(a, b) for name, a, b in F.feature_layout(SEED) if name == "tonnetz"]
+    seed, fast = F.prepare(clip_y, SEED)[:, a:b], F.prepare(clip_y, FAST)[:, a:b]
     assert np.all(np.isfinite(fast)) and np.abs(fast).max() <= 1.0  # L1-normalised chroma projected
     assert not np.allclose(fast, seed)  # a different chroma (STFT, no harmonic separation)...
     assert np.corrcoef(fast.ravel(), seed.ravel())[0, 1] > 0.8  # ...measuring the same harmony
 
 
 def test_fast_hpss_changes_only_tonnetz(clip_y):
-    plain = recipes.prepare(clip_y, FAST)
-    hpss = recipes.prepare(clip_y, dataclasses.replace(FAST, fast_hpss=True))
-    (a, b), = [(a, b) for name, a, b in recipes.feature_layout(FAST) if name == "tonnetz"]
+    plain = F.prepare(clip_y, FAST)
+    hpss = F.prepare(clip_y, dataclasses.replace(FAST, fast_hpss=True))
+    (a, b), = [(a, b) for name, a, b in F.feature_layout(FAST) if name == "tonnetz"]
     np.testing.assert_array_equal(np.delete(hpss, np.s_[a:b], axis=1), np.delete(plain, np.s_[a:b], axis=1))
     assert np.all(np.isfinite(hpss)) and not np.allclose(hpss[:, a:b], plain[:, a:b])
 
@@ -163,20 +164,20 @@ def test_fast_zero_crossing_rate_matches_librosa_exactly(frame_length, hop):
 
 
 def test_default_layout_is_the_seeds_187_rows():
-    assert recipes.feature_layout(SEED) == (
+    assert F.feature_layout(SEED) == (
         ("mfcc", 0, 40), ("delta", 40, 80), ("delta2", 80, 120), ("chroma", 120, 132),
         ("mel", 132, 172), ("contrast", 172, 179), ("tonnetz", 179, 185), ("zcr", 185, 186),
         ("rms", 186, 187),
     )
-    assert recipes.num_features(SEED) == 187
-    assert recipes.num_frames(66150, SEED) == 130
-    assert recipes.num_frames(10, SEED) == recipes.num_frames(10**6, SEED) == 130  # duration crops/pads
+    assert F.num_features(SEED) == 187
+    assert F.num_frames(66150, SEED) == 130
+    assert F.num_frames(10, SEED) == F.num_frames(10**6, SEED) == 130  # duration crops/pads
 
 
 def test_layout_follows_sizes_and_groups():
     cfg = F.FeatureConfig(n_mfcc=13, n_mels=64, groups=("mel", "delta"))
-    assert recipes.feature_layout(cfg) == (("delta", 0, 13), ("mel", 13, 77))
-    assert recipes.num_features(cfg) == 77
+    assert F.feature_layout(cfg) == (("delta", 0, 13), ("mel", 13, 77))
+    assert F.num_features(cfg) == 77
 
 
 @pytest.mark.parametrize("recipe", ["seed", "fast"])
@@ -184,35 +185,35 @@ def test_groups_subset_keeps_those_rows_in_canonical_order(clip_y, recipe):
     full_cfg = F.FeatureConfig(recipe=recipe, groups=("mfcc", "delta2", "chroma", "contrast", "rms"))
     sub_cfg = F.FeatureConfig(recipe=recipe, groups=("rms", "delta2", "chroma"))  # any order in
     assert sub_cfg.groups == ("delta2", "chroma", "rms")  # ALL_GROUPS order out
-    full, sub = recipes.prepare(clip_y, full_cfg), recipes.prepare(clip_y, sub_cfg)
-    full_rows = {n: full[:, a:b] for n, a, b in recipes.feature_layout(full_cfg)}
-    for name, a, b in recipes.feature_layout(sub_cfg):
+    full, sub = F.prepare(clip_y, full_cfg), F.prepare(clip_y, sub_cfg)
+    full_rows = {n: full[:, a:b] for n, a, b in F.feature_layout(full_cfg)}
+    for name, a, b in F.feature_layout(sub_cfg):
         np.testing.assert_array_equal(sub[:, a:b], full_rows[name])
     assert sub.shape[1] == 40 + 12 + 1
 
 
 def test_full_length_keeps_the_true_frame_count(clip_path):
     cfg = F.FeatureConfig(recipe="fast", duration=None)
-    y = audio.load_audio(clip_path, cfg)
+    y = F.load_clip(clip_path, cfg)
     assert len(y) == int(np.ceil(1.5 * 44100 * 22050 / 44100))  # 1.5 s, nothing padded or cut
-    feats = audio.compute(clip_path, cfg)
-    assert feats.shape == (1 + len(y) // 512, 187) == (recipes.num_frames(len(y), cfg), 187)
+    feats = F.compute(clip_path, cfg)
+    assert feats.shape == (1 + len(y) // 512, 187) == (F.num_frames(len(y), cfg), 187)
     # The first frames do not depend on where the clip is cut.
-    np.testing.assert_array_equal(feats[:40, :120], audio.compute(clip_path, FAST)[:40, :120])
+    np.testing.assert_array_equal(feats[:40, :120], F.compute(clip_path, FAST)[:40, :120])
 
 
 def test_full_length_pads_a_very_short_clip_to_the_minimum(tmp_path):
     path = tmp_path / "blip.wav"
     sf.write(path, tones(sr=22050, seconds=0.05, channels=1), 22050)
     cfg = F.FeatureConfig(recipe="fast", duration=None)
-    assert len(audio.load_audio(path, cfg)) == recipes.min_samples(cfg) == 8 * 512
-    assert audio.compute(path, cfg).shape == (9, 187)
+    assert len(F.load_clip(path, cfg)) == F.min_samples(cfg) == 8 * 512
+    assert F.compute(path, cfg).shape == (9, 187)
 
 
 def test_extract_crops_or_pads_raw_arrays_and_rejects_multichannel():
-    assert recipes.prepare(np.ones(100, np.float32), FAST).shape == (130, 187)
+    assert F.prepare(np.ones(100, np.float32), FAST).shape == (130, 187)
     with pytest.raises(ValueError, match=r"mono audio of shape \(n,\)"):
-        recipes.prepare(np.zeros((2, 1000), np.float32), FAST)
+        F.prepare(np.zeros((2, 1000), np.float32), FAST)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -275,7 +276,7 @@ def test_key_changes_with_every_field():
 
 def test_key_changes_with_library_versions(monkeypatch):
     before, versions = SEED.key(), F.library_versions()
-    monkeypatch.setattr(F, "library_versions", lambda: {**versions, "librosa": "9.9"})
+    monkeypatch.setattr(feature_config, "library_versions", lambda: {**versions, "librosa": "9.9"})
     assert SEED.key() != before
 
 
@@ -318,7 +319,7 @@ def test_unusable_files_raise_audio_error_with_one_line_reason(tmp_path, kind, e
     }
     path = tmp_path / "missing.wav" if kind == "missing" else _write_bytes(tmp_path, "x.wav", data[kind])
     with pytest.raises(audio.AudioError) as err:
-        audio.compute(path, FAST)
+        F.compute(path, FAST)
     message = str(err.value)
     assert message.startswith(expected) and "\n" not in message and str(tmp_path) not in message
 
@@ -326,8 +327,8 @@ def test_unusable_files_raise_audio_error_with_one_line_reason(tmp_path, kind, e
 def _finite_and_quiet(path, cfg) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # librosa's short-input / silent-tuning warnings stay inside
-        feats = audio.compute(path, cfg)
-    assert feats.shape == (recipes.num_frames(len(audio.load_audio(path, cfg)), cfg), recipes.num_features(cfg))
+        feats = F.compute(path, cfg)
+    assert feats.shape == (F.num_frames(len(F.load_clip(path, cfg)), cfg), F.num_features(cfg))
     assert np.all(np.isfinite(feats))
     return feats
 
@@ -340,7 +341,7 @@ def _finite_and_quiet(path, cfg) -> np.ndarray:
 def test_odd_but_readable_formats_work(tmp_path, sr, subtype, channels):
     path = tmp_path / "clip.wav"
     sf.write(path, tones(sr=sr, seconds=0.5, channels=channels), sr, subtype=subtype)
-    assert len(audio.load_audio(path, F.FeatureConfig(duration=None))) == int(np.ceil(0.5 * 22050))
+    assert len(F.load_clip(path, F.FeatureConfig(duration=None))) == int(np.ceil(0.5 * 22050))
     feats = _finite_and_quiet(path, FAST)
     assert feats[:5, 0].std() > 0  # real content, not zeros
 
@@ -348,7 +349,7 @@ def test_odd_but_readable_formats_work(tmp_path, sr, subtype, channels):
 def test_truncated_data_chunk_reads_what_is_there(tmp_path):
     wav = _wav_bytes(tmp_path, samples=22050)
     path = _write_bytes(tmp_path, "cut.wav", wav[: 44 + 2 * 5000])  # header + 5000 of 22050 samples
-    assert len(audio.load_audio(path, F.FeatureConfig(duration=None))) == 5000
+    assert len(F.load_clip(path, F.FeatureConfig(duration=None))) == 5000
     _finite_and_quiet(path, FAST)
 
 
@@ -359,7 +360,7 @@ def test_digital_silence_gives_finite_features(tmp_path, recipe, duration):
     sf.write(path, np.zeros(11025, np.int16), 22050, subtype="PCM_16")
     cfg = F.FeatureConfig(recipe=recipe, duration=duration)
     feats = _finite_and_quiet(path, cfg)
-    (a, b), = [(a, b) for n, a, b in recipes.feature_layout(cfg) if n == "chroma"]
+    (a, b), = [(a, b) for n, a, b in F.feature_layout(cfg) if n == "chroma"]
     assert np.all(feats[:, a:b] == 0)  # zero chroma stays zero instead of 0/0
 
 
@@ -377,9 +378,9 @@ def test_non_finite_samples_are_zeroed(tmp_path):
     y[300] = np.inf
     path = tmp_path / "nan.wav"
     sf.write(path, y, 22050, subtype="FLOAT")
-    assert np.all(np.isfinite(audio.load_audio(path, FAST)))
+    assert np.all(np.isfinite(F.load_clip(path, FAST)))
     _finite_and_quiet(path, FAST)
-    assert np.all(np.isfinite(recipes.prepare(np.where(np.arange(5000) % 7, np.nan, 0.1), FAST)))
+    assert np.all(np.isfinite(F.prepare(np.where(np.arange(5000) % 7, np.nan, 0.1), FAST)))
 
 
 def test_egemaps_group_is_opensmiles_descriptors_on_our_frames_and_optional():
@@ -387,11 +388,11 @@ def test_egemaps_group_is_opensmiles_descriptors_on_our_frames_and_optional():
 
     cfg = F.FeatureConfig(recipe="fast", sample_rate=16000, duration=1.0, n_fft=512, hop_length=256,
                                  n_mfcc=13, n_mels=16, groups=("egemaps", "mfcc"))
-    assert recipes.feature_layout(cfg) == (("mfcc", 0, 13), ("egemaps", 13, 38))
+    assert F.feature_layout(cfg) == (("mfcc", 0, 13), ("egemaps", 13, 38))
     t = np.arange(16000) / 16000
     y = (0.3 * scipy.signal.sawtooth(2 * np.pi * 220 * t)).astype(np.float32)
-    x = recipes.prepare(y, cfg)
-    assert x.shape == (recipes.num_frames(16000, cfg), 38) and np.isfinite(x).all()
+    x = F.prepare(y, cfg)
+    assert x.shape == (F.num_frames(16000, cfg), 38) and np.isfinite(x).all()
     f0 = x[10:50, 13 + 10]  # F0 in semitones above 27.5 Hz: 220 Hz is 36
     np.testing.assert_allclose(f0, 36.0, atol=0.2)
     # Not computed unless asked, and naming it changes no other config's key.
@@ -402,11 +403,11 @@ def test_egemaps_group_is_opensmiles_descriptors_on_our_frames_and_optional():
 def test_compare_group_is_opensmiles_compare_descriptors_on_our_frames():
     cfg = F.FeatureConfig(recipe="fast", sample_rate=16000, duration=1.0, n_fft=512, hop_length=256,
                           n_mfcc=13, n_mels=16, groups=("mfcc", "compare", "egemaps"))
-    assert recipes.feature_layout(cfg) == (("mfcc", 0, 13), ("egemaps", 13, 38), ("compare", 38, 103))
+    assert F.feature_layout(cfg) == (("mfcc", 0, 13), ("egemaps", 13, 38), ("compare", 38, 103))
     t = np.arange(16000) / 16000
     loud, quiet = (a * np.sin(2 * np.pi * 220 * t).astype(np.float32) for a in (0.3, 0.03))
-    x, q = recipes.prepare(loud, cfg), recipes.prepare(quiet, cfg)
-    assert x.shape == (recipes.num_frames(16000, cfg), 103) and np.isfinite(x).all()
+    x, q = F.prepare(loud, cfg), F.prepare(quiet, cfg)
+    assert x.shape == (F.num_frames(16000, cfg), 103) and np.isfinite(x).all()
     np.testing.assert_allclose(x[10:50, 38 + 0], 220.0, atol=1.0)  # F0final_sma, in Hz
     # pcm_RMSenergy_sma follows the signal: a tenth of the amplitude, a tenth of it.
     np.testing.assert_allclose(q[10:50, 38 + 8] / x[10:50, 38 + 8], 0.1, rtol=0.02)

@@ -1,17 +1,20 @@
-"""Perturbed training copies: speed and noise as feature sets of their own, used for training rows only."""
+"""Perturbed training copies: speed, VTLP and noise as feature sets of their own, used for training rows only;
+each kind a module of ser_jax/perturb, found by name."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import types
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_jax import audio, corpora, features, featureset, perturb, splits
+from ser_jax import corpora, features, featureset, perturb, splits
 from ser_jax import config as config_lib
 from ser_jax.cache import format as cache_format
+from ser_jax.perturb import noise, vtlp
 from ser_jax.train import loop as train_lib
 
 from conftest import TINY_FEATURES
@@ -52,49 +55,49 @@ def test_speed_perturbation_scales_pitch_and_tempo(tmp_path):
     path = _sine(tmp_path, hz=440.0, seconds=0.5)
     full = dataclasses.replace(CFG, duration=None)
     for speed in (0.9, 1.1):
-        y = audio.load_audio(path, dataclasses.replace(full, speed=speed))
+        y = features.load_clip(path, dataclasses.replace(full, speed=speed))
         assert abs(len(y) - 0.5 * SR / speed) <= 2  # tempo: the clip gets shorter when faster
         assert _peak_hz(y) == pytest.approx(440.0 * speed, rel=0.01)  # pitch moves with it
-    assert _peak_hz(audio.load_audio(path, full)) == pytest.approx(440.0, rel=0.01)
+    assert _peak_hz(features.load_clip(path, full)) == pytest.approx(440.0, rel=0.01)
 
 
 def test_vtlp_warp_moves_frequencies_below_the_boundary_by_the_factor_and_keeps_nyquist():
     freqs = np.linspace(0, SR / 2, 257)
     for alpha in (0.9, 1.1):
-        warped = audio.vtlp_frequencies(freqs, alpha, SR)
+        warped = vtlp.frequencies(freqs, alpha, SR)
         assert np.all(np.diff(warped) > 0) and warped[0] == 0 and warped[-1] == pytest.approx(SR / 2)
-        low = freqs <= audio.VTLP_F_HI * min(alpha, 1) / alpha
+        low = freqs <= vtlp.F_HI * min(alpha, 1) / alpha
         np.testing.assert_allclose(warped[low], alpha * freqs[low])
 
 
 def test_vtlp_copy_moves_a_tone_and_keeps_length_and_tempo(tmp_path):
     path = _sine(tmp_path, hz=1000.0, seconds=0.8)
     full = dataclasses.replace(CFG, duration=None)
-    plain = audio.load_audio(path, full)
+    plain = features.load_clip(path, full)
     for alpha in (0.9, 1.1):
         cfg = dataclasses.replace(full, vtlp=alpha)
-        y = audio.load_audio(path, cfg)
+        y = features.load_clip(path, cfg)
         assert len(y) == len(plain)  # tempo kept (speed perturbation would change the length)
         assert _peak_hz(y) == pytest.approx(1000.0 * alpha, rel=0.01)
         # Resynthesis keeps most of the energy (moving complex bins about would cancel it).
         assert 0.7 < np.sqrt(np.mean(y ** 2) / np.mean(plain ** 2)) < 1.3
-        np.testing.assert_array_equal(y, audio.load_audio(path, cfg))  # the same copy on every load
+        np.testing.assert_array_equal(y, features.load_clip(path, cfg))  # the same copy on every load
 
 
 def test_noise_has_the_snr_asked_and_is_the_same_on_every_load(tmp_path):
     path = _sine(tmp_path, seconds=0.8)  # shorter than the 1 s crop: the padding must not lower the SNR
-    clean = audio.load_audio(path, CFG)
+    clean = features.load_clip(path, CFG)
     noisy_cfg = dataclasses.replace(CFG, noise_snr=(10.0, 20.0))
-    noisy = audio.load_audio(path, noisy_cfg)
-    np.testing.assert_array_equal(noisy, audio.load_audio(path, noisy_cfg))  # deterministic
+    noisy = features.load_clip(path, noisy_cfg)
+    np.testing.assert_array_equal(noisy, features.load_clip(path, noisy_cfg))  # deterministic
     own = int(0.8 * SR)
     snr = 10 * np.log10(np.mean(clean[:own] ** 2) / np.mean((noisy - clean).astype(np.float64) ** 2))
     assert 9.7 <= snr <= 20.3
     other = _sine(tmp_path, name="b.wav", seconds=0.8)  # same audio, another file: other noise
-    assert not np.array_equal(audio.load_audio(other, noisy_cfg), noisy)
+    assert not np.array_equal(features.load_clip(other, noisy_cfg), noisy)
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(SR, np.float32), SR)
-    assert not audio.load_audio(silent, noisy_cfg).any()
+    assert not features.load_clip(silent, noisy_cfg).any()
 
 
 def _fake_set(n=6, tag_value=0.0):
@@ -150,14 +153,30 @@ def test_a_run_asks_for_one_cached_copy_per_item_of_copies():
     assert perturb.requested(dataclasses.replace(cfg, **perturb.OFF)) == []
 
 
-def test_a_new_kind_of_copy_is_one_registry_entry(monkeypatch):
-    louder = perturb.Perturbation("noise_snr", lambda text: (float(text), float(text)), lambda v: f"{v[0]:g}",
-                                  lambda v: f"loud{v[0]:g}", "loud:5", "for this test")
+def test_the_kinds_are_the_modules_of_the_package_in_the_order_they_apply():
+    assert list(perturb.PERTURBATIONS) == ["speed", "vtlp", "noise"]  # speed while resampling, noise last
+    for name, p in perturb.PERTURBATIONS.items():
+        assert p.__name__ == f"ser_jax.perturb.{name}" and hasattr(features.FeatureConfig(), p.FIELD)
+        assert all(hasattr(p, a) for a in ("UNCHANGED", "ORDER", "EXAMPLE", "HELP", "parse", "check", "spell", "tag"))
+    assert name in perturb.kinds_help()
+
+
+def test_a_new_kind_of_copy_is_one_module(monkeypatch, tmp_path):
+    """A kind registered by a test (here in place of noise, on its FeatureConfig field): parsed from
+    --copies, checked by FeatureConfig, applied by load_clip, a cache key of its own."""
+    louder = types.ModuleType("louder")
+    louder.FIELD, louder.UNCHANGED, louder.ORDER, louder.EXAMPLE, louder.HELP = "noise_snr", None, 2, "loud:5", "test"
+    louder.check, louder.parse = noise.check, lambda text: (float(text), float(text))
+    louder.spell, louder.tag = lambda v: f"{v[0]:g}", lambda v: f"loud{v[0]:g}"
+    louder.apply = lambda clip, own, value, sample_rate, seed_text: 2 * clip
+    monkeypatch.delitem(perturb.PERTURBATIONS, "noise")
     monkeypatch.setitem(perturb.PERTURBATIONS, "loud", louder)
     cfg = config_lib.ExperimentConfig(data_dir="x", features=CFG, copies="loud:5")
-    assert cfg.copies == ("loud:5",)
+    assert cfg.copies == ("loud:5",) and "loud (loud:5: test)" in perturb.kinds_help()
     [(tag, feats)] = perturb.requested(cfg)
-    assert tag == "loud5" and feats.noise_snr == (5.0, 5.0) and feats.key() != CFG.key()
+    assert tag == "loud5" and feats.noise_snr == (5.0, 5.0) and feats.key() != CFG.key() and feats.perturbed
+    path = _sine(tmp_path, seconds=0.8)
+    np.testing.assert_array_equal(features.load_clip(path, feats), 2 * features.load_clip(path, CFG))
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_jax import audio, checkpoint, normalize, optim, predict, recipes, splits
+from ser_jax import audio, checkpoint, features, normalize, optim, predict, splits
 from ser_jax import config as config_lib
 from ser_jax.predict import formats
 from ser_jax.train import data as train_data
@@ -121,16 +121,16 @@ def test_wav_flac_stereo_and_48khz_files_are_read_as_training_read_its_clips(run
 
 
 def test_window_starts_cover_the_clip_with_half_overlapping_windows():
-    assert audio.window_starts(500, 1000) == [0]
-    assert audio.window_starts(1000, 1000) == [0]
-    assert audio.window_starts(2000, 1000) == [0, 500, 1000]
-    assert audio.window_starts(2200, 1000) == [0, 500, 1000, 1200]  # the last one ends at the end
+    assert features.window_starts(500, 1000) == [0]
+    assert features.window_starts(1000, 1000) == [0]
+    assert features.window_starts(2000, 1000) == [0, 500, 1000]
+    assert features.window_starts(2200, 1000) == [0, 500, 1000, 1200]  # the last one ends at the end
 
 
 def test_a_long_clip_averages_the_predictions_of_its_windows(run, predictor, tmp_path):
     path = _test_clips(run, 1)[0]
     pcm = _pcm(path)
-    starts = audio.window_starts(len(pcm), CROP)
+    starts = features.window_starts(len(pcm), CROP)
     assert len(starts) >= 4  # synthetic clips last 2.5-5.5 s, windows 1 s
     long = predictor.predict_file(path)
     assert long.windows == len(starts)
@@ -160,7 +160,7 @@ def test_unreadable_files_are_reported_and_the_others_predicted_with_one_compila
 def test_a_full_length_model_predicts_each_clip_whole(run, tmp_path):
     cfg = dataclasses.replace(TINY_FEATURES, duration=None)
     path = _test_clips(run, 1)[0]
-    feats = audio.compute(path, cfg)
+    feats = features.compute(path, cfg)
     T, F = feats.shape
     model_cfg = dataclasses.replace(TINY_MODEL, num_classes=3)
     state = train_lib.create_train_state(jax.random.PRNGKey(1), model_cfg, optim.OptimConfig(), 40, F, 1)
@@ -181,7 +181,7 @@ def test_a_full_length_model_predicts_each_clip_whole(run, tmp_path):
 def test_feature_groups_are_selected_by_name_in_cache_order(run, tmp_path):
     _, run_dir, _ = run
     tree, meta = checkpoint.load_best(run_dir)
-    layout = dict((n, (a, b)) for n, a, b in recipes.feature_layout(TINY_FEATURES))
+    layout = dict((n, (a, b)) for n, a, b in features.feature_layout(TINY_FEATURES))
     groups = ["rms", "mfcc"]  # any order in the flag; the cache keeps ALL_GROUPS order
     cols = np.r_[np.arange(*layout["mfcc"]), np.arange(*layout["rms"])]
     p = predict.Predictor({**tree, "norm": {k: np.asarray(v)[cols] for k, v in tree["norm"].items()}},

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_jax import audio, corpora, recipes
+from ser_jax import audio, corpora
 from ser_jax import features as features_lib
 from ser_jax import workers as workers_lib
 from ser_jax.cache import CacheError
@@ -58,7 +58,7 @@ def _sha1_of(path: str) -> str:
 
 
 def _work(path: str, cfg_dict: dict) -> tuple[np.ndarray | None, str, str]:
-    """What a worker computes of one file (its features, or an encoder's input: recipes.prepare), or
+    """What a worker computes of one file (its features, or an encoder's input: features.prepare), or
     the one-line reason it failed, plus the content hash."""
     try:
         with open(path, "rb") as f:
@@ -67,7 +67,7 @@ def _work(path: str, cfg_dict: dict) -> tuple[np.ndarray | None, str, str]:
         return None, f"cannot read: {e.strerror or e}", ""
     try:
         cfg = features_lib.FeatureConfig.from_dict(cfg_dict)
-        feats = recipes.prepare(audio.load_audio(path, cfg), cfg)
+        feats = features_lib.prepare(features_lib.load_clip(path, cfg), cfg)
     except audio.AudioError as e:
         return None, str(e).splitlines()[0], sha1
     except Exception as e:  # never let one file stop the run
@@ -183,13 +183,13 @@ def compute(
         journal_lib.write_npz(journal_lib.entry_path(journal, rel), **arrays)
         done[rel] = {"size": size, "mtime_ns": mtime, "sha1": sha1, "error": error, "features": feats}
 
-    two_stage = recipes.needs_finish(cfg)
+    two_stage = features_lib.needs_finish(cfg)
     if two_stage:  # the encoder's weights, checked before any work: a missing extra is one line, at once
-        recipes.finish([], cfg)
+        features_lib.finish([], cfg)
     waiting: list[tuple[str, tuple[np.ndarray, str, str]]] = []
 
     def flush(bar) -> None:  # an encoder recipe: the workers' log-mels through the encoder, in batches
-        done_now = recipes.finish([r[0] for _, r in waiting], cfg)
+        done_now = features_lib.finish([r[0] for _, r in waiting], cfg)
         for (rel, (_, error, sha1)), feats in zip(waiting, done_now):
             record(rel, (feats, error, sha1))
         bar.update(len(waiting))

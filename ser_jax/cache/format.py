@@ -20,7 +20,7 @@ from typing import Sequence
 import h5py
 import numpy as np
 
-from ser_jax import corpora, recipes, stream
+from ser_jax import corpora, provenance, stream
 from ser_jax import features as features_lib
 from ser_jax.cache import CacheError
 from ser_jax.cache import journal as journal_lib
@@ -180,10 +180,10 @@ def load(
 
 def _inconsistency(feats: np.ndarray, lengths: np.ndarray, layout: tuple, cfg: features_lib.FeatureConfig) -> str:
     """What is inconsistent between a cache's arrays and its config ('' when nothing)."""
-    if tuple(layout) != recipes.feature_layout(cfg):
+    if tuple(layout) != features_lib.feature_layout(cfg):
         return f"its layout {list(layout)} is not that of its config"
-    if feats.ndim == 3 and feats.shape[2] != recipes.num_features(cfg):
-        return f"it has {feats.shape[2]} feature rows, its config {recipes.num_features(cfg)}"
+    if feats.ndim == 3 and feats.shape[2] != features_lib.num_features(cfg):
+        return f"it has {feats.shape[2]} feature rows, its config {features_lib.num_features(cfg)}"
     if len(lengths) and (lengths.min() < 1 or lengths.max() > feats.shape[1]):
         return f"a row length is outside [1, {feats.shape[1]}]"
     if stream.is_lazy(feats):
@@ -308,8 +308,8 @@ def write(
     failed: list[tuple[str, str, int, int]],
 ) -> None:
     """Writes a complete cache to a temporary file and renames it over dest."""
-    n_feat = recipes.num_features(cfg)
-    dtype = recipes.storage_dtype(cfg)
+    n_feat = features_lib.num_features(cfg)
+    dtype = features_lib.storage_dtype(cfg)
     t_max = max((r[5].shape[0] for r in rows), default=1)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     # Stop before writing when the space is visibly short: h5py may crash, not raise, on a full disk.
@@ -335,6 +335,7 @@ def write(
                 chunks=(1, t_max, n_feat) if rows else None, fletcher32=bool(rows),
             )
             lengths = np.zeros(len(rows), np.int32)
+            hasher = provenance.ArrayHasher(dtype, ds.shape)  # the features' content hash, as written
             block = np.zeros((min(256, max(len(rows), 1)), t_max, n_feat), dtype)
             for start in range(0, len(rows), len(block)):
                 chunk = rows[start : start + len(block)]
@@ -343,6 +344,7 @@ def write(
                     block[j, : r[5].shape[0]] = r[5]
                     lengths[start + j] = r[5].shape[0]
                 ds[start : start + len(chunk)] = block[: len(chunk)]
+                hasher.update(block[: len(chunk)])
             f.create_dataset("lengths", data=lengths)
             meta = f.create_group("meta")
             for name, kind in _all_columns(corpus):
@@ -357,7 +359,7 @@ def write(
             files.create_dataset("mtime_ns", data=np.asarray([r[3] for r in rows], np.int64))
             _str_dataset(files, "sha1", [r[4] for r in rows])
             lay = f.create_group("layout")
-            layout = recipes.feature_layout(cfg)
+            layout = features_lib.feature_layout(cfg)
             _str_dataset(lay, "name", [n for n, _, _ in layout])
             lay.create_dataset("start", data=np.asarray([a for _, a, _ in layout], np.int32))
             lay.create_dataset("stop", data=np.asarray([b for _, _, b in layout], np.int32))
@@ -367,6 +369,7 @@ def write(
             fail.create_dataset("size", data=np.asarray([x[2] for x in failed], np.int64))
             fail.create_dataset("mtime_ns", data=np.asarray([x[3] for x in failed], np.int64))
             f.attrs["digests"] = json.dumps(_all_digests(f), sort_keys=True)
+            f.attrs["features_sha256"] = hasher.hexdigest()  # cache.content.FEATURES_DIGEST: runs' provenance
             f.attrs["complete"] = True  # last: a file without it is never read
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())

@@ -4,7 +4,7 @@ Computed only when asked for (not in the default groups, so default cache keys n
 egemaps = the 25 low-level descriptors of openSMILE's eGeMAPSv02 set (pitch, jitter, shimmer,
 formants, HNR, loudness, spectral balance); compare = the 65 of its ComParE_2016 set (energy, 26
 auditory bands, MFCC 1-14, spectral shape, F0, voicing, jitter, shimmer, HNR). Which groups exist and
-which openSMILE set each reads is the config's vocabulary (features.OPENSMILE_GROUPS).
+which openSMILE set each reads is the config's vocabulary (config.OPENSMILE_GROUPS).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ser_jax.audio import AudioError
-from ser_jax.features import OPENSMILE_GROUPS
+from ser_jax.features.config import OPENSMILE_GROUPS
 
 N_EGEMAPS = 25
 N_COMPARE = 65

@@ -12,8 +12,8 @@ import os
 import numpy as np
 
 from ser_jax import audio
-from ser_jax.features import FeatureConfig
-from ser_jax.recipes import _handcrafted
+from ser_jax.features.config import FeatureConfig
+from ser_jax.features.recipes import _handcrafted
 
 librosa = audio.librosa  # loaded on first use (see audio.lazy_import)
 

@@ -1,11 +1,13 @@
 """What to compute per clip: :class:`FeatureConfig`, validated, and the key that names its caches.
 
-The config says which recipe (``seed``, ``fast``, ``whisper``: the modules of ser_jax/recipes, found
-by name) computes which feature groups at which rate, window and length, and which perturbation a
-training copy gets. Its :meth:`FeatureConfig.to_dict` and :meth:`FeatureConfig.key` name feature
-caches, so they change only when the features would: a config written before a field existed keeps
-its key. The computation lives in the recipes (ser_jax.recipes) and the loading in ser_jax.audio;
-this module imports neither librosa nor JAX, so any process may read configs.
+The config says which recipe (``seed``, ``fast``, ``whisper``...: the modules of features/recipes/,
+found by name) computes which feature groups at which rate, window and length, and which perturbation
+a training copy gets. The fields every recipe reads are checked here; a recipe's own fields (``FIELDS``
+of its module: ``fast_hpss``, the ``encoder_*`` fields) by the recipe's ``check``, and held at their
+defaults for every other recipe; a perturbation's field by its module in ser_jax.perturb. Its
+:meth:`FeatureConfig.to_dict` and :meth:`FeatureConfig.key` name feature caches, so they change only
+when the features would: a config written before a field existed keeps its key. This module imports
+neither librosa nor JAX, so any process may read configs.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from ser_jax import encoders, recipes
+from ser_jax import encoders, perturb
+from ser_jax.features import recipes
 from ser_jax.fields import setting
 
 # The seed's row order.
 ALL_GROUPS = ("mfcc", "delta", "delta2", "chroma", "mel", "contrast", "tonnetz", "zcr", "rms")
 # Computed only when asked for (not in the defaults, so default cache keys never change):
 # egemaps = the 25 low-level descriptors of openSMILE's eGeMAPSv02 set, compare = the 65 of its
-# ComParE_2016 set (ser_jax/recipes/_opensmile.py), both read at the handcrafted recipes' frames.
+# ComParE_2016 set (features/recipes/_opensmile.py), both read at the handcrafted recipes' frames.
 OPTIONAL_GROUPS = ("egemaps", "compare")
 OPENSMILE_GROUPS = {"egemaps": "eGeMAPSv02", "compare": "ComParE_2016"}  # group -> opensmile.FeatureSet
 GROUP_ORDER = ALL_GROUPS + OPTIONAL_GROUPS
@@ -47,9 +50,6 @@ _N_FFT = (256, 16384)
 _N_MFCC = (1, MFCC_MELS)
 _N_MELS = (1, 512)
 _MIN_HOP = 16
-SPEED_RANGE = (0.5, 2.0)
-VTLP_RANGE = (0.8, 1.2)  # Jaitly & Hinton (2013) drew warp factors from 0.9-1.1
-SNR_RANGE = (-20.0, 80.0)  # dB
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +80,7 @@ class FeatureConfig:
     # drawn per file from the range (seeded by the file name, so a copy is the same on every run),
     # and the spectrum warped as by a vocal tract `vtlp` times shorter (VTLP: frequencies below about
     # 4.8 kHz scaled by it, formants and harmonics alike; tempo kept). Set by the training's
-    # --speed_perturb / --noise_snr / --vtlp, never directly.
+    # --copies, never directly; each is validated by its module in ser_jax.perturb.
     speed: float = setting(1.0, cli=False)
     noise_snr: tuple[float, float] | None = setting(None, cli=False)  # (lowest, highest) dB; None = no noise
     vtlp: float = setting(1.0, cli=False)
@@ -98,86 +98,76 @@ class FeatureConfig:
                                   "memory.")
 
     def __post_init__(self) -> None:
-        def fail(field: str, allowed: str, value: Any) -> None:
-            raise ValueError(f"FeatureConfig.{field} must be {allowed}, got {value!r}")
-
         def check_int(field: str, lo: int, hi: int, extra: str = "") -> None:
             v = getattr(self, field)
-            if not _is_int(v) or not lo <= v <= hi:
-                fail(field, f"an integer in [{lo}, {hi}]{extra}", v)
+            if not is_int(v) or not lo <= v <= hi:
+                raise invalid(field, f"an integer in [{lo}, {hi}]{extra}", v)
             object.__setattr__(self, field, int(v))  # numpy integers would not survive json
 
         if self.recipe not in recipes.RECIPES:
-            fail("recipe", " or ".join(repr(r) for r in recipes.RECIPES), self.recipe)
-        recipe = recipes.get(self.recipe)
+            raise invalid("recipe", " or ".join(repr(r) for r in recipes.RECIPES), self.recipe)
+        recipe = recipes.get_recipe(self.recipe)
         for field, value in recipe.FIXED.items():  # e.g. an encoder's own front end: fixed, not chosen
             object.__setattr__(self, field, value)
         check_int("sample_rate", *_SAMPLE_RATES, " Hz")
         d = self.duration
         if d is not None:
             if isinstance(d, bool) or not isinstance(d, (int, float, np.integer, np.floating)):
-                fail("duration", "a positive number of seconds or None (full length)", d)
+                raise invalid("duration", "a positive number of seconds or None (full length)", d)
             if not math.isfinite(d) or d * self.sample_rate < 1:
-                fail("duration", "a positive number of seconds (at least one sample) or None", d)
+                raise invalid("duration", "a positive number of seconds (at least one sample) or None", d)
             object.__setattr__(self, "duration", float(d))
         check_int("n_fft", *_N_FFT)
         if self.n_fft % 2:
-            fail("n_fft", f"an even integer in [{_N_FFT[0]}, {_N_FFT[1]}]", self.n_fft)
+            raise invalid("n_fft", f"an even integer in [{_N_FFT[0]}, {_N_FFT[1]}]", self.n_fft)
         check_int("hop_length", _MIN_HOP, self.n_fft, " (at most n_fft)")
         check_int("n_mfcc", *_N_MFCC, f" (MFCCs come from a {MFCC_MELS}-band mel spectrogram)")
         check_int("n_mels", *_N_MELS)
-        for field in ("mel_db", "fast_hpss"):
-            if not isinstance(getattr(self, field), (bool, np.bool_)):
-                fail(field, "True or False", getattr(self, field))
-            object.__setattr__(self, field, bool(getattr(self, field)))
-        if recipe.ENCODER:
-            try:
-                sha256 = encoders.describe(self.encoder)[0]
-            except encoders.EncoderError as e:
-                raise ValueError(str(e)) from None
-            if self.encoder_sha256 and self.encoder_sha256 != sha256:
-                raise ValueError(f"encoder {self.encoder!r} has SHA-256 {sha256[:12]}..., not the recorded "
-                                 f"{self.encoder_sha256[:12]}...: these are other weights than the ones recorded")
-            object.__setattr__(self, "encoder_sha256", sha256)
+        if not isinstance(self.mel_db, (bool, np.bool_)):
+            raise invalid("mel_db", "True or False", self.mel_db)
+        object.__setattr__(self, "mel_db", bool(self.mel_db))
+        self._check_recipe_fields(recipe)
         order = tuple(recipe.group_sizes(self))
         if tuple(self.groups) == ALL_GROUPS and not set(ALL_GROUPS) <= set(order):
             object.__setattr__(self, "groups", order)  # the default, for a recipe with other groups: all of its own
-        if self.encoder_pool not in ENCODER_POOLS:
-            fail("encoder_pool", " or ".join(repr(p) for p in ENCODER_POOLS), self.encoder_pool)
-        if self.encoder_pool != "frames" and not recipe.ENCODER:
-            encoder_recipes = [name for name in recipes.RECIPES if recipes.get(name).ENCODER]
-            fail("encoder_pool", "'frames' unless the recipe is an encoder's (" + ", ".join(encoder_recipes) + ")",
-                 self.encoder_pool)
-        check_int("encoder_stride", 1, 1500)
-        if self.encoder_stride != 1 and (not recipe.ENCODER or self.encoder_pool != "frames"):
-            fail("encoder_stride", "1 unless an encoder recipe keeps frames (--encoder_pool=frames)",
-                 self.encoder_stride)
         groups = self.groups
         if isinstance(groups, str) or not isinstance(groups, (tuple, list)):
-            fail("groups", f"a non-empty tuple drawn from {order}", groups)
+            raise invalid("groups", f"a non-empty tuple drawn from {order}", groups)
         unknown = [g for g in groups if g not in order]
         if not groups or unknown or len(set(groups)) != len(groups):
-            fail("groups", f"a non-empty tuple without repeats drawn from {order}", groups)
+            raise invalid("groups", f"a non-empty tuple without repeats drawn from {order}", groups)
         object.__setattr__(self, "groups", tuple(g for g in order if g in groups))
-        if self.fast_hpss and self.recipe != "fast":
-            fail("fast_hpss", "False unless recipe is 'fast' (the seed always separates harmonics)", True)
-        for field, (lo, hi) in (("speed", SPEED_RANGE), ("vtlp", VTLP_RANGE)):
-            v = getattr(self, field)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not lo <= v <= hi:
-                fail(field, f"a factor in [{lo}, {hi}] (1 = unchanged)", v)
-            object.__setattr__(self, field, float(v))
-        if self.noise_snr is not None:
-            object.__setattr__(self, "noise_snr", parse_snr_range(self.noise_snr, "FeatureConfig.noise_snr"))
+        for p in perturb.PERTURBATIONS.values():  # speed, vtlp, noise_snr: each checked by its perturbation
+            object.__setattr__(self, p.FIELD, p.check(getattr(self, p.FIELD)))
+
+    def _check_recipe_fields(self, recipe: Any) -> None:
+        """A recipe's own fields by the recipe's ``check``; those of other recipes held at their defaults
+        (a setting the chosen recipe ignores would otherwise pass unnoticed)."""
+        own = set(getattr(recipe, "FIELDS", ()))
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for field, names in recipes.owners().items():
+            if field in own:
+                continue
+            value = getattr(self, field)
+            if not _equals(value, defaults[field]):
+                raise invalid(field, f"{defaults[field]!r} unless the recipe is "
+                              + " or ".join(repr(n) for n in names), value)
+            object.__setattr__(self, field, defaults[field])
+        if own:
+            checked = recipe.check(self)
+            assert set(checked) <= own, f"recipe {self.recipe} set fields it does not own: {set(checked) - own}"
+            for field, value in checked.items():
+                object.__setattr__(self, field, value)
 
     @property
     def uses_encoder(self) -> bool:
         """True when the recipe's features are a pretrained encoder's hidden states (the encoder fields count)."""
-        return recipes.get(self.recipe).ENCODER
+        return recipes.get_recipe(self.recipe).ENCODER
 
     @property
     def perturbed(self) -> bool:
         """True for the config of a training copy (never used for validation, test or predict)."""
-        return self.speed != 1.0 or self.noise_snr is not None or self.vtlp != 1.0
+        return any(getattr(self, p.FIELD) != p.UNCHANGED for p in perturb.PERTURBATIONS.values())
 
     def to_dict(self) -> dict:
         """JSON-ready fields (groups as a list)."""
@@ -248,7 +238,7 @@ def cache_groups(wanted: tuple[str, ...] = (), recipe: str = "seed", encoder: st
     different subsets share one cache) plus the optional groups named; for an encoder recipe, every
     hidden state, except in a frame cache (``encoder_pool=frames``, ~150x a pooled one per state),
     which holds only the states named (all when none are)."""
-    if recipes.get(recipe).ENCODER:
+    if recipes.get_recipe(recipe).ENCODER:
         try:
             encoders.describe(encoder)
         except encoders.EncoderError as e:
@@ -268,28 +258,20 @@ def cache_groups(wanted: tuple[str, ...] = (), recipe: str = "seed", encoder: st
     return ALL_GROUPS + tuple(g for g in OPTIONAL_GROUPS if g in wanted)
 
 
-def parse_snr_range(value: Any, name: str = "noise_snr") -> tuple[float, float]:
-    """'10:20', '15', (10, 20) or 15 -> (lowest, highest) SNR in dB, checked."""
-    try:
-        if isinstance(value, str):
-            parts = [float(v) for v in value.split(":")]
-        elif isinstance(value, (tuple, list)):
-            parts = [float(v) for v in value]
-        else:
-            parts = [float(value)]
-    except (TypeError, ValueError):
-        parts = []
-    if len(parts) == 1:
-        parts = parts * 2
-    if (len(parts) != 2 or not all(math.isfinite(v) and SNR_RANGE[0] <= v <= SNR_RANGE[1] for v in parts)
-            or parts[0] > parts[1]):
-        raise ValueError(f"{name} must be an SNR in dB or a range LOW:HIGH within [{SNR_RANGE[0]:g}, "
-                         f"{SNR_RANGE[1]:g}], got {value!r}")
-    return parts[0], parts[1]
+def invalid(field: str, allowed: str, value: Any) -> ValueError:
+    """The one-line error for a bad value of a FeatureConfig field (recipes' checks raise it too)."""
+    return ValueError(f"FeatureConfig.{field} must be {allowed}, got {value!r}")
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _equals(value: Any, default: Any) -> bool:
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):  # e.g. an array
+        return False
 
 
 @functools.lru_cache(maxsize=1)

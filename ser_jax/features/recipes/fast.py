@@ -12,18 +12,26 @@ import functools
 import numpy as np
 
 from ser_jax import audio
-from ser_jax.features import MFCC_MELS, FeatureConfig
-from ser_jax.recipes import _handcrafted
-from ser_jax.recipes._handcrafted import N_CHROMA
+from ser_jax.features.config import MFCC_MELS, FeatureConfig, invalid
+from ser_jax.features.recipes import _handcrafted
+from ser_jax.features.recipes._handcrafted import N_CHROMA
 
 librosa = audio.librosa  # loaded on first use (see audio.lazy_import)
 
 ENCODER = False
 FIXED: dict[str, int] = {}
+FIELDS = ("fast_hpss",)  # FeatureConfig fields only this recipe reads
 STORAGE_DTYPE = np.float32
 group_sizes = _handcrafted.group_sizes  # the seed's groups, frames of the STFT
 min_samples = _handcrafted.min_samples
 num_frames = _handcrafted.num_frames
+
+
+def check(cfg: FeatureConfig) -> dict[str, bool]:
+    """fast_hpss: True or False."""
+    if not isinstance(cfg.fast_hpss, (bool, np.bool_)):
+        raise invalid("fast_hpss", "True or False", cfg.fast_hpss)
+    return {"fast_hpss": bool(cfg.fast_hpss)}
 
 
 def prepare(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
@@ -65,8 +73,6 @@ def _rows(y: np.ndarray, cfg: FeatureConfig) -> dict[str, np.ndarray]:
             rows["contrast"] = librosa.feature.spectral_contrast(S=mag, sr=sr, n_fft=n_fft)
     _handcrafted.time_domain(y, rows, cfg, _zero_crossing_rate)
     return rows
-
-
 
 
 def _zero_crossing_rate(y: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:

@@ -11,9 +11,10 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ser_jax import audio, recipes
-from ser_jax.features import OPENSMILE_GROUPS, FeatureConfig
-from ser_jax.recipes import _opensmile
+from ser_jax import audio
+from ser_jax.features import layout
+from ser_jax.features.config import OPENSMILE_GROUPS, FeatureConfig
+from ser_jax.features.recipes import _opensmile
 
 librosa = audio.librosa  # loaded on first use (see audio.lazy_import)
 
@@ -27,7 +28,7 @@ Rows = dict[str, np.ndarray]  # group name -> (rows, frames)
 
 
 def group_sizes(cfg: FeatureConfig) -> dict[str, int]:
-    """Rows per feature group, in the seed's row order (features.GROUP_ORDER)."""
+    """Rows per feature group, in the seed's row order (config.GROUP_ORDER)."""
     return {"mfcc": cfg.n_mfcc, "delta": cfg.n_mfcc, "delta2": cfg.n_mfcc, "chroma": N_CHROMA,
             "mel": cfg.n_mels, "contrast": N_CONTRAST, "tonnetz": N_TONNETZ, "zcr": 1, "rms": 1,
             "egemaps": _opensmile.N_EGEMAPS, "compare": _opensmile.N_COMPARE}
@@ -40,7 +41,7 @@ def min_samples(cfg: FeatureConfig) -> int:
 
 def num_frames(num_samples: int, cfg: FeatureConfig) -> int:
     """1 + n // hop with centered frames (130 for 3 s at 22050/512)."""
-    return 1 + recipes.clip_samples(num_samples, cfg) // cfg.hop_length
+    return 1 + layout.clip_samples(num_samples, cfg) // cfg.hop_length
 
 
 def extract(y: np.ndarray, cfg: FeatureConfig, spectral: Callable[[np.ndarray, FeatureConfig], Rows]) -> np.ndarray:
@@ -48,13 +49,13 @@ def extract(y: np.ndarray, cfg: FeatureConfig, spectral: Callable[[np.ndarray, F
 
     ``spectral`` is the recipe's own part: the rows of its librosa groups. y is cropped/padded per
     cfg first (a no-op on load_audio's output). Groups come in ALL_GROUPS order (see
-    recipes.feature_layout); values are always finite.
+    features.feature_layout); values are always finite.
     """
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"extract expects mono audio of shape (n,), got shape {y.shape}")
     y = np.nan_to_num(y.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
-    y = np.ascontiguousarray(recipes.fit_length(y, cfg))
+    y = np.ascontiguousarray(layout.fit_length(y, cfg))
     with audio.quiet(), _one_blas_thread():
         rows = spectral(y, cfg)
     t = num_frames(len(y), cfg)

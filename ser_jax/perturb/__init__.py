@@ -1,8 +1,17 @@
-"""Perturbed copies of the training clips: speed-perturbed, noisy and VTLP feature sets, computed once.
+"""Perturbed copies of the training clips, as plug-ins: speed-perturbed, VTLP and noisy feature sets, computed once.
 
-Each kind of copy is an entry of ``PERTURBATIONS`` and sets a FeatureConfig field (``speed``, ``noise_snr``,
-``vtlp``); a run asks for copies with one setting, ``--copies=speed:0.9,speed:1.1``. A copy's features live in
-a cache of their own, built once like any other and reused by every run and fold. A run appends the
+Each kind of copy is one module of this package, found by its file name (modules starting with ``_``
+hold shared code): ``speed.py``, ``vtlp.py``, ``noise.py``. A module gives
+- ``FIELD``: the FeatureConfig field a copy sets (part of the cache key: a copy is a cache of its own),
+  ``UNCHANGED`` its value for no copy, and ``check(value)``, the field's validation (FeatureConfig calls it);
+- ``parse(text)`` (``--copies`` KIND:VALUE -> the value), ``spell(value)``, ``tag(value)`` (the copy's
+  name: its speakers are SPEAKER~TAG, its paths PATH#TAG), ``EXAMPLE`` and ``HELP``;
+- ``ORDER`` and ``apply(clip, own, value, sample_rate, seed_text)``: the audio work on a loaded clip
+  (cropped or padded, its first ``own`` samples audio), in ORDER; a kind applied while loading
+  (speed, in the resampling of ser_jax.audio.load_audio) has no ``apply``.
+
+A run asks for copies with one setting, ``--copies=speed:0.9,speed:1.1``. A copy's features live in a
+cache of their own, built once like any other and reused by every run and fold. A run appends the
 copies to its base FeatureSet and adds to each split's training rows the copies of *its* training
 clips only; validation and test rows are never perturbed, and no copy of a validation or test clip
 is ever trained on.
@@ -14,56 +23,31 @@ utterances, so per-speaker normalisation never mixes a voice with its perturbed 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Sequence
+import importlib
+import pkgutil
+from types import ModuleType
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ser_jax import features as features_lib
-from ser_jax import featureset, stream
-from ser_jax import splits as splits_lib
+from ser_jax import stream
+
+if TYPE_CHECKING:
+    from ser_jax.featureset import FeatureSet
+    from ser_jax.features import FeatureConfig
+    from ser_jax.splits import Split
 
 SPEAKER_SEP = "~"
 
-
-@dataclasses.dataclass(frozen=True)
-class Perturbation:
-    """One kind of perturbed copy: the FeatureConfig field a copy sets, and how its value is read and named."""
-
-    field: str  # the FeatureConfig field (part of the cache key: a copy is a cache of its own)
-    parse: Callable[[str], Any]  # "0.9" -> the field's value; ValueError saying what is wrong
-    spell: Callable[[Any], str]  # the value as --copies writes it
-    tag: Callable[[Any], str]  # the copy's name: its speakers are SPEAKER~TAG, its paths PATH#TAG
-    example: str
-    help: str
-
-
-def _factor(valid: tuple[float, float]) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        value = float(text)
-        if not valid[0] <= value <= valid[1] or value == 1.0:
-            raise ValueError(f"give a factor in [{valid[0]:g}, {valid[1]:g}] other than 1")
-        return value
-
-    return parse
-
-
-# The registry: a new kind of copy is one entry here (its FeatureConfig field does the audio work,
-# in ser_jax.audio) plus its test.
-PERTURBATIONS: dict[str, Perturbation] = {
-    "speed": Perturbation("speed", _factor(features_lib.SPEED_RANGE), "{:g}".format, "speed{:g}".format,
-                          "speed:0.9", "the clip played that many times faster (tempo and pitch, Kaldi-style)"),
-    "vtlp": Perturbation("vtlp", _factor(features_lib.VTLP_RANGE), "{:g}".format, "vtlp{:g}".format, "vtlp:1.1",
-                         "vocal-tract-length perturbation: the spectrum below about 4.8 kHz warped by the factor, "
-                         "tempo kept"),
-    "noise": Perturbation("noise_snr", lambda text: features_lib.parse_snr_range(text, "the SNR"),
-                          lambda v: f"{v[0]:g}:{v[1]:g}", lambda v: f"noise{v[0]:g}-{v[1]:g}dB", "noise:10:30",
-                          "white noise at an SNR in dB drawn per file from LOW:HIGH (or one value)"),
-}
+# kind -> module: every module of this package not starting with "_", in the order they apply.
+PERTURBATIONS: dict[str, ModuleType] = dict(sorted(
+    ((m.name, importlib.import_module(f"{__name__}.{m.name}")) for m in pkgutil.iter_modules(__path__)
+     if not m.name.startswith("_")), key=lambda item: item[1].ORDER))
 OFF = {"copies": ()}  # the ExperimentConfig setting that asks for copies, at "no copies"
 
 
 def kinds_help() -> str:
-    return "; ".join(f"{name} ({p.example}: {p.help})" for name, p in PERTURBATIONS.items())
+    return "; ".join(f"{name} ({p.EXAMPLE}: {p.HELP})" for name, p in PERTURBATIONS.items())
 
 
 def parse_copies(items: str | Sequence[str]) -> tuple[str, ...]:
@@ -76,9 +60,9 @@ def parse_copies(items: str | Sequence[str]) -> tuple[str, ...]:
         p = PERTURBATIONS.get(kind.strip())
         if p is None:
             raise ValueError(f"{shown}: unknown kind of copy '{kind}'; kinds: "
-                             + ", ".join(f"{k} (e.g. {v.example})" for k, v in PERTURBATIONS.items()))
+                             + ", ".join(f"{k} (e.g. {v.EXAMPLE})" for k, v in PERTURBATIONS.items()))
         if not sep:
-            raise ValueError(f"{shown}: '{item}' gives no value; write KIND:VALUE, e.g. {p.example}")
+            raise ValueError(f"{shown}: '{item}' gives no value; write KIND:VALUE, e.g. {p.EXAMPLE}")
         try:
             value = p.parse(text.strip())
         except (TypeError, ValueError) as e:
@@ -90,24 +74,33 @@ def parse_copies(items: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def variants(base: features_lib.FeatureConfig, copies: Sequence[str]) -> list[tuple[str, features_lib.FeatureConfig]]:
+def variants(base: FeatureConfig, copies: Sequence[str]) -> list[tuple[str, FeatureConfig]]:
     """(tag, FeatureConfig) of each copy ``copies`` (checked --copies items) asks for, in its order."""
     out = []
     for item in copies:
         kind, _, text = item.partition(":")
         p = PERTURBATIONS[kind]
         value = p.parse(text)
-        out.append((p.tag(value), dataclasses.replace(base, **{p.field: value})))
+        out.append((p.tag(value), dataclasses.replace(base, **{p.FIELD: value})))
     return out
 
 
-def requested(cfg) -> list[tuple[str, features_lib.FeatureConfig]]:
+def requested(cfg) -> list[tuple[str, FeatureConfig]]:
     """The copies an ExperimentConfig asks for (--copies)."""
     return variants(cfg.features, cfg.copies)
 
 
-def attach(base: featureset.FeatureSet, copies: Sequence[tuple[str, featureset.FeatureSet]]
-           ) -> tuple[featureset.FeatureSet, np.ndarray]:
+def apply(clip: np.ndarray, own: int, cfg: FeatureConfig, seed_text: str) -> np.ndarray:
+    """The loaded clip (cropped or padded per cfg, its first ``own`` samples audio) with the perturbations
+    cfg sets, in their ORDER; ``seed_text`` (the file name) seeds any random draw."""
+    for p in PERTURBATIONS.values():
+        value = getattr(cfg, p.FIELD)
+        if value != p.UNCHANGED and hasattr(p, "apply"):
+            clip = p.apply(clip, own, value, cfg.sample_rate, seed_text)
+    return clip
+
+
+def attach(base: FeatureSet, copies: Sequence[tuple[str, FeatureSet]]) -> tuple[FeatureSet, np.ndarray]:
     """The base rows followed by each copy's rows, and ``origin``: the base row of every row.
 
     Copies are matched to base rows by corpus and file path; a file whose copy failed to compute
@@ -149,7 +142,7 @@ def attach(base: featureset.FeatureSet, copies: Sequence[tuple[str, featureset.F
     return combined, origin_all
 
 
-def extend_train(split: splits_lib.Split, origin: np.ndarray, n_base: int) -> splits_lib.Split:
+def extend_train(split: Split, origin: np.ndarray, n_base: int) -> Split:
     """The split with the copies of its training clips added to its training rows (only those)."""
     if len(origin) == n_base:
         return split
