@@ -130,10 +130,50 @@ def check_start(run_dir: Path, settings: dict, defaults: dict, *, resume: bool, 
 
 
 def start(run_dir: Path, config: dict, *, resume: bool) -> None:
-    """Empties ``run_dir`` (unless resuming) and writes its config.json (settings, provenance, devices)."""
+    """Empties ``run_dir`` (unless resuming) and writes its config.json (settings, provenance, devices).
+
+    A resumed run keeps the stage hashes of its start (``add_stages`` adds the others as they are known).
+    """
+    stages = _saved_provenance(run_dir).get(STAGES_KEY, {}) if resume else {}
     for p in contents(run_dir) if not resume else ():
         shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-    write_json(run_dir / CONFIG, {**config, PROVENANCE_KEY: provenance()})
+    write_json(run_dir / CONFIG, {**config, PROVENANCE_KEY: {**provenance(), **({STAGES_KEY: stages} if stages else {})}})
+
+
+STAGES_KEY = "stages"  # in config.json's provenance: content hashes of each stage's input (ser_jax.provenance)
+
+
+def run_root(split_dir: Path) -> Path:
+    """The run directory a split's directory belongs to: its parent for a fold, else itself."""
+    split_dir = Path(split_dir)
+    is_fold = split_dir.name.startswith(FOLD_PREFIX) and split_dir.name[len(FOLD_PREFIX):].isdigit()
+    return split_dir.parent if is_fold and (split_dir.parent / CONFIG).is_file() else split_dir
+
+
+def stage_hashes(run_dir: Path) -> dict:
+    """What config.json's provenance records of the run's stages so far ({} when nothing)."""
+    return _saved_provenance(run_dir).get(STAGES_KEY, {})
+
+
+def add_stages(run_dir: Path, stages: dict[str, dict]) -> None:
+    """Adds stage hashes ({stage: {key: hash}}) to config.json's provenance, atomically; a key already
+    recorded is kept (a resumed run describes the inputs it started from)."""
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        return
+    config = json.loads(path.read_text())
+    section = config.setdefault(PROVENANCE_KEY, {}).setdefault(STAGES_KEY, {})
+    for stage, entries in stages.items():
+        section[stage] = {**entries, **section.get(stage, {})}
+    write_json(path, config)
+
+
+def _saved_provenance(run_dir: Path) -> dict:
+    try:
+        saved = json.loads((Path(run_dir) / CONFIG).read_text())
+    except (OSError, ValueError):
+        return {}
+    return saved.get(PROVENANCE_KEY, {}) if isinstance(saved, dict) else {}
 
 
 def check_same_settings(saved: dict, settings: dict, defaults: dict, run_dir: Path) -> None:
@@ -169,7 +209,8 @@ def _same_paths(settings: dict) -> dict:
 
 
 def provenance() -> dict:
-    """The code and command behind a run: git commit (when in a checkout), package versions, argv."""
+    """The code and command behind a run: git commit (when in a checkout), package versions, argv, and
+    the CPU (XLA's CPU results depend on its cores and instruction set)."""
     import subprocess
     import sys
     from importlib import metadata
@@ -191,7 +232,10 @@ def provenance() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pass
-    return {"git_commit": commit, "versions": versions, "python": sys.version.split()[0], "command": list(sys.argv)}
+    from ser_jax import provenance as provenance_lib
+
+    return {"git_commit": commit, "versions": versions, "python": sys.version.split()[0], "command": list(sys.argv),
+            "host": provenance_lib.host()}
 
 
 DEVICES_KEY = "devices_used"  # in config.json: the devices and processes the run trained on (never compared)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ser_jax import checkpoint as ckpt_lib
-from ser_jax import faults, rundir, summaries
+from ser_jax import faults, provenance, rundir, summaries
 from ser_jax import report as report_lib
 from ser_jax import splits as splits_lib
 
@@ -33,6 +33,24 @@ class SplitRecords:
         directory.mkdir(parents=True, exist_ok=True)
         self.checkpoints = ckpt_lib.RunCheckpoints(directory)
         self.writer: Any = _NoWriter()
+
+    @property
+    def key(self) -> str:
+        """The split's name in config.json's stage hashes: "run", or its fold directory's name."""
+        return "run" if rundir.run_root(self.dir) == self.dir else self.dir.name
+
+    def started(self, cfg: Any, state: Any, resuming: bool) -> None:
+        """Provenance, before the first step: the run's input hashes (corpus, feature caches; the first
+        split computes them) and this split's initial parameters, added to the run's config.json (a
+        resumed split keeps those of its start)."""
+        if not self.primary:
+            return
+        root = rundir.run_root(self.dir)
+        stages = {} if "features" in rundir.stage_hashes(root) else input_hashes(cfg)
+        if not resuming:
+            stages["init_params"] = {self.key: provenance.hash_tree({"params": state.params,
+                                                                     "batch_stats": state.batch_stats})}
+        rundir.add_stages(root, stages)
 
     def resumed(self, history: list[dict]) -> None:
         """The epoch log as the last checkpoint knows it (epochs logged after it are dropped)."""
@@ -71,6 +89,9 @@ class SplitRecords:
                title: str, extra: dict, config: dict, epochs: int) -> dict:
         """report.txt, confusion matrices and metrics.json (last: the split is finished), and their
         TensorBoard copies; returns the metrics."""
+        if self.primary and "test_predictions" in extra:
+            rundir.add_stages(rundir.run_root(self.dir),
+                              {"test_predictions": {self.key: provenance.hash_json(extra["test_predictions"])}})
         metrics = report_lib.write_run_report(self.dir if self.primary else None, y_true, y_pred, label_names,
                                               leaky=leaky, protocol=protocol, title=title, extra=extra)
         faults.point("after_metrics_written")
@@ -82,3 +103,23 @@ class SplitRecords:
         summaries.write_results(self.dir, config, metrics, epochs, self.writer)
         self.writer.close()
         return metrics
+
+
+def input_hashes(cfg: Any) -> dict[str, dict]:
+    """The corpus and feature stages of a run (an ExperimentConfig): per corpus the hash of its files
+    (ser_jax.provenance.hash_files), per feature cache it reads (its copies' included) its content hash."""
+    from ser_jax import corpora, perturb
+    from ser_jax.cache import content
+    from ser_jax.cache import format as cache_format
+
+    variants = [("", cfg.features)] + [(f" {tag}", v) for tag, v in perturb.requested(cfg)]
+    corpus_stage, feature_stage = {}, {}
+    for root, reader in zip(cfg.data_dir, cfg.corpus):
+        corpus = corpora.read(root, reader)
+        corpus_stage[corpus.name] = {"files": len(corpus), "sha256": provenance.hash_files(
+            [r.path for r in corpus.records], corpus.root)}
+        for tag, features in variants:
+            path = cache_format.cache_path(corpus.source, features, cfg.cache_dir)
+            if path.is_file():
+                feature_stage[corpus.name + tag] = content.digest(path)
+    return {"corpus": corpus_stage, "features": feature_stage}
