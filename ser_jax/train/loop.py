@@ -119,6 +119,7 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
         encoder_sha256=cfg.features.encoder_sha256)
     state = create_train_state(jax.random.fold_in(base_rng, 0), model_cfg, cfg.optim, num_frames, num_features,
                                total_steps=steps_per_epoch * tc.epochs, model_name=cfg.model, pretrained=pretrained)
+    records.started(cfg, state, resuming)  # provenance: input and initial-parameter hashes in config.json
     mesh = parallel.make_mesh(cfg.devices) if mesh is None else mesh
     shard, everywhere = parallel.batch_sharding(mesh), parallel.replicated(mesh)
     state = parallel.replicate(state, everywhere)
