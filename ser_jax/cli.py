@@ -329,7 +329,12 @@ def experiment_config_from_flags():
         if name != chosen and given:
             raise UsageError(f"--{given[0]} is a setting of --model={name}, not of --model={chosen}; drop it or "
                              f"set {chosen}'s own flags")
-    model = config_flags.build(cls, model_prefix(chosen))
+    try:
+        model = config_flags.build(cls, model_prefix(chosen))
+    except UsageError as e:  # an outside model's flags exist only for --model_config: name that
+        if chosen in models_lib.MODELS:
+            raise
+        raise UsageError(str(e).replace(f"--{model_prefix(chosen)}", "--model_config=")) from None
     return config_flags.build(
         ExperimentConfig, data_dir=data_dir, corpus=tuple(FLAGS.corpus), features=feature_config_from_flags(),
         split=config_flags.build(splits_lib.SplitConfig), model_config=model,
