@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 
 import librosa
 import numpy as np
@@ -221,6 +222,17 @@ def test_pooled_caches_have_one_frame_a_key_of_their_own_and_only_a_mean_head(ti
                                    model_config=superb.Config(state_width=16))
     config_lib.ExperimentConfig(data_dir=str(tmp_path), features=stats, model="superb",
                                model_config=superb.Config(state_width=16, mix="concat"))  # concat reads any width
+    # Not typed, the head's width follows from the cache: mean + std of each 16-wide state is 32 wide.
+    for pool, want in (("mean", 16), ("meanstd", 32)):
+        feats = dataclasses.replace(pooled, encoder_pool=pool)
+        cfg = config_lib.ExperimentConfig(data_dir=str(tmp_path), features=feats, model="superb")
+        assert (cfg.model_config.state_width, cfg.model_config.extra) == (want, 0)
+        concat = config_lib.ExperimentConfig(data_dir=str(tmp_path), features=feats, model="superb",
+                                             model_config={"mix": "concat"}).model_config
+        assert concat.state_width == 16  # concat: the encoder's width (it only groups columns for utterance_norm)
+    handcrafted = config_lib.ExperimentConfig(data_dir=str(tmp_path), features=features.FeatureConfig(recipe="fast"),
+                                              model="superb").model_config
+    assert handcrafted.state_width == features.num_features(features.FeatureConfig(recipe="fast"))  # one state
 
 
 def test_the_whisper_egemaps_recipe_puts_the_clips_egemaps_functionals_beside_the_pooled_states(tiny_bin, tmp_path):
@@ -246,9 +258,11 @@ def test_the_whisper_egemaps_recipe_puts_the_clips_egemaps_functionals_beside_th
     assert not np.allclose(got[0][0, 96:], got[1][0, 96:]) and np.all(np.isfinite(got[0]))
     with pytest.raises(ValueError, match=r"--superb.extra=0: the features hold 88 columns beside the hidden states"):
         config_lib.ExperimentConfig(data_dir=str(tmp_path), features=fused, model="superb",
-                                    model_config=superb.Config(state_width=32))
+                                    model_config=superb.Config(state_width=32, extra=0))
     config_lib.ExperimentConfig(data_dir=str(tmp_path), features=fused, model="superb",
                                 model_config=superb.Config(state_width=32, extra=88))
+    derived = config_lib.ExperimentConfig(data_dir=str(tmp_path), features=fused, model="superb").model_config
+    assert (derived.state_width, derived.extra) == (32, 88)  # both follow from the cache's groups
     # The head reads the descriptors: changing only them changes the logits.
     model = superb.Model(superb.Config(state_width=32, extra=88, hidden=(8,)))
     x = jax.numpy.asarray(np.stack([g for g in got]))  # (2, 1, 184)
@@ -299,12 +313,38 @@ def test_weights_that_differ_from_the_recorded_hash_are_refused_naming_the_file(
         encoders.load(str(moved), cfg.encoder_sha256)
 
 
+def test_every_named_encoder_is_a_module_with_its_record_and_a_tiny_stand_in(tmp_path):
+    from ser_jax.testing.encoders import write_tiny
+
+    assert "whisper-base" in encoders.ENCODERS and encoders.DEFAULT in encoders.ENCODERS
+    assert encoders.ENCODERS["whisper-base"] == "ser_jax.encoders.whisper_base"  # the name runs recorded, kept
+    assert not any(n.startswith("_") for n in encoders.ENCODERS)  # the shared modules are no encoders
+    for name in encoders.ENCODERS:
+        w = encoders.WEIGHTS[name]
+        assert isinstance(w, encoders.Weights) and len(w.sha256) == 64
+        desc = encoders.describe(name)
+        assert (desc.layers, desc.width, desc.n_mels, desc.heads, desc.ffn) == (w.layers, w.width, w.n_mels,
+                                                                                   w.heads, w.ffn)
+        tiny = encoders.describe(str(write_tiny(name, tmp_path / name / "model.bin")))
+        want = encoders.ENCODERS.module(name).TINY
+        assert (tiny.layers, tiny.width, tiny.heads, tiny.ffn) == (want["layers"], want["width"], want["heads"],
+                                                                   want["ffn"])
+        assert tiny.n_mels == w.n_mels  # the real encoder's front end feeds its stand-in
+    with pytest.raises(TypeError):
+        encoders.WEIGHTS["whisper-test"] = None  # derived from the modules, never hand-kept
+
+
 def test_a_named_encoder_whose_extra_is_not_installed_says_which_extra(monkeypatch):
-    monkeypatch.setitem(encoders.WEIGHTS, "whisper-test", encoders.Weights(
+    import types
+
+    module = types.ModuleType("lab_encoders.whisper_test")  # an encoder module outside ser_jax, by import path
+    module.WEIGHTS = encoders.Weights(
         parts=(("ser_jax_no_such_wheel", "data/model.bin"),), sha256="0" * 64, extra="whisper", layers=1, width=4,
-        n_mels=80, licence="-"))
+        n_mels=80, heads=1, ffn=8, licence="-")
+    monkeypatch.setitem(sys.modules, "lab_encoders.whisper_test", module)
+    assert encoders.describe("lab_encoders.whisper_test").width == 4
     with pytest.raises(encoders.EncoderError, match=r"not installed: pip install 'ser_jax\[whisper\]'"):
-        encoders.load("whisper-test", "0" * 64)
+        encoders.load("lab_encoders.whisper_test", "0" * 64)
     with pytest.raises(ValueError, match="neither a known encoder"):
         features.FeatureConfig(recipe="whisper", encoder=os.path.join("no", "such", "model.bin"))
 
