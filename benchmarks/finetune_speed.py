@@ -55,7 +55,7 @@ def main(argv):
     cached = np.where(valid[..., None], (states - mean) / std, 0.0).astype(np.float32)  # what the cache feeds
     y = np.arange(len(mels)) % 8
 
-    model_cfg = whisper_top.Config(blocks=FLAGS.blocks)
+    model_cfg = whisper_top.Config(blocks=FLAGS.blocks, heads=desc.heads, ffn=desc.ffn)  # as the encoder has them
     model = models.build("whisper_top", model_cfg)
     variables = model.init(jax.random.key(0), jnp.asarray(cached[:1]), jnp.asarray(lengths[:1]), train=False)
     variables = models.initialize("whisper_top", model_cfg, variables, norm={"mean": mean, "std": std},
