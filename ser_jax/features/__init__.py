@@ -16,7 +16,8 @@ by name, through ``recipes.get_recipe``, so the registry needs no import of them
 - ``compute.py``: a file loaded as its config says (``load_clip``), the recipe's ``prepare`` and
   ``finish``, ``compute`` (one file) and ``window_features`` (predict's task for a feature worker).
 
-Only ``compute.py`` and the recipes load audio (ser_jax.audio, ser_jax.perturb); nothing here imports
+Outside the package it imports ser_jax.audio (loading), ser_jax.perturb (a training copy's fields and
+audio work), ser_jax.encoders and ser_jax.fields, none of which imports it back. Nothing here imports
 librosa or JAX at import time, so any process may read configs and shapes.
 """
 
