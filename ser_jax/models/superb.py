@@ -35,9 +35,8 @@ READS_POOLED = "with --superb.pooling=mean and no --superb.blocks"
 @dataclasses.dataclass(frozen=True)
 class Config:
     num_classes: int = 8
-    # Width of one hidden state (Whisper base: 512; with --encoder_pool=meanstd: 1024); features = states x
-    # width. None: the features' (fit_features), or the whole width in one state for the model alone.
-    state_width: int | None = None
+    # Features = states x width. None: the features' (fit_features), or one state for the model alone.
+    state_width: int | None = None  # width of one hidden state (default: the features'; Whisper base 512, meanstd 1024)
     pooling: str = "mean"  # mean or attention over the valid frames
     mix: str = "weighted"  # the states: a learned softmax-weighted sum (SUPERB), or side by side (concat)
     hidden: tuple[int, ...] = (256,)  # MLP hidden layers after pooling (empty: a linear classifier)
@@ -49,7 +48,7 @@ class Config:
     # Features after the hidden states that are not states (whisper_egemaps: the clip's 88 eGeMAPS
     # functionals): pooled like the frames and put beside the pooled states before the MLP.
     # None: the features' (fit_features), or 0 for the model alone.
-    extra: int | None = None
+    extra: int | None = None  # columns beside the hidden states (default: the features'; whisper_egemaps: 88)
     # Each hidden state of each frame standardised over its own width before mixing (a layer norm
     # without parameters): takes out a clip's overall level and scale, which no speaker statistics do
     # for a single clip of an unknown speaker.
