@@ -115,7 +115,8 @@ def shrink(mean: np.ndarray, var: np.ndarray, clips: int, prior_mean: np.ndarray
 
 def fit_per_speaker(features, lengths: np.ndarray, rows: np.ndarray, speakers: np.ndarray,
                     min_std: float = 1e-8, *, groups: np.ndarray | None = None, prior_clips: float = 0.0,
-                    min_clips: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+                    min_clips: int = 0, prior: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Mean and std per feature of each speaker, over the valid frames of that speaker's own rows.
 
     Takes no labels, so it may be fitted on a test speaker's clips (its unlabelled recordings) as
@@ -124,6 +125,8 @@ def fit_per_speaker(features, lengths: np.ndarray, rows: np.ndarray, speakers: n
     as one group) by :func:`shrink`, so a speaker with few clips is standardised mostly by its
     corpus; a speaker with fewer than ``min_clips`` clips by its group's statistics alone. With
     neither, each speaker's statistics come from its rows only, never from another speaker's.
+    ``prior``: (mean, variance) that every speaker falls back on or is shrunk toward instead of its
+    group's (prediction: the training statistics, or those of all the files given).
     """
     rows = np.asarray(rows, dtype=np.int64)
     speakers = np.asarray(speakers)
@@ -131,7 +134,8 @@ def fit_per_speaker(features, lengths: np.ndarray, rows: np.ndarray, speakers: n
         return {str(s): fit_standardizer(features, lengths, rows[speakers[rows] == s], min_std)
                 for s in sorted(set(speakers[rows].tolist()))}
     group = np.zeros(len(speakers), np.int64) if groups is None else np.asarray(groups)
-    prior = {g: moments(features, lengths, rows[group[rows] == g]) for g in set(group[rows].tolist())}
+    wider = {g: prior if prior is not None else moments(features, lengths, rows[group[rows] == g])
+             for g in set(group[rows].tolist())}
     out = {}
     for s in sorted(set(speakers[rows].tolist())):
         mine = rows[speakers[rows] == s]
@@ -139,7 +143,7 @@ def fit_per_speaker(features, lengths: np.ndarray, rows: np.ndarray, speakers: n
         owners = set(group[mine].tolist())
         if len(owners) != 1:
             raise ValueError(f"fit_per_speaker: speaker {s} has rows in several groups ({sorted(owners)})")
-        group_stats = prior[owners.pop()]
+        group_stats = wider[owners.pop()]
         if len(mine) < min_clips:
             out[str(s)] = mean_std(*group_stats, min_std)
         elif prior_clips:

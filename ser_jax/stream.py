@@ -48,6 +48,10 @@ class Rows:
     def read(self, rows: np.ndarray) -> np.ndarray:  # rows: int64, in range, any order, repeats allowed
         raise NotImplementedError
 
+    def materialize(self) -> np.ndarray:
+        """Every row in memory, read through the handles already open (the data fits after all)."""
+        return self.read(np.arange(len(self)))
+
 
 class CacheRows(Rows):
     """The ``features`` dataset of one cache file, opened on first read (once per process)."""
@@ -76,6 +80,23 @@ class CacheRows(Rows):
         if len(bad):
             raise self._on_error(f"{self.path} is damaged: row {int(unique[bad[0]])} holds non-finite features")
         return x[inverse]
+
+    def materialize(self) -> np.ndarray:
+        """The whole dataset in its stored type (float16 stays float16), checked as a batch read is."""
+        import h5py
+
+        with self._lock:
+            try:
+                if self._file is None:
+                    self._file = h5py.File(self.path, "r")
+                x = self._file["features"][()]
+            except (OSError, KeyError, ValueError) as e:
+                raise self._on_error(f"reading {self.path} failed ({type(e).__name__}: "
+                                     f"{str(e).splitlines()[0] if str(e) else ''})") from None
+        bad = np.flatnonzero(~np.isfinite(x).all(axis=(1, 2))) if x.size else []
+        if len(bad):
+            raise self._on_error(f"{self.path} is damaged: row {int(bad[0])} holds non-finite features")
+        return x
 
     def close(self) -> None:
         with self._lock:
@@ -108,6 +129,11 @@ class View(Rows):
             x = np.ascontiguousarray(x[:, :, self.cols])
         return pad_frames(x, self.shape[1])
 
+    def materialize(self) -> np.ndarray:
+        x = materialize(self.source)
+        x = x if self.rows is None else x[self.rows]
+        return pad_frames(np.ascontiguousarray(x if self.cols is None else x[:, :, self.cols]), self.shape[1])
+
 
 class Stack(Rows):
     """Several sources one after the other (rows), each zero-padded to the longest's frames."""
@@ -126,6 +152,13 @@ class Stack(Rows):
             at = np.flatnonzero(which == k)
             x = np.asarray(self.sources[k][rows[at] - self.starts[k]])
             out[at, : x.shape[1]] = x
+        return out
+
+    def materialize(self) -> np.ndarray:
+        out = np.zeros(self.shape, np.float32)
+        for k, source in enumerate(self.sources):
+            x = materialize(source)
+            out[self.starts[k] : self.starts[k + 1], : x.shape[1]] = x
         return out
 
 
@@ -154,6 +187,11 @@ class Scaled(Rows):
 def pad_frames(x: np.ndarray, t: int) -> np.ndarray:
     """x (N, T0, F) zero-padded on the frame axis to t >= T0."""
     return x if x.shape[1] == t else np.pad(x, ((0, 0), (0, t - x.shape[1]), (0, 0)))
+
+
+def materialize(features) -> np.ndarray:
+    """Rows in memory (an array stays as it is)."""
+    return features.materialize() if isinstance(features, Rows) else features
 
 
 def is_lazy(features) -> bool:

@@ -112,7 +112,7 @@ def test_speakers_with_few_clips_are_reported_and_take_their_corpus_statistics(
     assert "3 of 6 speakers have few clips" in capsys.readouterr().out
     assert "speaker statistics: 3 of 6 speakers have few clips" in (tmp_path / "run" / "report.txt").read_text()
     meta = checkpoint.load_best(tmp_path / "run")[1]
-    assert meta["speaker_min_clips"] == 20 and meta["normalization"] == "speaker"
+    assert meta["preprocessor"]["speaker_min_clips"] == 20 and meta["preprocessor"]["normalization"] == "speaker"
 
 
 def test_corpus_balance_weighs_each_training_corpus_alike_however_many_clips_it_has():

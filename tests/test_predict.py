@@ -89,7 +89,7 @@ def test_short_clips_get_the_probabilities_the_trained_model_gives_their_cached_
     want = np.asarray(jax.nn.softmax(train_lib.predict_logits(state, data, rows, 8), axis=-1))
 
     for p, w, path in zip(got, want, short):
-        assert isinstance(p, predict.Prediction) and p.path == path and p.windows == 1
+        assert isinstance(p, predict.Prediction) and p.path == path and p.seconds == pytest.approx(1.0)
         assert list(p.probabilities) == list(meta["label_names"])
         np.testing.assert_allclose([p.probabilities[n] for n in meta["label_names"]], w, atol=1e-5)
         assert p.emotion == meta["label_names"][int(np.argmax(w))]
@@ -117,7 +117,8 @@ def test_wav_flac_stereo_and_48khz_files_are_read_as_training_read_its_clips(run
     np.testing.assert_allclose(probs(hi), probs(hi_ref), atol=1e-5)
     assert wav.emotion == flac.emotion == stereo.emotion and hi.emotion == hi_ref.emotion
     for p in (wav, flac, stereo, hi):
-        assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5) and p.windows == 1
+        assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5) and p.seconds == pytest.approx(1.0)
+        assert not p.note  # no longer than the training crop
 
 
 def test_window_starts_cover_the_clip_with_half_overlapping_windows():
@@ -127,20 +128,15 @@ def test_window_starts_cover_the_clip_with_half_overlapping_windows():
     assert features.window_starts(2200, 1000) == [0, 500, 1000, 1200]  # the last one ends at the end
 
 
-def test_a_long_clip_averages_the_predictions_of_its_windows(run, predictor, tmp_path):
+def test_a_long_clip_is_judged_by_its_first_training_duration_as_training_evaluated_it(run, predictor, tmp_path):
     path = _test_clips(run, 1)[0]
     pcm = _pcm(path)
-    starts = features.window_starts(len(pcm), CROP)
-    assert len(starts) >= 4  # synthetic clips last 2.5-5.5 s, windows 1 s
-    long = predictor.predict_file(path)
-    assert long.windows == len(starts)
-    parts = []
-    for k, s in enumerate(starts):
-        parts.append(tmp_path / f"w{k}.wav")
-        sf.write(parts[-1], pcm[s : s + CROP], SR, subtype="PCM_16")
-    each = np.asarray([list(p.probabilities.values()) for p in predictor.predict_files(parts)])
-    np.testing.assert_allclose(list(long.probabilities.values()), each.mean(0), atol=1e-5)
-    assert long.emotion == predictor.label_names[int(np.argmax(each.mean(0)))]
+    assert len(pcm) >= 2.5 * CROP  # synthetic clips last 2.5-5.5 s, the crop 1 s
+    sf.write(tmp_path / "first.wav", pcm[:CROP], SR, subtype="PCM_16")
+    long, first = predictor.predict_files([path, tmp_path / "first.wav"])
+    np.testing.assert_allclose(list(long.probabilities.values()), list(first.probabilities.values()), atol=1e-6)
+    assert long.seconds == pytest.approx(len(pcm) / SR) and first.seconds == pytest.approx(1.0)
+    assert long.note.startswith(f"{len(pcm) / SR:.1f} s long: the model saw its first 1 s") and not first.note
 
 
 def test_unreadable_files_are_reported_and_the_others_predicted_with_one_compilation(run, predictor, tmp_path):
@@ -170,7 +166,7 @@ def test_a_full_length_model_predicts_each_clip_whole(run, tmp_path):
     meta = {"label_names": ["a", "b", "c"], "feature_config": cfg.to_dict(), "groups": [],
             "model_config": dataclasses.asdict(model_cfg), "num_frames": 40, "protocol": "holdout", "leaky": False}
     pred = predict.Predictor(tree, meta, tmp_path).predict_file(path)
-    assert pred.windows == 1 and T > 40  # longer than the training width: padded to a bucket, not cut
+    assert T > 40 and not pred.note  # longer than the training width: padded to a bucket, not cut
     x = np.zeros((1, 64 * -(-T // 64), F), np.float32)
     x[0, :T] = (feats - tree["norm"]["mean"]) / tree["norm"]["std"]
     logits = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats}, x, np.asarray([T]),
@@ -185,18 +181,18 @@ def test_feature_groups_are_selected_by_name_in_cache_order(run, tmp_path):
     groups = ["rms", "mfcc"]  # any order in the flag; the cache keeps ALL_GROUPS order
     cols = np.r_[np.arange(*layout["mfcc"]), np.arange(*layout["rms"])]
     p = predict.Predictor({**tree, "norm": {k: np.asarray(v)[cols] for k, v in tree["norm"].items()}},
-                          {**meta, "groups": groups}, run_dir)
+                          {**meta, "preprocessor": {**meta["preprocessor"], "groups": groups}}, run_dir)
     np.testing.assert_array_equal(p.columns, cols)
     assert p.groups == ("mfcc", "rms")
 
 
 def test_table_output_is_aligned_with_one_column_per_class():
     names = ["angry", "calm"]
-    preds = [predict.Prediction("a.wav", "calm", {"angry": 0.25, "calm": 0.75}, 1),
-             predict.Prediction("long/name.flac", "angry", {"angry": 0.9, "calm": 0.1}, 3)]
+    preds = [predict.Prediction("a.wav", "calm", {"angry": 0.25, "calm": 0.75}, 1.0),
+             predict.Prediction("long/name.flac", "angry", {"angry": 0.9, "calm": 0.1}, 3.25)]
     lines = formats.format_table(preds, names).splitlines()
-    assert lines[0].split() == ["file", "emotion", "angry", "calm", "windows"]
-    assert lines[1].split() == ["a.wav", "calm", "0.250", "0.750", "1"]
+    assert lines[0].split() == ["file", "emotion", "angry", "calm", "seconds"]
+    assert lines[1].split() == ["a.wav", "calm", "0.250", "0.750", "1.00"]
     assert lines[0].index("emotion") == lines[1].index("calm") == lines[2].index("angry")
     assert len({len(line) for line in lines}) == 1
 
@@ -225,7 +221,7 @@ def test_cli_json_warns_on_leaky_k_fold_checkpoints_and_exits_1_when_a_file_fail
     assert out.returncode == 1, out.stderr
     got = json.loads(out.stdout)
     assert [os.path.relpath(p["path"], folder) for p in got] == ["a.wav", os.path.join("sub", "b.flac")]
-    assert all(list(p["probabilities"]) == meta["label_names"] and p["windows"] > 1 for p in got)
+    assert all(list(p["probabilities"]) == meta["label_names"] and p["seconds"] > 1 for p in got)
     err = out.stderr.splitlines()
     assert sum("fold_0" in line and "k-fold" in line for line in err) == 1
     assert sum(line.startswith("warning: LEAKY") for line in err) == 1
@@ -253,7 +249,7 @@ def test_cli_csv_parses_and_exits_0_when_every_file_is_predicted(run, predictor)
     assert [r["path"] for r in rows] == clips
     want = predictor.predict_files(clips)
     for r, p in zip(rows, want):
-        assert r["emotion"] == p.emotion and int(r["windows"]) == p.windows
+        assert r["emotion"] == p.emotion and float(r["seconds"]) == pytest.approx(p.seconds, abs=1e-3)
         np.testing.assert_allclose([float(r[n]) for n in predictor.label_names],
                                    list(p.probabilities.values()), atol=1e-5)
 
@@ -285,7 +281,7 @@ def speaker_run(tiny_corpus, tiny_cache_dir, tmp_path_factory):
 def test_a_speaker_normalised_model_scales_a_folder_of_new_clips_by_their_own_statistics(speaker_run, tmp_path):
     cfg, run_dir, metrics = speaker_run
     tree, meta = checkpoint.load_best(run_dir)
-    assert meta["normalization"] == "speaker"
+    assert meta["preprocessor"]["normalization"] == "speaker"
     # Every test clip of the unseen speaker, cut to the training crop, in one folder: the folder's
     # statistics are then exactly those training computed for that speaker.
     folder = tmp_path / "actor_03"
@@ -316,16 +312,16 @@ def test_a_shrunk_speaker_model_leans_on_the_training_statistics_for_few_clips(s
     cfg, run_dir, metrics = speaker_run
     path = os.path.join(cfg.data_dir[0], metrics["test_predictions"]["paths"][0])
     predictor = predict.load_predictor(run_dir)
-    predictor.info = dataclasses.replace(predictor.info, speaker_prior=8.0)  # as if trained with K = 8
+    predictor.preprocessor = dataclasses.replace(predictor.preprocessor, speaker_prior=8.0)  # as if trained with K = 8
     [got] = predictor.predict_files([path])
     assert "from 1 clip(s), fewer than the 8" in got.note
-    windows = np.stack(predictor.raw_inputs(path))  # a clip of a few windows of the training crop
-    lengths = np.full(len(windows), windows.shape[1])
-    own = normalize.moments(windows, lengths, np.arange(len(windows)))
+    raw = predictor.raw_input(path)[None]  # the clip's first training crop
+    lengths = np.asarray([raw.shape[1]])
+    own = normalize.moments(raw, lengths, np.arange(1))
     mean, var = normalize.shrink(*own, 1, predictor.mean.astype(np.float64), predictor.std.astype(np.float64) ** 2,
                                  8.0)
     mean, std = normalize.mean_std(mean, var)
-    want = predictor.probabilities(list(normalize.standardize(windows, mean, std, lengths))).mean(axis=0)
+    want = predictor.probabilities(list(normalize.standardize(raw, mean, std, lengths)))[0]
     np.testing.assert_allclose([got.probabilities[n] for n in predictor.label_names], want, atol=1e-6)
 
 
@@ -334,16 +330,16 @@ def test_a_speaker_with_fewer_than_min_clips_files_is_scaled_by_the_training_sta
     cfg, run_dir, metrics = speaker_run
     paths = [os.path.join(cfg.data_dir[0], p) for p in metrics["test_predictions"]["paths"][:3]]
     predictor = predict.load_predictor(run_dir)
-    predictor.info = dataclasses.replace(predictor.info, speaker_min_clips=10)  # as the default trains
+    predictor.preprocessor = dataclasses.replace(predictor.preprocessor, speaker_min_clips=10)  # as the default trains
     got = predictor.predict_files(paths)
     assert all("fewer than the 10 the model needs" in p.note for p in got)
-    globally = [predictor.probabilities([normalize.standardize(w[None], predictor.mean, predictor.std,
-                                                                np.asarray([len(w)]))[0] for w in
-                                         predictor.raw_inputs(p)]).mean(0) for p in paths]
+    raw = [predictor.raw_input(p) for p in paths]
+    globally = predictor.probabilities([normalize.standardize(w[None], predictor.mean, predictor.std,
+                                                              np.asarray([len(w)]))[0] for w in raw])
     np.testing.assert_allclose([[g.probabilities[n] for n in predictor.label_names] for g in got], globally,
                                atol=1e-6)
-    predictor.info = dataclasses.replace(predictor.info, speaker_min_clips=3)  # 3 files: enough, their own
-    assert [p.note for p in predictor.predict_files(paths)] == ["", "", ""]
+    predictor.preprocessor = dataclasses.replace(predictor.preprocessor, speaker_min_clips=3)  # 3 files: their own
+    assert not any("speaker statistics" in p.note for p in predictor.predict_files(paths))
 
 
 @pytest.mark.slow
@@ -354,7 +350,7 @@ def test_a_clip_normalised_alone_says_so(speaker_run, tmp_path):
     assert "this clip alone" in alone.note
     two = predictor.predict_files([path, os.path.join(speaker_run[0].data_dir[0],
                                                       speaker_run[2]["test_predictions"]["paths"][1])])
-    assert [p.note for p in two] == ["", ""]  # "files": the files given count as one speaker
+    assert not any("speaker statistics" in p.note for p in two)  # "files": the files given count as one speaker
 
 
 def test_class_weights_balance_the_classes_of_the_training_rows():

@@ -58,6 +58,36 @@ def test_views_stacks_and_scaling_equal_their_in_memory_counterparts(tiny_set):
     np.testing.assert_array_equal(mean, normalize.fit_standardizer(eager.features, eager.lengths, used)[0])
 
 
+def test_materialized_rows_equal_the_in_memory_load_in_its_stored_type(tiny_set):
+    eager, lazy = tiny_set
+    x = stream.materialize(lazy.features)
+    assert x.dtype == eager.features.dtype
+    np.testing.assert_array_equal(x, eager.features)
+    groups = ("mfcc", "rms")
+    np.testing.assert_array_equal(stream.materialize(featureset.concat([lazy, lazy]).select_groups(groups).features),
+                                  featureset.concat([eager, eager]).select_groups(groups).features)
+
+
+def test_training_opens_each_cache_once_whatever_stream_decides(tiny_corpus, tiny_cache_dir, monkeypatch):
+    from conftest import TINY_FEATURES as feats
+
+    opened = []
+    load = cache_format.load
+
+    def counting(path, *args, **kwargs):
+        opened.append(str(path))
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(cache_format, "load", counting)
+    for mode, streaming in (("auto", False), ("on", True), ("off", False)):
+        opened.clear()
+        cfg = config_lib.ExperimentConfig(data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=feats,
+                                          stream=mode, workers=2)
+        prepared = train_data.prepare(cfg, progress=False)
+        assert prepared.streaming == streaming and stream.is_lazy(prepared.features.features) == streaming
+        assert len(opened) == 1, (mode, opened)
+
+
 def test_a_damaged_row_is_a_one_line_cache_error_at_the_read_that_touches_it(tiny_set, tmp_path):
     import shutil
 

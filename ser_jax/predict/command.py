@@ -1,20 +1,18 @@
 """Emotion of new audio files from a trained run: ``python -m ser_jax.predict --checkpoint=RUN_DIR FILE_OR_DIR ...``.
 
 Everything that shapes the input comes from the checkpoint, never from flags: the label map, the
-feature config and feature groups, the model config and the training standardisation. So a
-prediction uses exactly the numbers the model was trained on and names classes with the map it
-was trained with.
+model config and the run's Preprocessor (ser_jax.preprocess: feature config and groups, clip length,
+standardisation, padding), the one input path training used. So a prediction uses exactly the
+numbers the model was trained and evaluated on and names classes with the map it was trained with.
 
-Clip length. Training cropped or zero-padded every clip to ``duration`` seconds from the start.
-Prediction does the same for a clip no longer than that. A longer clip is cut into windows of
-``duration`` seconds starting every ``duration / 2`` seconds, the last window ending exactly at
-the end of the clip (so every sample is heard); each window is predicted as a training clip and
-the class probabilities are averaged over windows. Runs trained on full-length clips
-(``--duration=full``) predict each clip whole, with its true number of frames.
+Clip length. Training cropped or zero-padded every clip to ``duration`` seconds from the start, and
+so does prediction: a longer file is judged by its first ``duration`` seconds, as the run's test
+figures were, and its note says so. Runs trained on full-length clips (``--duration=full``) predict
+each clip whole, with its true number of frames.
 
-The forward pass is compiled once per input shape: windows of many files are stacked into
-batches of a fixed size (the short last batch padded), so one compilation serves every file of
-a fixed-duration model; full-length inputs are padded to a multiple of a frame bucket.
+The forward pass is compiled once per input shape: clips of many files are stacked into batches of
+a fixed size (the short last batch padded), so one compilation serves every file of a
+fixed-duration model; full-length inputs are padded to a multiple of a frame bucket.
 """
 
 from __future__ import annotations

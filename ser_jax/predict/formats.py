@@ -14,9 +14,9 @@ FORMATS = ("table", "json", "csv")
 
 
 def format_table(predictions: Sequence[Prediction], label_names: Sequence[str]) -> str:
-    """Aligned columns: file, predicted emotion, one probability column per class, windows."""
-    header = ["file", "emotion", *label_names, "windows"]
-    rows = [[p.path, p.emotion, *(f"{p.probabilities[n]:.3f}" for n in label_names), str(p.windows)]
+    """Aligned columns: file, predicted emotion, one probability column per class, seconds."""
+    header = ["file", "emotion", *label_names, "seconds"]
+    rows = [[p.path, p.emotion, *(f"{p.probabilities[n]:.3f}" for n in label_names), f"{p.seconds:.2f}"]
             for p in predictions]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = []
@@ -34,9 +34,9 @@ def format_json(predictions: Sequence[Prediction]) -> str:
 def format_csv(predictions: Sequence[Prediction], label_names: Sequence[str]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["path", "emotion", "windows", *label_names])
+    w.writerow(["path", "emotion", "seconds", *label_names])
     for p in predictions:
-        w.writerow([p.path, p.emotion, p.windows, *(f"{p.probabilities[n]:.6f}" for n in label_names)])
+        w.writerow([p.path, p.emotion, f"{p.seconds:.3f}", *(f"{p.probabilities[n]:.6f}" for n in label_names)])
     return buf.getvalue().rstrip("\n")
 
 

@@ -1,21 +1,20 @@
 """Trained models that turn audio files into emotions: one checkpoint (Predictor) or several (Ensemble).
 
 Everything that shapes the input comes from the checkpoint, never from the caller: the label map,
-the feature config and feature groups, the model config and the training standardisation. So a
-prediction uses exactly the numbers the model was trained on and names classes with the map it
-was trained with.
+the model config and the run's :class:`ser_jax.preprocess.Preprocessor` (feature config and groups,
+the long-clip policy, the standardisation, padding). A file's features are computed by the function
+the cache was built with, so a prediction sees exactly the numbers the model was evaluated on: a
+file of the run's test set gets the probabilities of its ``test_predictions`` (a test checks it).
 
-A clip no longer than the training ``duration`` is cropped or padded as in training; a longer one
-is cut into windows of ``duration`` seconds every ``duration / 2`` seconds (the last ending at the
-clip's end) whose class probabilities are averaged. Full-length models (``--duration=full``) see
-each clip whole. The forward pass is compiled once per input shape: windows of many files are
-stacked into fixed-size batches, and full-length inputs padded to a multiple of a frame bucket.
+A clip is cropped or padded to the training ``duration``, as in training (a longer one: its first
+``duration`` seconds, with a note); full-length models (``--duration=full``) see each clip whole.
+The forward pass is compiled once per input shape: clips of many files are stacked into fixed-size
+batches, and full-length inputs padded to a multiple of a frame bucket.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -24,15 +23,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ser_jax import audio, recipes
+from ser_jax import audio
 from ser_jax import checkpoint as ckpt_lib
+from ser_jax import features as features_lib
 from ser_jax import models as models_lib
-from ser_jax import normalize as normalize_lib
+from ser_jax import preprocess
 from ser_jax import workers as workers_lib
 from ser_jax.inference_meta import InferenceMeta
 
 SPEAKER_GROUPS = ("files", "folder")  # speaker-normalised models: who counts as one speaker
-FRAME_BUCKET = 64  # full-length models: inputs padded to a multiple of this many frames
 READ_AHEAD = 16  # files handed to the feature workers at once
 
 
@@ -43,7 +42,7 @@ class Prediction:
     path: str
     emotion: str
     probabilities: dict[str, float]
-    windows: int  # how many windows of the training duration were averaged (1 for a short clip)
+    seconds: float  # the file's length (a fixed-duration model saw its first ``duration`` seconds)
     note: str = ""  # e.g. that a speaker-normalised model saw this clip's speaker in this clip alone
 
 
@@ -58,28 +57,27 @@ class PredictionError:
         return f"{self.path}: {self.message}"
 
 
-def _prediction(path: str, probs: np.ndarray, label_names: Sequence[str], windows: int, note: str = "") -> Prediction:
-    """A Prediction from one file's class probabilities (already averaged over windows and models)."""
+def _prediction(path: str, probs: np.ndarray, label_names: Sequence[str], seconds: float, note: str = ""
+                ) -> Prediction:
+    """A Prediction from one file's class probabilities (averaged over an ensemble's models)."""
     return Prediction(path=path, emotion=label_names[int(np.argmax(probs))],
-                      probabilities={name: float(p) for name, p in zip(label_names, probs)}, windows=windows,
+                      probabilities={name: float(p) for name, p in zip(label_names, probs)}, seconds=float(seconds),
                       note=note)
 
 
-def read_items(model, paths: Iterable[str | os.PathLike], chunk_windows: int
-               ) -> Iterator[list[tuple[str, list[np.ndarray] | str]]]:
-    """(path, unscaled windows, or the one-line reason it is unreadable) per file, in chunks of about
-    chunk_windows windows; all in one chunk when the model scales files by each other (speakers).
+def read_items(model, paths: Iterable[str | os.PathLike], chunk: int
+               ) -> Iterator[list[tuple[str, tuple[np.ndarray, float] | str]]]:
+    """(path, (unscaled features, seconds), or the one-line reason it is unreadable) per file, in chunks
+    of about ``chunk`` files; all in one chunk when the model scales files by each other (speakers).
     Files are read in feature workers (ser_jax.workers), several at a time."""
-    pending: list[tuple[str, list[np.ndarray] | str]] = []
-    count = 0
+    pending: list[tuple[str, tuple[np.ndarray, float] | str]] = []
     paths = iter(paths)
     while batch := [os.fspath(p) for _, p in zip(range(READ_AHEAD), paths)]:
         for path, item in zip(batch, model.raw_inputs_of(batch)):
-            count += 0 if isinstance(item, str) else len(item)
             pending.append((path, item))
-            if count >= chunk_windows and not model.reads_all_first:
+            if len(pending) >= chunk and not model.reads_all_first:
                 yield pending
-                pending, count = [], 0
+                pending = []
     if pending:
         yield pending
 
@@ -87,7 +85,7 @@ def read_items(model, paths: Iterable[str | os.PathLike], chunk_windows: int
 class Predictor:
     """A trained model with everything needed to turn audio files into emotions.
 
-    Build one with :func:`load_predictor`. ``batch_size`` windows go through the network at once.
+    Build one with :func:`load_predictor`. ``batch_size`` clips go through the network at once.
     """
 
     def __init__(self, tree: dict, meta: dict, checkpoint_dir: str | os.PathLike, batch_size: int = 16,
@@ -108,12 +106,9 @@ class Predictor:
         self.speaker_groups = speaker_groups
         self.checkpoint_dir = str(checkpoint_dir)
         self.label_names = info.label_names
-        self.feature_config = info.feature_config
-        layout = recipes.feature_layout(self.feature_config)
-        groups = info.groups or tuple(name for name, _, _ in layout)
-        # The cache's layout order, as FeatureSet.select_groups keeps it.
-        self.groups = tuple(name for name, _, _ in layout if name in groups)
-        self.columns = np.concatenate([np.arange(a, b) for name, a, b in layout if name in groups])
+        self.preprocessor = info.preprocessor
+        self.feature_config, self.groups = info.feature_config, self.preprocessor.groups
+        self.columns = self.preprocessor.columns
         self.model_name, self.model_config = info.model_name, info.model_config
         self.num_frames, self.leaky, self.protocol = info.num_frames, info.leaky, info.protocol
         self.epoch, self.val_accuracy = info.epoch, info.val_accuracy
@@ -132,45 +127,30 @@ class Predictor:
         self._forward = jax.jit(forward)
 
     # ------------------------------------------------------------------------------------------
-    # Audio -> standardised model inputs
+    # Audio -> model inputs, by the run's Preprocessor (the path training's inputs took)
 
-    @property
-    def window_samples(self) -> int | None:
-        """Samples per window (the training crop), or None for a full-length model."""
-        cfg = self.feature_config
-        return None if cfg.duration is None else recipes.clip_samples(0, cfg)
-
-    def inputs(self, path: str | os.PathLike) -> list[np.ndarray]:
-        """The standardised (T, F) inputs of one file, one per window; AudioError if unreadable.
-
-        With the training statistics; a speaker-normalised model needs its speaker's other clips
-        instead (see :meth:`iter_predictions`).
-        """
-        return [normalize_lib.standardize(f[None], self.mean, self.std, np.asarray([len(f)]))[0]
-                for f in self.raw_inputs(path)]
-
-    def raw_inputs(self, path: str | os.PathLike) -> list[np.ndarray]:
-        """The unscaled (T, F) features of one file's windows; AudioError if unreadable."""
+    def raw_input(self, path: str | os.PathLike) -> np.ndarray:
+        """The unscaled (T, F) features of one file, as training read them from the cache; AudioError if
+        unreadable."""
         (item,) = self.raw_inputs_of([os.fspath(path)])
         if isinstance(item, str):
             raise audio.AudioError(item)
-        return item
+        return item[0]
 
-    def raw_inputs_of(self, paths: Sequence[str]) -> list[list[np.ndarray] | str]:
-        """raw_inputs of each path, or the one-line reason it is unreadable, computed in feature
-        workers: librosa's numba code never runs in this process, which has loaded JAX."""
-        cfg = self.feature_config.to_dict()
-        tasks = [(i, (p, cfg, self.window_samples)) for i, p in enumerate(paths)]
-        items: list[list[np.ndarray] | str] = [""] * len(paths)
-        for out in workers_lib.run("ser_jax.audio:window_features", tasks, min(len(tasks), os.cpu_count() or 1)):
+    def raw_inputs_of(self, paths: Sequence[str]) -> list[tuple[np.ndarray, float] | str]:
+        """(unscaled features, the file's seconds) of each path, or the one-line reason it is unreadable.
+        Computed in feature workers exactly as the cache's builder computes them (preprocess.clip_features);
+        an encoder's states here, batched."""
+        pre, cfg = self.preprocessor, self.feature_config
+        tasks = [(i, (p, cfg.to_dict())) for i, p in enumerate(paths)]
+        items: list = [""] * len(paths)
+        for out in workers_lib.run("ser_jax.preprocess:clip_features", tasks, min(len(tasks), os.cpu_count() or 1)):
             items[out.key] = out.error or out.value
-        if recipes.needs_finish(self.feature_config):  # an encoder's input: encode every window here, batched
-            readable = [i for i, item in enumerate(items) if not isinstance(item, str)]
-            windows = recipes.finish([w for i in readable for w in items[i]], self.feature_config)
-            for i in readable:
-                items[i], windows = windows[: len(items[i])], windows[len(items[i]) :]
-        return [item if isinstance(item, str) else [np.asarray(f[:, self.columns], np.float32) for f in item]
-                for item in items]
+        readable = [i for i, item in enumerate(items) if not isinstance(item, str)]
+        computed = features_lib.finish([items[i][0] for i in readable], cfg)
+        for i, f in zip(readable, computed):
+            items[i] = (pre.as_cached(f), items[i][1])
+        return items
 
     def probabilities(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         """(len(inputs), classes) softmax outputs for standardised (T_i, F) inputs.
@@ -181,23 +161,16 @@ class Predictor:
         out = np.zeros((len(inputs), len(self.label_names)), np.float32)
         by_width: dict[int, list[int]] = {}
         for i, x in enumerate(inputs):
-            by_width.setdefault(self._width(len(x)), []).append(i)
+            by_width.setdefault(self.preprocessor.width(len(x)), []).append(i)
         for width, rows in sorted(by_width.items()):
             for start in range(0, len(rows), self.batch_size):
                 chunk = rows[start : start + self.batch_size]
-                x = np.zeros((self.batch_size, width, len(self.columns)), np.float32)
-                lengths = np.full(self.batch_size, width, np.int32)
-                for j, i in enumerate(chunk):
-                    x[j, : len(inputs[i])] = inputs[i]
-                    lengths[j] = len(inputs[i])
+                x, lengths = preprocess.pad_stack([inputs[i] for i in chunk], width)
+                x = np.concatenate([x, np.zeros((self.batch_size - len(chunk),) + x.shape[1:], np.float32)])
+                lengths = np.concatenate([lengths, np.full(self.batch_size - len(chunk), width, np.int32)])
                 probs = np.asarray(self._forward(self._variables, jnp.asarray(x), jnp.asarray(lengths)))
                 out[chunk] = probs[: len(chunk)]
         return out
-
-    def _width(self, frames: int) -> int:
-        if frames <= self.num_frames:
-            return self.num_frames
-        return FRAME_BUCKET * math.ceil(frames / FRAME_BUCKET)
 
     # ------------------------------------------------------------------------------------------
     # Files -> predictions
@@ -206,73 +179,32 @@ class Predictor:
         """The group a file's statistics come from, for a speaker-normalised model."""
         return str(Path(path).resolve().parent) if self.speaker_groups == "folder" else "all files"
 
-    def scaled_inputs(self, items: Sequence[tuple[str, list[np.ndarray] | str]]
-                      ) -> tuple[dict[int, list[np.ndarray]], dict[int, str]]:
-        """The model inputs of the readable items (index -> standardised windows) and notes per index.
-
-        Global scaling uses the training statistics; a speaker-normalised model standardises each
-        group of files (see :meth:`speaker_of`) by that group's own statistics.
-        """
+    def scaled_inputs(self, items: Sequence[tuple[str, tuple[np.ndarray, float] | str]]
+                      ) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+        """The model inputs of the readable items (index -> standardised features) and notes per index:
+        the Preprocessor's scaling, speakers grouped as ``speaker_groups`` says; a note for a file longer
+        than the training duration (only its first seconds were seen) or with thin speaker statistics."""
         readable = [i for i, (_, item) in enumerate(items) if not isinstance(item, str)]
-        if self.normalization != "speaker":
-            return {i: [normalize_lib.standardize(w[None], self.mean, self.std, np.asarray([len(w)]))[0]
-                        for w in items[i][1]] for i in readable}, {}
-        groups: dict[str, list[int]] = {}
-        for i in readable:
-            groups.setdefault(self.speaker_of(items[i][0]), []).append(i)
-        k, m = self.info.speaker_prior, self.info.speaker_min_clips
-        # As in training (normalize.fit_per_speaker), the files given standing for the corpus: one
-        # speaker (all files) against the training statistics; several (folders) each against all the
-        # files' statistics, themselves against the training statistics. A speaker with fewer than m
-        # files takes those wider statistics; others are shrunk toward them by k (k = 0: their own).
-        def settle(own, n, prior):
-            if n < m:
-                return prior
-            return normalize_lib.shrink(*own, n, *prior, k) if k else own
+        scaled, notes = self.preprocessor.scale_clips([items[i][1][0] for i in readable],
+                                                      [self.speaker_of(items[i][0]) for i in readable],
+                                                      (self.mean, self.std))
+        out_notes = {}
+        crop = self.feature_config.duration
+        for i, note in zip(readable, notes):
+            seconds = items[i][1][1]
+            if crop is not None and seconds > crop + 1e-3:
+                note = "; ".join(n for n in (f"{seconds:.1f} s long: the model saw its first {crop:g} s, as in "
+                                             "training", note) if n)
+            if note:
+                out_notes[i] = note
+        return dict(zip(readable, scaled)), out_notes
 
-        prior = (self.mean.astype(np.float64), self.std.astype(np.float64) ** 2)
-        if (k or m) and len(groups) > 1:
-            prior = settle(self._moments([w for i in readable for w in items[i][1]]), len(readable), prior)
-        scaled: dict[int, list[np.ndarray]] = {}
-        notes: dict[int, str] = {}
-        for members in groups.values():
-            own = self._moments([w for i in members for w in items[i][1]])
-            mean, std = normalize_lib.mean_std(*settle(own, len(members), prior))
-            for i in members:
-                scaled[i] = [normalize_lib.standardize(w[None], mean, std, np.asarray([len(w)]))[0]
-                             for w in items[i][1]]
-                if len(members) < m:
-                    notes[i] = (f"speaker statistics would rest on {len(members)} clip(s), fewer than the {m} the "
-                                "model needs: scaled by the training statistics instead, so this prediction is less "
-                                "reliable")
-                elif k and len(members) < k:
-                    notes[i] = (f"speaker statistics from {len(members)} clip(s), fewer than the {k:g} the model "
-                                "was trained to trust: mostly the training statistics, so this prediction is less "
-                                "reliable")
-                elif not k and len(members) == 1:
-                    notes[i] = ("speaker statistics from this clip alone: the model expects several clips "
-                                "per speaker, so this prediction is less reliable")
-        return scaled, notes
-
-    @staticmethod
-    def _moments(windows: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        lengths = np.asarray([len(w) for w in windows])
-        stacked = np.zeros((len(windows), lengths.max(), windows[0].shape[-1]), np.float32)
-        for j, w in enumerate(windows):
-            stacked[j, : len(w)] = w
-        return normalize_lib.moments(stacked, lengths, np.arange(len(windows)))
-
-    def item_probabilities(self, items: Sequence[tuple[str, list[np.ndarray] | str]]
+    def item_probabilities(self, items: Sequence[tuple[str, tuple[np.ndarray, float] | str]]
                            ) -> tuple[dict[int, np.ndarray], dict[int, str]]:
-        """(windows, classes) probabilities per readable item, in one batched pass; and notes."""
+        """(classes,) probabilities per readable item, in one batched pass; and notes."""
         scaled, notes = self.scaled_inputs(items)
         order = sorted(scaled)
-        probs = self.probabilities([w for i in order for w in scaled[i]])
-        out, k = {}, 0
-        for i in order:
-            out[i] = probs[k : k + len(scaled[i])]
-            k += len(scaled[i])
-        return out, notes
+        return dict(zip(order, self.probabilities([scaled[i] for i in order]))), notes
 
     @property
     def reads_all_first(self) -> bool:
@@ -291,21 +223,21 @@ class Predictor:
         return list(self.iter_predictions(paths))
 
     def iter_predictions(
-        self, paths: Iterable[str | os.PathLike], chunk_windows: int | None = None
+        self, paths: Iterable[str | os.PathLike], chunk_files: int | None = None
     ) -> Iterator[Prediction | PredictionError]:
-        """predict_files as a stream: windows of consecutive files are batched together, results
+        """predict_files as a stream: consecutive files are batched together, results
         come out in input order as soon as their batch is done. A speaker-normalised model reads every
         file before the first result, since each file's scaling depends on its speaker's other files."""
-        for items in read_items(self, paths, chunk_windows or 4 * self.batch_size):
+        for items in read_items(self, paths, chunk_files or 4 * self.batch_size):
             probs, notes = self.item_probabilities(items)
             for i, (path, item) in enumerate(items):
                 yield (PredictionError(path, item) if isinstance(item, str)
-                       else _prediction(path, probs[i].mean(axis=0), self.label_names, len(item), notes.get(i, "")))
+                       else _prediction(path, probs[i], self.label_names, item[1], notes.get(i, "")))
 
     def describe(self) -> str:
         """One line about the checkpoint, for the console."""
         cfg = self.feature_config
-        crop = "full-length clips" if cfg.duration is None else f"{cfg.duration:g} s windows"
+        crop = "full-length clips" if cfg.duration is None else f"the first {cfg.duration:g} s of each clip"
         acc = f", val accuracy {self.val_accuracy:.4f}" if isinstance(self.val_accuracy, (int, float)) else ""
         recipe = cfg.recipe
         if cfg.uses_encoder:  # which weights and how their states are pooled
@@ -350,28 +282,28 @@ class Ensemble(Predictor):
         return any(m.reads_all_first for m in self.members)
 
     def iter_predictions(
-        self, paths: Iterable[str | os.PathLike], chunk_windows: int | None = None
+        self, paths: Iterable[str | os.PathLike], chunk_files: int | None = None
     ) -> Iterator[Prediction | PredictionError]:
         paths = iter(paths)
-        per_chunk = None if self.reads_all_first else max(1, (chunk_windows or 4 * self.batch_size))
+        per_chunk = None if self.reads_all_first else max(1, (chunk_files or 4 * self.batch_size))
         while batch := [os.fspath(p) for p in (paths if per_chunk is None else
                                                (p for _, p in zip(range(per_chunk), paths)))]:
-            results, windows, errors = [], {}, {}
+            results, seconds, errors = [], {}, {}
             for recipe in self.recipes:  # each recipe's features once per file, for all its members
                 items = list(zip(batch, recipe[0].raw_inputs_of(batch)))
                 for i, (_, item) in enumerate(items):
                     if isinstance(item, str):
                         errors.setdefault(i, item)
                     else:
-                        windows.setdefault(i, len(item))
+                        seconds.setdefault(i, item[1])
                 results += [m.item_probabilities(items) for m in recipe]
             for i, path in enumerate(batch):
                 if i in errors:
                     yield PredictionError(path, errors[i])
                     continue
-                probs = np.mean([probs[i].mean(axis=0) for probs, _ in results], axis=0)
+                probs = np.mean([probs[i] for probs, _ in results], axis=0)
                 note = next((notes[i] for _, notes in results if i in notes), "")
-                yield _prediction(path, probs, self.label_names, windows[i], note)
+                yield _prediction(path, probs, self.label_names, seconds[i], note)
             if per_chunk is None:
                 break
 

@@ -17,12 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from ser_jax import corpora, featureset, parallel
-from ser_jax import normalize as normalize_lib
 from ser_jax import perturb as perturb_lib
 from ser_jax import splits as splits_lib
 from ser_jax import stream as stream_lib
 from ser_jax.cache import build as cache_build
 from ser_jax.config import ExperimentConfig, TrainConfig
+from ser_jax.preprocess import Preprocessor
 
 
 class Arrays(NamedTuple):
@@ -56,20 +56,21 @@ class Prepared:
 def prepare(cfg: ExperimentConfig, progress: bool = True) -> Prepared:
     """The run's features, labels and splits (the caches are built here when missing)."""
 
-    def load(lazy: bool, say: bool) -> tuple[featureset.FeatureSet, list[tuple[str, featureset.FeatureSet]]]:
-        plain = dataclasses.replace(cfg, **perturb_lib.OFF)
-        return load_features(cfg, say, lazy), [
-            (tag, load_features(dataclasses.replace(plain, features=v), say, lazy))
-            for tag, v in perturb_lib.requested(cfg)]
-
-    base, copies = load(lazy=cfg.stream != "off", say=progress)  # on disk first: their size decides --stream=auto
+    # Each cache is opened once: on disk first (unless --stream=off), since their size decides
+    # --stream=auto; read into memory through the same handles when they fit after all.
+    lazy = cfg.stream != "off"
+    plain = dataclasses.replace(cfg, **perturb_lib.OFF)
+    base = load_features(cfg, progress, lazy)
+    copies = [(tag, load_features(dataclasses.replace(plain, features=v), progress, lazy))
+              for tag, v in perturb_lib.requested(cfg)]
     nbytes = base.features.nbytes + sum(c.features.nbytes for _, c in copies)
     streaming = stream_lib.should_stream(cfg.stream, nbytes)
     if cfg.stream == "auto" and streaming and progress:
         print(f"note: the features take {nbytes / 2**30:.1f} GiB, too much to hold in memory; training reads them "
               "from the cache batch by batch (--stream=off to hold them anyway)", flush=True)
-    if not streaming and stream_lib.is_lazy(base.features):
-        base, copies = load(lazy=False, say=False)  # the caches are built by now
+    if not streaming and lazy:
+        base = dataclasses.replace(base, features=stream_lib.materialize(base.features))
+        copies = [(tag, dataclasses.replace(c, features=stream_lib.materialize(c.features))) for tag, c in copies]
     splits = splits_lib.make_splits(cfg.split, base.meta)
     n_base = len(base)
     fs, origin = perturb_lib.attach(base, copies)
@@ -111,14 +112,17 @@ def load_features(cfg: ExperimentConfig, progress: bool = True, lazy: bool = Fal
     return fs
 
 
-def for_split(prepared: Prepared, split: splits_lib.Split, tc: TrainConfig) -> tuple[Arrays | OnHost, dict]:
-    """The split's view of the data, scaled as the run says, and the scaling statistics (checkpointed)."""
+def for_split(prepared: Prepared, split: splits_lib.Split, cfg: ExperimentConfig
+              ) -> tuple[Arrays | OnHost, dict, Preprocessor]:
+    """The split's view of the data, scaled by the run's Preprocessor, the training statistics
+    (checkpointed beside it) and the Preprocessor itself (in the checkpoint's inference metadata)."""
     fs = prepared.features
-    x, norm = standardize_rows(fs, split, tc)
+    pre = Preprocessor.for_training(cfg.features, cfg.feature_groups, cfg.train, fs.features.shape[1])
+    x, norm = standardize_rows(fs, split, cfg.train, pre)
     y = np.maximum(prepared.y, 0).astype(np.int32)
     if prepared.streaming or parallel.multi_process():  # several processes: each sends its share of every batch
-        return OnHost(x, fs.lengths.astype(np.int32), y), norm
-    return Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.asarray(y)), norm
+        return OnHost(x, fs.lengths.astype(np.int32), y), norm, pre
+    return Arrays(jnp.asarray(x), jnp.asarray(fs.lengths), jnp.asarray(y)), norm, pre
 
 
 def feed(data: Arrays | OnHost, batches: Sequence[tuple[np.ndarray, np.ndarray]], shard: Any = None
@@ -158,35 +162,17 @@ def normalization(tc: TrainConfig) -> str:
     return "speaker" if tc.speaker_norm else "global" if tc.standardize else "none"
 
 
-def standardize_rows(fs: featureset.FeatureSet, split: splits_lib.Split, tc: TrainConfig) -> tuple[np.ndarray, dict]:
-    """Features scaled as the run says (padding stays zero), and the training statistics for the checkpoint.
-
-    Global: statistics of the training rows only. Per speaker: each speaker of the split by its own
-    rows' statistics (no labels used); a speaker with fewer than ``--speaker_min_clips`` clips by its
-    corpus's (all of that corpus's rows in the split, unlabelled), the others optionally shrunk toward
-    them by ``--speaker_prior`` clips.
-    """
-    F = fs.features.shape[-1]
-    mode = normalization(tc)
-    if mode == "none":
-        return fs.features, {"mean": np.zeros(F, np.float32), "std": np.ones(F, np.float32)}
-    mean, std = normalize_lib.fit_standardizer(fs.features, fs.lengths, split.train)
-    norm = {"mean": np.asarray(mean, np.float32), "std": np.asarray(std, np.float32)}
-    lazy = stream_lib.is_lazy(fs.features)  # then the same scaling happens batch by batch as rows are read
-    if mode == "speaker":
-        used = np.unique(np.concatenate([split.train, split.val, split.test]))
-        stats = normalize_lib.fit_per_speaker(fs.features, fs.lengths, used, fs.meta["speaker"],
-                                              groups=fs.meta.get("corpus"), prior_clips=tc.speaker_prior,
-                                              min_clips=tc.speaker_min_clips)
-        if lazy:
-            group = np.full(len(fs), -1, np.int64)
-            index = {name: i for i, name in enumerate(stats)}
-            group[used] = [index[str(s)] for s in fs.meta["speaker"][used]]
-            return stream_lib.Scaled(fs.features, fs.lengths, group, list(stats.values())), norm
-        return normalize_lib.standardize_per_speaker(fs.features, fs.lengths, used, fs.meta["speaker"], stats), norm
-    if lazy:
-        return stream_lib.Scaled(fs.features, fs.lengths, np.zeros(len(fs), np.int64), [(mean, std)]), norm
-    return normalize_lib.standardize(fs.features, mean, std, fs.lengths).astype(np.float32, copy=False), norm
+def standardize_rows(fs: featureset.FeatureSet, split: splits_lib.Split, tc: TrainConfig,
+                     pre: Preprocessor | None = None) -> tuple[np.ndarray | stream_lib.Rows, dict]:
+    """Features scaled as the run says (padding stays zero; see Preprocessor.scale_rows), and the
+    training statistics for the checkpoint. Per speaker: every speaker of the split's clips by its own
+    clips' statistics, a speaker with fewer than ``--speaker_min_clips`` clips by its corpus's (that
+    corpus's clips in the split, unlabelled), the others optionally shrunk toward them."""
+    pre = pre or Preprocessor.for_training(fs.config, (), tc, fs.features.shape[1])
+    mean, std = pre.fit(fs.features, fs.lengths, split.train)
+    used = np.unique(np.concatenate([split.train, split.val, split.test]))
+    x = pre.scale_rows(fs.features, fs.lengths, used, fs.meta.get("speaker"), fs.meta.get("corpus"), (mean, std))
+    return x, {"mean": np.asarray(mean, np.float32), "std": np.asarray(std, np.float32)}
 
 
 # With neither the fallback nor shrinkage, speakers with fewer clips than this are reported as thin.

@@ -29,6 +29,7 @@ from ser_jax import report as report_lib
 from ser_jax import splits as splits_lib
 from ser_jax.config import ExperimentConfig
 from ser_jax.inference_meta import InferenceMeta
+from ser_jax.preprocess import Preprocessor
 from ser_jax.train import data as data_lib
 from ser_jax.train.adapt import self_train, validation_evidence
 from ser_jax.train.data import Arrays, OnHost, feed, padded_batches
@@ -95,13 +96,14 @@ class _Progress:
 
 
 def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label_names: Sequence[str],
-              split: splits_lib.Split, run_dir: Path, *, paths: Sequence[str], norm: dict,
+              split: splits_lib.Split, run_dir: Path, *, paths: Sequence[str], norm: dict, preprocessor: Preprocessor,
               corpus: np.ndarray | None = None, channel: np.ndarray | None = None,
               row_weights: np.ndarray | None = None, extra: dict | None = None,
               resume: bool = False, progress: bool = True, mesh: Any = None) -> dict:
     """Trains on split.train, stops early on split.val, evaluates the best epoch on split.test
     (``mesh``: the run's devices, parallel.make_mesh; made here when not given). ``row_weights``
-    (N,): each training clip's loss weight (data.corpus_weights); ``extra``: more for metrics.json."""
+    (N,): each training clip's loss weight (data.corpus_weights); ``extra``: more for metrics.json;
+    ``preprocessor`` and ``norm``: how the inputs were prepared (data.for_split), kept with the checkpoint."""
     from tqdm.auto import tqdm
 
     tc = cfg.train
@@ -126,11 +128,8 @@ def fit_split(cfg: ExperimentConfig, data: Arrays | OnHost, y: np.ndarray, label
     data = parallel.replicate(data, everywhere) if isinstance(data, Arrays) else data
     class_w = parallel.replicate(class_w, everywhere)
     inference_meta = InferenceMeta(
-        label_names=tuple(label_names), feature_config=cfg.features, groups=tuple(cfg.feature_groups),
-        model_name=cfg.model, model_config=model_cfg, num_frames=num_frames, protocol=cfg.split.protocol,
-        leaky=split.leaky, normalization=data_lib.normalization(tc),
-        speaker_prior=tc.speaker_prior if data_lib.normalization(tc) == "speaker" else 0.0,
-        speaker_min_clips=tc.speaker_min_clips if data_lib.normalization(tc) == "speaker" else 0,
+        label_names=tuple(label_names), preprocessor=preprocessor, model_name=cfg.model, model_config=model_cfg,
+        protocol=cfg.split.protocol, leaky=split.leaky,
         corpora=tuple(sorted(set(np.asarray(corpus).tolist()))) if corpus is not None else ())
     p = _Progress()
     best = {"params": _host(state.params), "batch_stats": _host(state.batch_stats)}
@@ -291,13 +290,14 @@ def train_and_evaluate(cfg: ExperimentConfig, run_dir: str | os.PathLike, *, res
             if sub != run_dir and rundir.finished(sub):  # a finished fold of a resumed run
                 per_split.append(rundir.read_metrics(sub))
                 continue
-            data, norm = data_lib.for_split(prepared, split, cfg.train)
+            data, norm, preprocessor = data_lib.for_split(prepared, split, cfg)
             fs = prepared.features
             speakers = data_lib.speaker_statistics(fs, split, cfg.train)
             if progress and (note := data_lib.speaker_note(speakers)):
                 print(note, flush=True)
             metrics = fit_split(cfg, data, prepared.y, prepared.label_names, split, sub, paths=fs.paths,
-                                norm=norm, corpus=fs.meta.get("corpus"), channel=fs.meta.get("channel"),
+                                norm=norm, preprocessor=preprocessor, corpus=fs.meta.get("corpus"),
+                                channel=fs.meta.get("channel"),
                                 row_weights=data_lib.corpus_weights(fs, split.train, cfg.train.corpus_balance),
                                 extra={"speaker_statistics": speakers} if speakers else None, resume=resume,
                                 progress=progress, mesh=mesh)
