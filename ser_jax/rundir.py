@@ -137,7 +137,8 @@ def start(run_dir: Path, config: dict, *, resume: bool) -> None:
     stages = _saved_provenance(run_dir).get(STAGES_KEY, {}) if resume else {}
     for p in contents(run_dir) if not resume else ():
         shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-    write_json(run_dir / CONFIG, {**config, PROVENANCE_KEY: {**provenance(), **({STAGES_KEY: stages} if stages else {})}})
+    made = {**provenance(), **({STAGES_KEY: stages} if stages else {})}
+    write_json(run_dir / CONFIG, {**config, PROVENANCE_KEY: made})
 
 
 STAGES_KEY = "stages"  # in config.json's provenance: content hashes of each stage's input (ser_jax.provenance)

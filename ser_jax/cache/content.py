@@ -27,7 +27,7 @@ def features_digest(f: h5py.File) -> str:
 
 def digest(path: str | os.PathLike) -> dict:
     """The content hash of a cache (``sha256``) and of its parts: features, lengths, metadata columns
-    (labels, speakers, ...) and file names, so that a comparison says which part differs.
+    (labels, speakers, ...) and file paths, so that a comparison says which part differs.
 
     Not in it: sizes, modification times and content hashes of the audio files (the corpus stage's),
     when and where the cache was written.
@@ -36,6 +36,7 @@ def digest(path: str | os.PathLike) -> dict:
         meta = {name: (cache_format._strings(f["meta"][name]) if kind == "str" else f["meta"][name][()])
                 for name, kind in cache_format._columns(f)}
         parts = {"features": features_digest(f), "lengths": provenance.hash_array(f["lengths"][()]),
-                 "meta": provenance.hash_arrays(meta), "files": provenance.hash_array(cache_format._strings(f["files/rel"]))}
+                 "meta": provenance.hash_arrays(meta),
+                 "paths": provenance.hash_array(cache_format._strings(f["files/rel"]))}
         rows = int(f["lengths"].shape[0])
     return {"sha256": provenance.combine(parts), "rows": rows, **parts}
