@@ -18,7 +18,6 @@ from ser_jax.checkpoint import CheckpointError
 from ser_jax.preprocess import Preprocessor
 
 VERSION = 3  # 1: untyped dict before this module (no "version" key); 2: flat fields; 3: a preprocessor record
-LEGACY_MODEL = "crnn"  # version 1 checkpoints, from before the model zoo, hold the original notebook's net
 
 
 class MetaError(CheckpointError):
@@ -71,7 +70,7 @@ class InferenceMeta:
         if missing:
             raise MetaError(f"{where}: the checkpoint lacks {', '.join(missing)} (damaged, or not written by "
                             "python -m ser_jax.train); train that run again")
-        name = str(d.get("model_name", LEGACY_MODEL))
+        name = str(d.get("model_name", models_lib.LEGACY))  # version 1: from before the model zoo
         try:
             pre = (Preprocessor.from_dict(d["preprocessor"]) if not flat else Preprocessor(
                 features_lib.FeatureConfig.from_dict(d["feature_config"]), tuple(d.get("groups") or ()),

@@ -89,7 +89,7 @@ def _config(tiny_bin, tmp_path, **kwargs):
     (dict(blocks=3), "has 2 blocks"),
     (dict(features=dict(encoder_pool="mean")), "--encoder_pool=frames"),
     (dict(features=dict(encoder_stride=2)), "--encoder_pool=frames and --encoder_stride=1"),
-    (dict(features=dict(recipe="seed", groups=("mfcc",))), "use --recipe=whisper"),
+    (dict(features=dict(recipe="seed", groups=("mfcc",), encoder=encoders.DEFAULT)), "use --recipe=whisper"),
 ])
 def test_features_that_do_not_fit_the_blocks_are_one_line_errors_naming_the_flag(tiny_bin, tmp_path, change,
                                                                                   message):

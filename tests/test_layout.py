@@ -152,9 +152,6 @@ NOT_A_PLUGIN_NAME = {
     ("ser_jax.cli", "vtlp"): "the flag of earlier versions, which old_spelling() names --copies for",
     ("ser_jax.cli", "speed"): "the --copies kind an earlier flag (--speed_perturb) is now",
     ("ser_jax.cli", "noise"): "the --copies kind an earlier flag (--noise_snr) is now",
-    # TODO issue 35: owner fixes (version-1 checkpoints hold the original net, crnn: a name from the
-    # models package, e.g. models.LEGACY or a crnn module attribute, instead of the literal)
-    ("ser_jax.inference_meta", "crnn"): "LEGACY_MODEL of version-1 checkpoints",
 }
 
 

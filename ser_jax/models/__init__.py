@@ -41,6 +41,7 @@ from ser_jax.models._layers import count_params  # noqa: F401  (part of the pack
 # name -> module path: every module of this package not starting with "_" (read-only, derived).
 MODELS = plugins.Registry(__name__, __path__, flag="model", what="model")
 DEFAULT = "crnn"  # the original notebook's CNN-BiLSTM-attention
+LEGACY = "crnn"  # the model of checkpoints written before the zoo (their metadata names none)
 
 
 def module(name: str) -> types.ModuleType:
