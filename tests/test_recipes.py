@@ -58,14 +58,14 @@ def _toy_recipe() -> types.ModuleType:
     return toy
 
 
-def test_a_recipe_registered_by_a_test_is_found_validated_and_used(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "toy_recipe", _toy_recipe())
-    monkeypatch.setitem(features.RECIPES, "toy", "toy_recipe")
-    cfg = features.FeatureConfig(recipe="toy", sample_rate=16000, duration=1.0, hop_length=256, groups=("rms", "mfcc"))
+def test_a_recipe_outside_the_package_is_found_by_its_import_path_validated_and_used(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "toy_lab.toy_recipe", _toy_recipe())  # as if my_lab/toy_recipe.py were on the path
+    toy = "toy_lab.toy_recipe"
+    cfg = features.FeatureConfig(recipe=toy, sample_rate=16000, duration=1.0, hop_length=256, groups=("rms", "mfcc"))
     assert cfg.n_fft == 512 and cfg.groups == ("mfcc", "rms")  # its FIXED fields, its row order
     assert not cfg.uses_encoder and "encoder" not in cfg.to_dict() and cfg.key() != features.FeatureConfig().key()
     with pytest.raises(ValueError, match=r"FeatureConfig\.groups must be .* drawn from \('mfcc', 'rms'\)"):
-        features.FeatureConfig(recipe="toy", groups=("chroma",))
+        features.FeatureConfig(recipe=toy, groups=("chroma",))
     assert features.feature_layout(cfg) == (("mfcc", 0, 1), ("rms", 1, 2))
     path = tmp_path / "tone.wav"
     sf.write(path, 0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000), 16000)
@@ -97,8 +97,7 @@ def test_a_plugged_in_recipe_may_own_a_field_too(monkeypatch):
     toy = _toy_recipe()
     toy.FIELDS = ("fast_hpss",)
     toy.check = lambda cfg: {"fast_hpss": bool(cfg.fast_hpss)}
-    monkeypatch.setitem(sys.modules, "toy_recipe", toy)
-    monkeypatch.setitem(features.RECIPES, "toy", "toy_recipe")
-    assert features.FeatureConfig(recipe="toy", fast_hpss=np.True_).fast_hpss is True
-    with pytest.raises(ValueError, match=r"fast_hpss must be False unless the recipe is 'fast' or 'toy'"):
+    monkeypatch.setitem(sys.modules, "toy_lab.toy_recipe", toy)
+    assert features.FeatureConfig(recipe="toy_lab.toy_recipe", fast_hpss=np.True_).fast_hpss is True
+    with pytest.raises(ValueError, match=r"fast_hpss must be False unless the recipe is 'fast'"):
         features.FeatureConfig(fast_hpss=True)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from ser_jax import encoders, perturb
+from ser_jax import encoders, perturb, plugins
 from ser_jax.features import recipes
 from ser_jax.fields import setting
 
@@ -60,8 +60,8 @@ class FeatureConfig:
                           "from the STFT chroma (no harmonic separation); whisper: the hidden states of a "
                           "pretrained Whisper encoder (--encoder), 16 kHz, 50 frames/s, groups h0..hN (its "
                           "sample rate, n_fft and hop are fixed); whisper_egemaps: those states pooled over the "
-                          "clip and openSMILE's 88 eGeMAPS functionals beside them (group egemaps88).",
-                          choices=lambda: tuple(recipes.RECIPES))
+                          "clip and openSMILE's 88 eGeMAPS functionals beside them (group egemaps88). Or the "
+                          "import path of a recipe module of your own (e.g. my_lab.my_recipe).")
     sample_rate: int = setting(22050, "Resample audio to this rate (Hz).")
     duration: float | None = setting(
         3.0, "Crop/zero-pad every clip to this many seconds from the start, or 'full' to keep each clip's true "
@@ -104,8 +104,9 @@ class FeatureConfig:
                 raise invalid(field, f"an integer in [{lo}, {hi}]{extra}", v)
             object.__setattr__(self, field, int(v))  # numpy integers would not survive json
 
-        if self.recipe not in recipes.RECIPES:
-            raise invalid("recipe", " or ".join(repr(r) for r in recipes.RECIPES), self.recipe)
+        if self.recipe not in recipes.RECIPES and not plugins.is_path(self.recipe):
+            raise invalid("recipe", " or ".join(repr(r) for r in recipes.RECIPES) + " (or a module's import path)",
+                          self.recipe)
         recipe = recipes.get_recipe(self.recipe)
         for field, value in recipe.FIXED.items():  # e.g. an encoder's own front end: fixed, not chosen
             object.__setattr__(self, field, value)

@@ -18,27 +18,25 @@ A recipe is one module in this package, named by its file (``--recipe=NAME``), w
   process collecting the workers' results (an encoder, in batches).
 
 Modules whose names start with ``_`` hold what several recipes share and are not recipes. Adding a
-recipe is one new file plus its test; a recipe outside the package is one entry in :data:`RECIPES`.
+recipe is one new file plus its test; a recipe outside the package is named by its import path
+(``--recipe=my_lab.my_recipe``), as models and corpus readers are (ser_jax.plugins).
 The rest of ser_jax reaches a recipe through ser_jax.features (layout and compute), never directly.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from types import ModuleType
 
+from ser_jax import plugins
+
 # name -> module: every module of this package not starting with "_" (a new file is found as it is).
-RECIPES: dict[str, str] = {
-    m.name: f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")
-}
+RECIPES = plugins.Registry(__name__, __path__, flag="recipe", what="feature recipe")
 
 
 def get_recipe(name: str) -> ModuleType:
-    """The recipe module called name; a one-line ValueError listing the recipes if there is none."""
-    if name not in RECIPES:
-        raise ValueError(f"--recipe={name}: unknown feature recipe; choose from {', '.join(RECIPES)}")
-    return importlib.import_module(RECIPES[name])
+    """The recipe module called name (or at that import path); a one-line ValueError listing the
+    recipes if there is none."""
+    return RECIPES.module(name)
 
 
 def owners() -> dict[str, tuple[str, ...]]:
