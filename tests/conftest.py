@@ -47,13 +47,10 @@ if not os.environ.get("PYTEST_XDIST_WORKER"):
 # (a JAX process that compiled piptrack's gufunc segfaulted in a fresh clone's make test).
 os.environ["NUMBA_CACHE_DIR"] = os.environ["SER_JAX_NUMBA_CACHE_DIR"]
 
-from ser_jax import features, synth  # noqa: E402
-from ser_jax.models import crnn  # noqa: E402
-
-# Small enough that a cache builds in seconds, the same code path as the defaults.
-TINY_FEATURES = features.FeatureConfig(recipe="fast", sample_rate=16000, duration=1.0, n_fft=512, hop_length=256,
-                                       n_mfcc=13, n_mels=16)
-TINY_MODEL = crnn.Config(conv_filters=(8,), conv_kernels=(3,), lstm_units=8, dense_units=(8,))
+from ser_jax import synth  # noqa: E402
+# The tests' tiny settings (small enough that a cache builds in seconds, the same code path as the
+# defaults) live in ser_jax.testing.tiny; tests import them from there. Re-exported here for the fixtures.
+from ser_jax.testing.tiny import TINY_FEATURES, TINY_MODEL  # noqa: E402,F401
 
 
 def built_once(tmp_path_factory, name: str, build) -> Path:

@@ -152,6 +152,7 @@ NOT_A_PLUGIN_NAME = {
     ("ser_jax.cli", "vtlp"): "the flag of earlier versions, which old_spelling() names --copies for",
     ("ser_jax.cli", "speed"): "the --copies kind an earlier flag (--speed_perturb) is now",
     ("ser_jax.cli", "noise"): "the --copies kind an earlier flag (--noise_snr) is now",
+    ("ser_jax.testing.tiny", "fast"): "the tests' tiny feature settings, a run's settings as a test writes them",
 }
 
 
