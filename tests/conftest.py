@@ -48,6 +48,12 @@ if not os.environ.get("PYTEST_XDIST_WORKER"):
 os.environ["NUMBA_CACHE_DIR"] = os.environ["SER_JAX_NUMBA_CACHE_DIR"]
 
 from ser_jax import synth  # noqa: E402
+
+# The test folders are packages (tests/<package>/__init__.py, module names such as splits.test_speakers;
+# tests/ itself is on sys.path as the root of this conftest). Their helpers.py modules hold what several
+# test files of a folder share: pytest rewrites their asserts too, as it does a test module's.
+pytest.register_assert_rewrite(*sorted(".".join(p.relative_to(Path(__file__).parent).with_suffix("").parts)
+                                       for p in Path(__file__).parent.rglob("helpers.py")))
 # The tests' tiny settings (small enough that a cache builds in seconds, the same code path as the
 # defaults) live in ser_jax.testing.tiny; tests import them from there. Re-exported here for the fixtures.
 from ser_jax.testing.tiny import TINY_FEATURES, TINY_MODEL  # noqa: E402,F401

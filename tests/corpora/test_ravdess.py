@@ -1,15 +1,15 @@
-"""The RAVDESS reader: its naming scheme and its discovery of a corpus folder."""
+"""The RAVDESS reader (ser_jax.corpora.ravdess): its naming scheme and its discovery of a corpus folder."""
 
-import subprocess
-import sys
+from __future__ import annotations
+
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from ser_jax import corpora
 from ser_jax.corpora import ravdess
+
+from .helpers import _write
 
 
 def test_parse_name_reads_every_field():
@@ -74,13 +74,6 @@ def test_bad_names_raise_value_error_naming_file_and_field(name, field):
     assert field in str(e.value)
 
 
-def _write(path: Path, channels: int = 1, sr: int = 8000, fmt: str = "WAV") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    y = np.zeros((800, channels) if channels > 1 else 800, np.float32)
-    sf.write(path, y, sr, format=fmt)
-    return path
-
-
 def test_discover_standard_layout_with_junk_flac_and_stereo(tmp_path):
     speech = tmp_path / "Audio_Speech_Actors_01-24"
     song = tmp_path / "Audio_Song_Actors_01-24"
@@ -140,16 +133,3 @@ def test_missing_root_and_empty_root_are_clear_errors(tmp_path):
     (tmp_path / "readme.txt").write_text("no audio here")
     with pytest.raises(ValueError, match=r"no usable audio file .*\(1 skipped\).*MM-VV-EE-II-SS-RR-AA"):
         corpora.read(tmp_path, "ravdess")
-
-
-def test_command_line_summary(tmp_path):
-    _write(tmp_path / "03-01-02-01-01-01-03.wav")
-    out = subprocess.run([sys.executable, "-m", "ser_jax.corpus", str(tmp_path)], capture_output=True, text=True)
-    assert out.returncode == 0
-    assert "reader ravdess (auto" in out.stdout
-    assert "1 files = 1 speech" in out.stdout
-    assert "speakers: 1 (ravdess:03 1)" in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "ser_jax.corpus", str(tmp_path / "no")], capture_output=True,
-                         text=True)
-    assert bad.returncode == 1
-    assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("error:")
