@@ -100,3 +100,12 @@ def tiny_cache_dir(tiny_corpus, tmp_path_factory):
     for h5 in built.glob("*.h5"):
         shutil.copy2(h5, cache_dir / h5.name)
     return cache_dir
+
+
+@pytest.fixture(scope="module")
+def tiny_bin(tmp_path_factory):
+    """A tiny random Whisper encoder's model.bin (ser_jax.testing.encoders), one per test module: the
+    encoder tests (tests/encoders/) and the encoder recipes' (tests/features/recipes/) read it."""
+    from ser_jax.testing.encoders import write_tiny_whisper
+
+    return write_tiny_whisper(tmp_path_factory.mktemp("encoder") / "model.bin")

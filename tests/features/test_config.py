@@ -53,7 +53,7 @@ CHANGED = {
 }
 
 
-# The encoder's fields change the key of encoder recipes only: tests/test_encoders.py checks them
+# The encoder's fields change the key of encoder recipes only: tests/features/recipes/test_whisper.py checks them
 # (test_cache_keys_change_with_the_weights_and_the_layers_but_not_for_other_recipes and
 # test_pooled_caches_have_one_frame_a_key_of_their_own_and_only_a_mean_head).
 ENCODER_FIELDS = {"encoder", "encoder_sha256", "encoder_pool", "encoder_stride"}

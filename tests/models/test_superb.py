@@ -1,0 +1,41 @@
+"""The SUPERB head (ser_jax.models.superb) over an encoder's hidden states."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def test_the_superb_mean_head_gives_the_same_output_on_pooled_and_frame_features():
+    # Why --encoder_pool=mean may replace frames: softmax layer weights are linear, so the mean of the
+    # weighted frames is the weighted mean of each state's pooled frame.
+    import jax
+
+    from ser_jax.models import superb
+
+    model = superb.Model(superb.Config(num_classes=4, state_width=6, hidden=(5,)))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 11, 18)).astype(np.float32)
+    lengths = np.array([11, 4, 7], np.int32)
+    variables = model.init(jax.random.PRNGKey(0), x, lengths, train=False)
+    variables = jax.tree_util.tree_map(lambda a: a + 0.1 * rng.standard_normal(a.shape).astype(a.dtype), variables)
+    pooled = np.stack([x[i, :n].mean(0) for i, n in enumerate(lengths)])[:, None]
+    np.testing.assert_allclose(model.apply(variables, pooled, np.ones(3, np.int32), train=False),
+                               model.apply(variables, x, lengths, train=False), rtol=1e-5, atol=1e-5)
+
+
+def test_the_superb_concat_head_without_hidden_layers_is_a_linear_probe_of_every_state_side_by_side():
+    import jax
+
+    from ser_jax.models import superb
+
+    model = superb.Model(superb.Config(num_classes=3, state_width=4, hidden=(), mix="concat"))
+    x = np.random.default_rng(1).standard_normal((2, 5, 12)).astype(np.float32)
+    lengths = np.array([5, 2], np.int32)
+    params = model.init(jax.random.PRNGKey(0), x, lengths, train=False)["params"]
+    assert set(params) == {"logits"} and params["logits"]["kernel"].shape == (12, 3)  # no layer weights
+    pooled = np.stack([x[i, :n].mean(0) for i, n in enumerate(lengths)])
+    np.testing.assert_allclose(model.apply({"params": params}, x, lengths, train=False),
+                               pooled @ params["logits"]["kernel"] + params["logits"]["bias"], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="superb.mix: 'sum' is not one of weighted, concat"):
+        superb.Config(mix="sum")
