@@ -16,7 +16,7 @@ import numpy as np
 
 from ser_jax import features as features_lib
 from ser_jax import stream
-from ser_jax.cache import CacheError
+from ser_jax.errors import CacheError
 
 
 @dataclasses.dataclass(frozen=True)

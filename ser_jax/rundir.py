@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ser_jax import runtime
+
 CONFIG = "config.json"
 METRICS = "metrics.json"  # written last: its presence marks a finished run (or fold)
 HISTORY = "metrics.jsonl"
@@ -233,10 +235,8 @@ def provenance() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             pass
-    from ser_jax import provenance as provenance_lib
-
     return {"git_commit": commit, "versions": versions, "python": sys.version.split()[0], "command": list(sys.argv),
-            "host": provenance_lib.host()}
+            "host": runtime.host()}
 
 
 DEVICES_KEY = "devices_used"  # in config.json: the devices and processes the run trained on (never compared)

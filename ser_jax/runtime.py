@@ -66,3 +66,27 @@ def enable_compilation_cache(path: str | None) -> None:
     jax.config.update("jax_compilation_cache_dir", os.path.abspath(path))
     # Everything that took a second to compile is worth a file; tiny programs are not.
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+def host() -> dict:
+    """The CPU a run computes on: model, the cores this process may use, the vector instruction set,
+    and XLA_FLAGS (which may cap the instruction set): what XLA's CPU results depend on."""
+    model, flags = "", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and not model:
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    isa = next((name for name, flag in (("AVX512", "avx512f"), ("AVX2", "avx2"), ("AVX", "avx"), ("SSE4_2", "sse4_2"))
+                if flag in flags), "")
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 0
+    return {"cpu": model, "cores": cores, "cpu_count": os.cpu_count() or 0, "isa": isa,
+            "xla_flags": os.environ.get("XLA_FLAGS", "")}

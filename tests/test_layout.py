@@ -88,6 +88,43 @@ def test_no_import_circle():
             visit(m)
 
 
+def _circle(graph: dict[str, set[str]]) -> list[str]:
+    """One import circle of ``graph`` (node -> the nodes it imports), or [] when there is none."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> list[str]:
+        state[m] = 1
+        stack.append(m)
+        for d in sorted(graph.get(m, ())):
+            if state.get(d) == 1:
+                return stack[stack.index(d):] + [d]
+            if d not in state and (found := visit(d)):
+                return found
+        stack.pop()
+        state[m] = 2
+        return []
+
+    for m in sorted(graph):
+        if m not in state and (found := visit(m)):
+            return found
+    return []
+
+
+def test_no_import_circle_between_packages():
+    """Read package by package (ser_jax.features, ser_jax.train, ... and each top-level module), no
+    package needs, even lazily, a package that needs it: each can be understood from those below it."""
+    def unit(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    graph: dict[str, set[str]] = {}
+    for m, deps in GRAPH.items():
+        if m.endswith("__main__"):
+            continue
+        graph.setdefault(unit(m), set()).update(unit(d) for d in deps if not d.endswith("__main__") and unit(d) != unit(m))
+    assert not (found := _circle(graph)), "import circle between packages: " + " -> ".join(found)
+
+
 def test_the_training_loop_holds_no_file_or_flag_code():
     tree = ast.parse((PACKAGE / "train" / "loop.py").read_text())
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))

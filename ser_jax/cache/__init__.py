@@ -28,9 +28,9 @@ The modules, by what they do:
 
 from __future__ import annotations
 
+from ser_jax.errors import CacheError  # defined below the cache, for the FeatureSets it is read into
 
-class CacheError(RuntimeError):
-    """A cache that cannot be used as it is; the message says what is wrong and what to do."""
+
 
 
 class CacheLockedError(CacheError):

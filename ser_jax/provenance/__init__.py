@@ -9,7 +9,7 @@ run's config.json therefore records, under ``provenance.stages``, in pipeline or
     init_params       per split: parameters and batch statistics before the first step
     test_predictions  per split: the test clips' predicted classes and probabilities
 
-and ``provenance.host`` the CPU a run trained on (XLA's CPU kernels sum in an order that depends on
+and ``runtime.host`` the CPU a run trained on (XLA's CPU kernels sum in an order that depends on
 the cores and the vector instruction set: see docs/usage.md, "Comparing two runs"). Training itself
 is compared by the epoch logs (metrics.jsonl), the first epoch whose numbers differ.
 
@@ -107,25 +107,3 @@ def hash_json(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def host() -> dict:
-    """The CPU a run computes on: model, the cores this process may use, the vector instruction set,
-    and XLA_FLAGS (which may cap the instruction set): what XLA's CPU results depend on."""
-    model, flags = "", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and not model:
-                    model = value.strip()
-                elif key.strip() == "flags" and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
-    isa = next((name for name, flag in (("AVX512", "avx512f"), ("AVX2", "avx2"), ("AVX", "avx"), ("SSE4_2", "sse4_2"))
-                if flag in flags), "")
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 0
-    return {"cpu": model, "cores": cores, "cpu_count": os.cpu_count() or 0, "isa": isa,
-            "xla_flags": os.environ.get("XLA_FLAGS", "")}
