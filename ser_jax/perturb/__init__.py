@@ -23,14 +23,12 @@ utterances, so per-speaker normalisation never mixes a voice with its perturbed 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import pkgutil
 from types import ModuleType
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ser_jax import stream
+from ser_jax import plugins, stream
 
 if TYPE_CHECKING:
     from ser_jax.featureset import FeatureSet
@@ -39,10 +37,11 @@ if TYPE_CHECKING:
 
 SPEAKER_SEP = "~"
 
-# kind -> module: every module of this package not starting with "_", in the order they apply.
-PERTURBATIONS: dict[str, ModuleType] = dict(sorted(
-    ((m.name, importlib.import_module(f"{__name__}.{m.name}")) for m in pkgutil.iter_modules(__path__)
-     if not m.name.startswith("_")), key=lambda item: item[1].ORDER))
+# kind -> module: every module of this package not starting with "_" (found as the other plug-ins
+# are: ser_jax.plugins), in the order they apply. Each sets a FeatureConfig field, so none lives outside.
+_FOUND = plugins.Registry(__name__, __path__, flag="copies", what="kind of copy")
+PERTURBATIONS: dict[str, ModuleType] = dict(sorted(((name, _FOUND.module(name)) for name in _FOUND),
+                                                   key=lambda item: item[1].ORDER))
 OFF = {"copies": ()}  # the ExperimentConfig setting that asks for copies, at "no copies"
 
 
