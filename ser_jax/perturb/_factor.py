@@ -1,5 +1,5 @@
-"""What the factor perturbations (speed, vtlp) share: reading a --copies factor and checking the
-FeatureConfig field it sets. Not a perturbation itself."""
+"""What the factor perturbations (speed, vtlp) share: reading, checking, spelling and naming a
+--copies factor. Not a perturbation itself."""
 
 from __future__ import annotations
 
@@ -29,3 +29,16 @@ def checker(field: str, valid: tuple[float, float]) -> Callable[[Any], float]:
         return float(value)
 
     return check
+
+
+def spell(value: float) -> str:
+    """The factor as --copies and config.json write it (0.9, not 0.9000)."""
+    return f"{value:g}"
+
+
+def tagger(kind: str) -> Callable[[float], str]:
+    """The name of a copy made with the factor (its speakers are SPEAKER~TAG): speed0.9, vtlp1.1."""
+    def tag(value: float) -> str:
+        return f"{kind}{value:g}"
+
+    return tag

@@ -18,11 +18,5 @@ HELP = "the clip played that many times faster (tempo and pitch, Kaldi-style)"
 
 parse = _factor.parser(RANGE)
 check = _factor.checker(FIELD, RANGE)
-
-
-def spell(value: float) -> str:
-    return f"{value:g}"
-
-
-def tag(value: float) -> str:
-    return f"speed{value:g}"
+spell = _factor.spell
+tag = _factor.tagger("speed")

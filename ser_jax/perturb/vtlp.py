@@ -22,14 +22,8 @@ _N_FFT = 1024  # the warp's own STFT (46 ms at 22.05 kHz), independent of the fe
 
 parse = _factor.parser(RANGE)
 check = _factor.checker(FIELD, RANGE)
-
-
-def spell(value: float) -> str:
-    return f"{value:g}"
-
-
-def tag(value: float) -> str:
-    return f"vtlp{value:g}"
+spell = _factor.spell
+tag = _factor.tagger("vtlp")
 
 
 def apply(clip: np.ndarray, own: int, value: float, sample_rate: int, seed_text: str) -> np.ndarray:
