@@ -147,7 +147,7 @@ class Predictor:
         for out in workers_lib.run("ser_jax.preprocess:clip_features", tasks, min(len(tasks), os.cpu_count() or 1)):
             items[out.key] = out.error or out.value
         readable = [i for i, item in enumerate(items) if not isinstance(item, str)]
-        computed = features_lib.finish([items[i][0] for i in readable], cfg)
+        computed = features_lib.finish([items[i][0] for i in readable], cfg) if readable else []
         for i, f in zip(readable, computed):
             items[i] = (pre.as_cached(f), items[i][1])
         return items
