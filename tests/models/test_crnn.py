@@ -1,4 +1,6 @@
-"""SERModel: the original's parameter count, padding invariance, Keras-style LSTM dropout, variants."""
+"""The crnn model (ser_jax.models.crnn): the original's parameter count, padding invariance, attention
+and pooling, variants, and its config. Its BiLSTM: test_crnn_lstm.py.
+"""
 
 from __future__ import annotations
 
@@ -9,55 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ser_jax.models import crnn as model_lib
-from ser_jax.models.crnn import BiLSTM
+from ser_jax.models._layers import count_params
 from ser_jax.models.crnn import Config as ModelConfig
 from ser_jax.models.crnn import Model as SERModel
-from ser_jax.models._layers import count_params, reverse_valid
 
-# Tiny but complete: CNN block, pooling, BiLSTM, attention, a hidden dense layer.
-TINY = ModelConfig(
-    num_classes=3,
-    conv_filters=(6,),
-    conv_kernels=(3,),
-    lstm_units=4,
-    dense_units=(5,),
-)
-F = 7  # input features in the tiny tests
-
-
-def init(cfg: ModelConfig, steps: int = 12, features: int = F, seed: int = 0):
-    x = jnp.zeros((2, steps, features), jnp.float32)
-    return SERModel(cfg).init(jax.random.key(seed), x, jnp.full((2,), steps, jnp.int32), train=False)
-
-
-def apply(cfg, variables, x, lengths, *, train=False, seed=0, mutable=("batch_stats",)):
-    """Run the model; in training returns (logits, updated collections)."""
-    model = SERModel(cfg)
-    if not train:
-        return model.apply(variables, x, jnp.asarray(lengths, jnp.int32), train=False)
-    return model.apply(
-        variables, x, jnp.asarray(lengths, jnp.int32), train=True,
-        rngs={"dropout": jax.random.key(seed)}, mutable=list(mutable),
-    )
-
-
-def batch(lengths, steps, features=F, seed=1, fill=None):
-    """Random clips, each valid up to its length; the padding is zeros or ``fill`` garbage."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(len(lengths), steps, features)).astype(np.float32)
-    for i, n in enumerate(lengths):
-        x[i, n:] = 0.0 if fill is None else fill(rng, x[i, n:].shape)
-    return x
-
-
-def pad_to(x, steps, value=0.0):
-    out = np.full((x.shape[0], steps, x.shape[2]), value, np.float32)
-    out[:, : x.shape[1]] = x
-    return out
-
-
-# ------------------------------------------------------------------------------------------ size
+from .helpers import TINY, F, apply, batch, init, pad_to
 
 
 def test_default_model_has_the_originals_228041_parameters():
@@ -85,9 +43,6 @@ def test_logits_shape_in_training_and_evaluation():
     assert logits.shape == (3, 3) and logits.dtype == jnp.float32
     assert set(updates) == {"batch_stats"}
     assert np.all(np.isfinite(logits))
-
-
-# ------------------------------------------------------------------------------------ padding
 
 
 def test_extra_padding_and_garbage_in_it_change_no_logits():
@@ -158,105 +113,6 @@ def test_one_compiled_function_serves_batches_of_any_lengths():
     assert forward._cache_size() == 1
 
 
-# ------------------------------------------------------------------------------- LSTM dropout
-
-
-def numpy_bilstm(x, lengths, params, in_mask, rec_mask):
-    """Reference BiLSTM (Keras gate order i, f, c, o) applying ONE mask per sequence at every step."""
-
-    def sig(z):
-        return 1.0 / (1.0 + np.exp(-z))
-
-    W, U, b = (np.asarray(params[k], np.float64) for k in ("kernel", "recurrent_kernel", "bias"))
-    units = U.shape[1]
-    out = np.zeros(x.shape[:2] + (2 * units,))
-    for d in range(2):
-        for i, n in enumerate(lengths):
-            seq = x[i, :n] if d == 0 else x[i, :n][::-1]
-            h = np.zeros(units)
-            c = np.zeros(units)
-            hs = []
-            for frame in seq:
-                z = (frame * in_mask[d, i]) @ W[d] + (h * rec_mask[d, i]) @ U[d] + b[d]
-                gi, gf, gc, go = np.split(z, 4)
-                c = sig(gf) * c + sig(gi) * np.tanh(gc)
-                h = sig(go) * np.tanh(c)
-                hs.append(h)
-            hs = np.array(hs)
-            out[i, :n, d * units:(d + 1) * units] = hs if d == 0 else hs[::-1]
-    return out
-
-
-def run_bilstm(x, lengths, *, train, seed=3, dropout=0.4, recurrent_dropout=0.5):
-    layer = BiLSTM(4, dropout=dropout, recurrent_dropout=recurrent_dropout)
-    lengths = jnp.array(lengths, jnp.int32)
-    variables = layer.init(jax.random.key(0), x, lengths, train=False)
-    out, state = layer.apply(
-        variables, x, lengths, train=train, rngs={"dropout": jax.random.key(seed)}, mutable=["intermediates"]
-    )
-    return np.asarray(out), variables["params"], state.get("intermediates", {})
-
-
-def test_lstm_dropout_masks_are_one_per_sequence_reused_at_every_time_step():
-    lengths = [9, 5, 1]
-    x = batch(lengths, 9, features=3, seed=7)
-    out, params, masks = run_bilstm(x, lengths, train=True)
-    (in_mask,), (rec_mask,) = masks["input_mask"], masks["recurrent_mask"]
-    # One mask per direction and sequence, no time axis, Keras-scaled values.
-    assert in_mask.shape == (2, 3, 3) and rec_mask.shape == (2, 3, 4)
-    assert np.all(np.isclose(rec_mask, 0.0) | np.isclose(rec_mask, 1 / 0.5))
-    assert np.all(np.isclose(in_mask, 0.0) | np.isclose(in_mask, 1 / 0.6))
-    assert 0 < np.count_nonzero(rec_mask) < rec_mask.size
-    # The layer's output is reproduced only by applying that same mask at every step.
-    expected = numpy_bilstm(x, lengths, params, np.asarray(in_mask), np.asarray(rec_mask))
-    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
-    # ...and with different (per-step) masks the output would be different.
-    flipped = np.asarray(rec_mask).copy()
-    flipped[:, 0] = 2.0 - flipped[:, 0]
-    assert not np.allclose(out, numpy_bilstm(x, lengths, params, np.asarray(in_mask), flipped), atol=1e-4)
-
-
-def test_lstm_without_dropout_in_evaluation_is_the_plain_bidirectional_lstm():
-    lengths = [9, 5, 1]
-    x = batch(lengths, 9, features=3, seed=8)
-    out, params, masks = run_bilstm(x, lengths, train=False)
-    assert masks == {}
-    ones_in, ones_rec = np.ones((2, 3, 3)), np.ones((2, 3, 4))
-    np.testing.assert_allclose(out, numpy_bilstm(x, lengths, params, ones_in, ones_rec), rtol=1e-4, atol=1e-5)
-    # Padded steps output exactly zero.
-    assert np.all(out[1, 5:] == 0.0) and np.all(out[2, 1:] == 0.0)
-
-
-def test_reverse_valid_reverses_each_sequence_within_its_length_and_undoes_itself():
-    x = jnp.arange(10.0).reshape(2, 5, 1)
-    lengths = jnp.array([5, 3])
-    r = reverse_valid(x, lengths)
-    assert r[:, :, 0].tolist() == [[4, 3, 2, 1, 0], [7, 6, 5, 8, 9]]
-    np.testing.assert_array_equal(reverse_valid(r, lengths), x)
-    # Its hand-written gradient is the same reversal: check it against a plain gather.
-    weights = jax.random.normal(jax.random.key(0), x.shape)
-    ours = jax.grad(lambda v: jnp.sum(reverse_valid(v, lengths) * weights))(x)
-    plain = jax.grad(lambda v: jnp.sum(v[:, jnp.array([4, 3, 2, 1, 0])] * weights))(x)
-    np.testing.assert_array_equal(ours[0], plain[0])
-
-
-@pytest.mark.parametrize("with_mask", [False, True])
-def test_hand_written_lstm_gradient_equals_autodiff(with_mask):
-    keys = jax.random.split(jax.random.key(0), 4)
-    proj = jax.random.normal(keys[0], (2, 3, 6, 4 * 5))  # (directions, B, T, 4H)
-    recurrent = 0.5 * jax.random.normal(keys[1], (2, 5, 4 * 5))
-    mask = (jax.random.uniform(keys[2], (2, 3, 5)) > 0.3) / 0.7 if with_mask else None
-    weights = jax.random.normal(keys[3], (2, 3, 6, 5))
-
-    def loss(scan):
-        return lambda p, r: jnp.sum(jnp.sin(scan(p, r, mask, 1)) * weights)
-
-    hand = jax.grad(loss(model_lib._lstm_scan), argnums=(0, 1))(proj, recurrent)
-    auto = jax.grad(loss(lambda *a: model_lib._lstm_forward(*a)[0]), argnums=(0, 1))(proj, recurrent)
-    for a, b in zip(hand, auto):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-
-
 def test_dropout_is_deterministic_for_a_fixed_rng_and_off_in_evaluation():
     variables = init(TINY)
     lengths = [12, 8]
@@ -274,8 +130,6 @@ def test_dropout_is_deterministic_for_a_fixed_rng_and_off_in_evaluation():
     np.testing.assert_array_equal(evaluated, apply(TINY, variables, x, lengths))
     np.testing.assert_allclose(evaluated, apply(no_dropout, variables, x, lengths), rtol=1e-6)
 
-
-# ----------------------------------------------------------------------------------- variants
 
 VARIANTS = {
     "no_cnn": dict(conv_filters=(), conv_kernels=()),
@@ -307,22 +161,6 @@ def test_each_variant_builds_trains_and_evaluates(name):
     assert ("batch_stats" in variables) == bool(cfg.conv_filters)
 
 
-def test_unroll_changes_speed_not_results():
-    variables = init(TINY)
-    lengths = [12, 5]
-    x = batch(lengths, 12)
-    unrolled = dataclasses.replace(TINY, unroll=3)
-    np.testing.assert_allclose(apply(unrolled, variables, x, lengths), apply(TINY, variables, x, lengths), rtol=1e-5)
-    a, _ = apply(TINY, variables, x, lengths, train=True)
-    b, _ = apply(unrolled, variables, x, lengths, train=True)
-    np.testing.assert_allclose(b, a, rtol=1e-5)
-
-
-def test_stacked_bilstm_feeds_both_directions_to_the_next_layer():
-    variables = init(dataclasses.replace(TINY, lstm_layers=2))
-    assert variables["params"]["bilstm_1"]["kernel"].shape == (2, 2 * TINY.lstm_units, 4 * TINY.lstm_units)
-
-
 def test_mean_pooling_averages_valid_frames_only():
     cfg = ModelConfig(num_classes=2, conv_filters=(), conv_kernels=(), lstm_layers=0, attention=False, dense_units=())
     variables = init(cfg)
@@ -345,20 +183,6 @@ def test_attention_is_a_softmax_weighted_sum_of_tanh_scores():
         w = np.exp(scores) / np.exp(scores).sum()
         expected.append((w[:, None] * x[i, :n]).sum(axis=0) @ p["logits"]["kernel"] + p["logits"]["bias"])
     np.testing.assert_allclose(apply(cfg, variables, x, lengths), np.array(expected), rtol=1e-5, atol=1e-6)
-
-
-def test_keras_initialisers_forget_bias_orthogonal_recurrent_kernel():
-    params = init(TINY)["params"]["bilstm_0"]
-    units = TINY.lstm_units
-    expected_bias = np.concatenate([np.zeros(units), np.ones(units), np.zeros(2 * units)])
-    np.testing.assert_array_equal(params["bias"], np.stack([expected_bias, expected_bias]))
-    for recurrent in np.asarray(params["recurrent_kernel"]):  # (H, 4H): orthonormal rows
-        np.testing.assert_allclose(recurrent @ recurrent.T, np.eye(units), atol=1e-5)
-    flax_params = init(dataclasses.replace(TINY, keras_init=False))["params"]["bilstm_0"]
-    assert np.all(np.asarray(flax_params["bias"]) == 0.0)
-
-
-# --------------------------------------------------------------------------------- validation
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,8 @@
-"""The model zoo: every model ignores padding, trains, checkpoints, resumes and predicts; models are
-found by file name (or import path), configured by field, and a new one needs only its module."""
+"""The model zoo (ser_jax/models/__init__.py): every model of the package, in its TINY configuration,
+through initialisation, padding, gradients, dropout and the L2 penalty, found by name and configured
+field by field, trained, resumed and predicted from its checkpoint; a model outside ser_jax by its
+import path. Each model's own tests: test_<model>.py.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +24,10 @@ import soundfile as sf
 from ser_jax import config as config_lib
 from ser_jax import models, optim, predict, splits
 from ser_jax.models import conformer, superb, tcn, whisper_top
+from ser_jax.testing.tiny import TINY_FEATURES, TINY_MODEL
 from ser_jax.train import loop as train_lib
 
-from conftest import TINY_FEATURES, TINY_MODEL
+from .helpers import _init
 
 # Every model's tiny configuration, as its module's TINY gives it: a new model file is tested here as it is.
 TINY = {name: models.tiny(name) for name in models.MODELS}
@@ -48,11 +52,6 @@ def test_models_are_every_module_of_the_package_not_starting_with_an_underscore_
     assert models.MODELS["crnn"] == "ser_jax.models.crnn" and models.DEFAULT in models.MODELS
     with pytest.raises(TypeError):
         models.MODELS["linear"] = "toy_linear"  # derived from the files, never hand-kept
-
-
-def _init(name, cfg, x, lengths):
-    return models.build(name, cfg).init({"params": jax.random.key(0), "dropout": jax.random.key(1)}, x, lengths,
-                                        train=False)
 
 
 @pytest.mark.parametrize("name", sorted(models.MODELS))
@@ -290,53 +289,3 @@ def test_a_new_model_is_one_module_named_by_its_import_path(tiny_corpus, tiny_ca
     predictor = predict.load_predictor(tmp_path / "run")
     assert predictor.model_name == "toy_lab.linear"
     assert predictor.predict_file(str(tiny_corpus / metrics["test_predictions"]["paths"][0])).emotion
-
-
-def test_the_train_command_names_a_bad_model_setting_in_one_line(tiny_corpus, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "ser_jax.train", f"--data_dir={tiny_corpus}", "--model=tcn",
-         "--model_config=width=3", f"--run_dir={tmp_path}/r", f"--cache_dir={tmp_path}/c"],
-        capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == (
-        "error: --model_config=width=3: model 'tcn' has no setting 'width'; it has filters, "
-        "kernel_size, dilations, dropout, head_dropout")
-
-
-def test_crnn_flags_given_to_another_model_are_refused_not_ignored(tiny_corpus, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "ser_jax.train", f"--data_dir={tiny_corpus}", "--model=tcn", "--lstm_units=32",
-         f"--run_dir={tmp_path}/r", f"--cache_dir={tmp_path}/c"],
-        capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == (
-        "error: --lstm_units is a setting of --model=crnn, not of --model=tcn; drop it or set tcn's own flags")
-
-
-def test_each_models_own_flags_set_its_fields(tiny_corpus, tmp_path):
-    """Every model's Config fields are flags (--tcn.filters); a new field needs no CLI code."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "ser_jax.train", f"--data_dir={tiny_corpus}", "--model=tcn", "--tcn.filters=0",
-         f"--run_dir={tmp_path}/r", f"--cache_dir={tmp_path}/c"],
-        capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == "error: --tcn.filters: it must be an integer >= 1, got 0"
-
-
-def test_superb_utterance_norm_ignores_each_states_level_and_scale_in_a_clip():
-    """--superb.utterance_norm: a clip's states shifted and scaled (another microphone level, another
-    voice's overall energy) give the same logits; without it they do not; padding stays inert."""
-    cfg = superb.Config(num_classes=3, state_width=4, hidden=(8,), utterance_norm=True)
-    x = jax.random.normal(jax.random.key(0), (2, 5, 8))
-    lengths = jnp.array([5, 3], jnp.int32)
-    variables = _init("superb", cfg, x, lengths)
-    model = models.build("superb", cfg)
-    moved = x.reshape(2, 5, 2, 4) * jnp.array([3.0, 0.5])[None, None, :, None] + 2.0
-    moved = moved.reshape(x.shape)
-    a = model.apply(variables, x, lengths, train=False)
-    np.testing.assert_allclose(model.apply(variables, moved, lengths, train=False), a, atol=1e-4)
-    plain = models.build("superb", dataclasses.replace(cfg, utterance_norm=False))
-    assert not np.allclose(plain.apply(variables, moved, lengths, train=False), plain.apply(variables, x, lengths,
-                                                                                              train=False), atol=1e-2)
-    padded = x.at[1, 3:].set(100.0)  # frames past the clip's length
-    np.testing.assert_allclose(model.apply(variables, padded, lengths, train=False), a, atol=1e-5)
