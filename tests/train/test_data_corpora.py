@@ -1,5 +1,6 @@
-"""Corpora as plug-ins, end to end: the RAVDESS split is unchanged, several corpora train together,
-cross-corpus runs use the shared emotions, and emotion filters relabel before splitting."""
+"""A run's data from several corpora (ser_jax.train.data), corpora as plug-ins end to end: the RAVDESS
+split is unchanged, several corpora train together, cross-corpus runs use the shared emotions, and
+emotion filters relabel before splitting."""
 
 from __future__ import annotations
 
@@ -11,15 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_train import tiny_config
 
-from ser_jax import checkpoint
+from ser_jax import checkpoint, splits
 from ser_jax import config as config_lib
-from ser_jax import splits
 from ser_jax.testing import corpora as synthetic
 from ser_jax.train import data as train_data
 from ser_jax.train import loop as train_lib
 
+from .helpers import tiny_config
 from conftest import built_once
 
 # sha1 of the (train, val, test) relative paths of each split of the session's tiny synthetic RAVDESS

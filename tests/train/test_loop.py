@@ -1,4 +1,7 @@
-"""The train loop: one compiled step, early stopping on validation, resume, NaN stop, outputs, flags."""
+"""Training a run (ser_jax.train.loop): one compilation per step, a self-explaining run directory, early
+stopping, augmentation, resuming to the same result, NaN and divergence, one writer per run directory,
+leaky protocols flagged, speaker-independent folds aggregated.
+"""
 
 from __future__ import annotations
 
@@ -15,27 +18,11 @@ import numpy as np
 import pytest
 
 from ser_jax import augment, checkpoint, optim, rundir, splits
-from ser_jax import report as report_lib
-from ser_jax import config as config_lib
+from ser_jax.testing.tiny import TINY_MODEL
 from ser_jax.train import data as train_data
 from ser_jax.train import loop as train_lib
 
-from conftest import TINY_FEATURES, TINY_MODEL
-
-
-def tiny_config(corpus_root, cache_dir, **train_kw) -> config_lib.ExperimentConfig:
-    split = train_kw.pop("split", splits.SplitConfig(protocol="holdout"))
-    return config_lib.ExperimentConfig(
-        data_dir=str(corpus_root), cache_dir=str(cache_dir), features=TINY_FEATURES, split=split,
-        model_config=TINY_MODEL, optim=optim.OptimConfig(learning_rate=3e-3),
-        train=config_lib.TrainConfig(**{"epochs": 4, "patience": 0, "batch_size": 16, **train_kw}), workers=2)
-
-
-def test_padded_batches_have_one_shape_and_zero_weight_padding():
-    batches = train_data.padded_batches(np.arange(10, 20), 4)
-    assert [b[0].shape for b in batches] == [(4,)] * 3
-    np.testing.assert_array_equal(np.concatenate([b[0][b[1] > 0] for b in batches]), np.arange(10, 20))
-    np.testing.assert_array_equal(batches[-1][1], [1, 1, 0, 0])
+from .helpers import tiny_config
 
 
 def test_a_run_compiles_each_step_once_and_writes_a_self_explaining_directory(tiny_corpus, tiny_cache_dir, tmp_path):
@@ -263,42 +250,6 @@ def _hparams(acc) -> dict:
             else v.bool_value for k, v in info.hparams.items()}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "flag,message",
-    [
-        ("--data_dir={missing}", "error: --data_dir={missing}: no such folder or file"),
-        ("--fold=7", "fold"),
-        ("--learning_rate=-1", "error: --learning_rate: must be a finite number > 0, got -1.0"),
-        ("--b1=1.5", "error: --b1: must be in [0, 1), got 1.5"),  # settable since flags come from the configs
-        ("--conv_kernels=3,3", "error: --conv_kernels: 2 kernel sizes for 1 conv_filters"),  # not crnn.conv_kernels
-        ("--split=speakers", "error: --train_speakers is empty"),  # not SplitConfig.train_speakers
-        ("--tcn.filters=8", "error: --tcn.filters is a setting of --model=tcn, not of --model=crnn"),
-        ("--duration=soon", "error: --duration='soon'"),
-        ("--duration=0", "error: --duration=0: must be a positive number of seconds; for each clip's full length"),
-        ("--copies=noise:30:10", "error: --copies=noise:30:10: noise:30:10: the SNR must be an SNR in dB or a range"),
-        ("--copies=speed:1", "error: --copies=speed:1: speed:1: give a factor in [0.5, 2] other than 1"),
-        ("--copies=pitch:2", "error: --copies=pitch:2: unknown kind of copy 'pitch'; kinds: speed (e.g. speed:0.9)"),
-        # Spellings of earlier versions that flagfiles may still hold: each names the new one.
-        ("--speed_perturb=0.9,1.1", "error: --speed_perturb=0.9,1.1 is spelled --copies=speed:0.9,speed:1.1 now"),
-        ("--noise_snr=10:30", "error: --noise_snr=10:30 is spelled --copies=noise:10:30 now"),
-        ("--vtlp=1.1", "error: --vtlp=1.1 is spelled --copies=vtlp:1.1 now"),
-        ("--time_masks=-2", "error: --time_masks=-2: must be >= 0"),
-        ("--corpus=bogus", "error: --corpus=bogus: unknown reader 'bogus'"),
-        ("--split=cross_corpus", "test_corpus"),
-        ("--emotions=joyful", "unknown emotion 'joyful'"),
-    ],
-)
-def test_bad_flags_are_one_line_errors_naming_the_flag(tiny_corpus, tmp_path, flag, message):
-    missing = tmp_path / "missing"
-    args = [f"--data_dir={tiny_corpus}", f"--run_dir={tmp_path / 'run'}", flag.format(missing=missing)]
-    out = subprocess.run([sys.executable, "-m", "ser_jax.train", *args], capture_output=True, text=True)
-    assert out.returncode != 0
-    err = [line for line in out.stderr.splitlines() if line.strip() and not line.startswith("Pass --help")]
-    assert len(err) == 1, out.stderr
-    assert message.format(missing=missing) in err[0]
-
-
 def test_resume_continues_with_the_runs_own_settings_and_says_when_there_is_nothing(
         tiny_corpus, tiny_cache_dir, tmp_path, capsys):
     cfg = tiny_config(tiny_corpus, tiny_cache_dir, epochs=1)
@@ -335,34 +286,3 @@ def test_resume_continues_with_the_runs_own_settings_and_says_when_there_is_noth
     with pytest.raises(ValueError, match=r"copies: \[\] then, \['vtlp:1\.1'\] now"):
         train_lib.train_and_evaluate(dataclasses.replace(cfg, copies=("vtlp:1.1",)), tmp_path / "new", resume=True,
                                      progress=False)
-
-
-def test_self_training_never_reads_the_true_test_labels_and_says_it_is_transductive():
-    """--self_train: the test clips' labels come from the model's predictions; scrambling the true
-    ones changes nothing of the adapted model (only the reported pseudo-label accuracy)."""
-    rng = np.random.default_rng(0)
-    n, t, f = 48, 8, 5
-    x = rng.normal(size=(n, t, f)).astype(np.float32)
-    y = rng.integers(0, 3, n).astype(np.int32)
-    split = splits.Split("holdout", np.arange(0, 32), np.arange(32, 40), np.arange(40, 48), False, None, "test")
-    model = dataclasses.replace(TINY_MODEL, num_classes=3)
-    cfg = dataclasses.replace(tiny_config("unused", "unused", self_train=2, self_train_threshold=0.34,
-                                          self_train_epochs=1, batch_size=8), model_config=model)
-    state = train_lib.create_train_state(jax.random.PRNGKey(0), model, cfg.optim, t, f, 10)
-    data = train_data.Arrays(jnp.asarray(x), jnp.full(n, t, jnp.int32), jnp.asarray(y))
-    labels = ["a", "b", "c"]
-    adapted, info = train_lib.self_train(state, cfg, data, y, labels, split, None, None, progress=False)
-    scrambled = y.copy()
-    scrambled[split.test] = (y[split.test] + 1) % 3
-    again, info2 = train_lib.self_train(state, cfg, data._replace(y=jnp.asarray(scrambled)), scrambled, labels, split,
-                                        None, None, progress=False)
-    for a, b in zip(jax.tree.leaves(adapted.params), jax.tree.leaves(again.params), strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert info["method"] == "self_train" and len(info["test_clips_used"]) >= 1 and info["test_clips_used"][0] > 0
-    assert info["test_clips_used"] == info2["test_clips_used"]
-    changed = any(not np.array_equal(np.asarray(a), np.asarray(b))
-                  for a, b in zip(jax.tree.leaves(adapted.params), jax.tree.leaves(state.params)))
-    assert changed  # it did train
-    text = report_lib.format_summary({"accuracy": 0.5, "macro_f1": 0.5, "weighted_f1": 0.5, "uar": 0.5,
-                                      "transductive": info}, leaky=False, protocol="holdout")
-    assert "TRANSDUCTIVE" in text
