@@ -1,67 +1,19 @@
-"""The renderer of a table's results (ser_jax.tables): Markdown, LaTeX, sub-rows and the per-emotion report."""
+"""A table's results (ser_jax.tables.results): sub-rows per tested corpus and per channel, and ensemble rows
+scored from the runs' probabilities.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_experiments import write_spec
+from experiments.helpers import write_spec
 
 from ser_jax import rundir
 from ser_jax.experiments.spec import load_spec
-from ser_jax.tables.per_emotion import render_per_emotion, write_confusion_png
-from ser_jax.tables.render import render_latex, render_markdown
+from ser_jax.tables.render import render_markdown
 from ser_jax.tables.results import collect
 
-# ----------------------------------------------------------------------------------------------
-# Rendering fabricated results (the renderer only reads metrics.json files)
-
-
-def _metrics(acc, f1, *, protocol="holdout", leaky=False, folds=False):
-    if folds:
-        return {"accuracy": {"mean": acc, "std": 0.1}, "macro_f1": {"mean": f1, "std": 0.1}, "uar": {"mean": acc},
-                "n_folds": 5, "protocol": protocol, "leaky": leaky}
-    return {"accuracy": acc, "macro_f1": f1, "uar": acc, "protocol": protocol, "leaky": leaky}
-
-
-def _fake_table(tmp_path):
-    spec = load_spec(write_spec(
-        tmp_path / "fake.json", seeds=[0, 1, 2],
-        rows=[{"name": "leaky", "label": "original_protocol"}, {"name": "good", "label": "holdout"},
-              {"name": "partial", "label": "k-fold"}, {"name": "never", "label": "not run"}],
-        columns=[{"name": "speech", "label": "speech"}, {"name": "song", "label": "song"}]))
-    values = {
-        "leaky": ([0.90, 0.92, 0.94], dict(protocol="seed_leaky", leaky=True)),
-        "good": ([0.70, 0.74, 0.72], {}),
-        "partial": ([0.60, 0.80], dict(protocol="actor_kfold", folds=True)),
-    }
-    for row, (accs, kw) in values.items():
-        for col, shift in (("speech", 0.0), ("song", -0.1)):
-            for seed, acc in enumerate(accs):
-                rundir.write_json(tmp_path / "runs" / "fake" / row / col / f"seed_{seed}" / "metrics.json",
-                                  _metrics(acc + shift, acc + shift - 0.05, **kw))
-    return collect(spec, tmp_path / "runs")
-
-
-def test_markdown_shows_mean_and_sample_std_marks_the_best_and_flags_leaky_rows(tmp_path):
-    md = render_markdown(_fake_table(tmp_path))
-    lines = md.splitlines()
-    assert lines[0] == "**Tiny table**"
-    assert lines[2] == ("| Configuration | speech: accuracy | speech: macro F1 | song: accuracy | song: macro F1 |")
-    cells = [[c.strip() for c in line.strip().strip("|").split(" | ")] for line in lines[4:8]]
-    rows = {c[0]: c[1:] for c in cells}
-    # good: 0.70, 0.74, 0.72 -> 72.0 +- 2.0 (sample std), the best non-leaky cell: bold.
-    assert rows["holdout"][0] == f"**72.0 ± {100 * np.std([.70, .74, .72], ddof=1):.1f}**"
-    assert rows["holdout"][2].startswith("**62.0 ± 2.0**")
-    # The leaky row scores higher but is not eligible; it carries a dagger and a footnote.
-    assert rows["original_protocol †"][0] == "92.0 ± 2.0"
-    assert "† LEAKY: early stopping chose the epoch on the test set" in md
-    # Two of three seeds finished; a k-fold run's sample is its mean over folds.
-    assert rows["k-fold"][0] == f"70.0 ± {100 * np.std([.6, .8], ddof=1):.1f} (n=2)"
-    assert rows["not run"] == ["-", "-", "-", "-"]
-    caption = lines[9]
-    assert caption.startswith("A test of the table machinery.") and "3 training seeds (0, 1, 2)" in caption
-    assert "original_protocol: seed_leaky" in caption and "k-fold: actor_kfold" in caption
-    assert "not run: not run yet" in caption
+from .helpers import _metrics
 
 
 def test_a_per_corpus_row_gains_a_sub_row_for_each_tested_corpus(tmp_path):
@@ -180,39 +132,3 @@ def test_a_per_channel_row_gains_a_sub_row_for_speech_and_for_song(tmp_path):
                                   for line in md.splitlines() if line.startswith("| speech"))}
     assert rows["speech + song: song clips"] == ["-", f"65.0 ± {100 * np.std([.6, .7], ddof=1):.1f}"]
     assert rows["speech + song: speech clips"][1].startswith("85.0 ± 7.1")  # validation: not split by channel
-
-
-def test_latex_is_a_booktabs_table_with_escaped_labels(tmp_path):
-    tex = render_latex(_fake_table(tmp_path))
-    assert tex.startswith(r"\begin{table}[t]") and tex.rstrip().endswith(r"\end{table}")
-    assert r"\multicolumn{2}{c}{speech} & \multicolumn{2}{c}{song} \\" in tex
-    assert r"\cmidrule(lr){2-3} \cmidrule(lr){4-5}" in tex
-    assert r"original\_protocol$^\dagger$ & $92.0 \pm 2.0$" in tex
-    assert r"holdout & $\mathbf{72.0 \pm 2.0}$" in tex
-    assert r"$70.0 \pm 14.1$\,{\scriptsize (n=2)}" in tex
-    assert r"not run & - & - & - & - \\" in tex
-    assert r"\caption{Tiny table. A test of the table machinery." in tex and r"seed\_leaky" in tex
-    assert "±" not in tex and "†" not in tex  # all turned into LaTeX
-
-
-def test_per_emotion_report_pools_seeds_from_their_confusion_matrices(tmp_path):
-    spec = load_spec(write_spec(tmp_path / "pe.json", kind="per_emotion", seeds=[0, 1, 2]))
-    names = ["angry", "calm", "sad"]
-    cms = [np.array([[8, 2, 0], [1, 9, 0], [0, 0, 0]]), np.array([[6, 4, 0], [0, 10, 0], [0, 0, 0]])]
-    for seed, cm in enumerate(cms):
-        rundir.write_json(tmp_path / "runs" / "pe" / "a" / "all" / f"seed_{seed}" / "metrics.json",
-                          {**_metrics(np.trace(cm) / cm.sum(), 0.5), "label_names": names,
-                           "confusion_matrix": cm.tolist()})
-    results = collect(spec, tmp_path / "runs")
-    png = write_confusion_png(results, tmp_path / "cm.png")
-    assert png.is_file() and png.stat().st_size > 1000
-    md = render_per_emotion(results, "markdown", png)
-    assert "| Emotion | Precision | Recall | F1-Score | Support |" in md
-    # angry: precision 8/9 and 6/6, recall 0.8 and 0.6; sad has no test examples: no row.
-    p = [8 / 9, 1.0]
-    assert f"| angry | {np.mean(p):.2f} ± {np.std(p, ddof=1):.2f} | 0.70 ± 0.14 |" in md
-    assert "| sad |" not in md
-    acc = [17 / 20, 16 / 20]
-    assert f"| accuracy |  |  | {np.mean(acc):.2f} ± {np.std(acc, ddof=1):.2f} | 20 |" in md
-    assert "2 of 3 training seeds" in md and str(png) in md
-    assert r"\toprule" in render_per_emotion(results, "latex", png)
