@@ -109,3 +109,37 @@ def tiny_bin(tmp_path_factory):
     from ser_jax.testing.encoders import write_tiny_whisper
 
     return write_tiny_whisper(tmp_path_factory.mktemp("encoder") / "model.bin")
+
+
+# ------------------------------------------------------------------------------------------------
+# The trained run the prediction tests share (tests/predict/, tests/e2e/test_predict_command.py):
+# built once per session by the one xdist worker that runs them (their files carry
+# pytest.mark.xdist_group("predict_runs"), and make test distributes with --dist loadgroup).
+
+
+@pytest.fixture(scope="session")
+def run(tiny_corpus, tiny_cache_dir, tmp_path_factory):
+    """A tiny holdout run and its metrics: no dropout and a high learning rate, so that after a few
+    epochs its probabilities differ clearly between clips (tolerances below mean something)."""
+    import dataclasses
+
+    from ser_jax import config as config_lib
+    from ser_jax import optim, splits
+    from ser_jax.train import loop as train_lib
+
+    model = dataclasses.replace(TINY_MODEL, conv_dropout=0.0, lstm_dropout=0.0, lstm_recurrent_dropout=0.0,
+                                dense_dropout=0.0)
+    cfg = config_lib.ExperimentConfig(
+        data_dir=str(tiny_corpus), cache_dir=str(tiny_cache_dir), features=TINY_FEATURES,
+        split=splits.SplitConfig(protocol="holdout"), model_config=model, optim=optim.OptimConfig(learning_rate=1e-2),
+        train=config_lib.TrainConfig(epochs=6, patience=0, batch_size=16), workers=2)
+    run_dir = tmp_path_factory.mktemp("predict") / "run"
+    result = train_lib.train_and_evaluate(cfg, run_dir, progress=False)
+    return cfg, run_dir, result.metrics
+
+
+@pytest.fixture(scope="session")
+def predictor(run):
+    from ser_jax import predict
+
+    return predict.load_predictor(run[1])

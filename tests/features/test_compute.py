@@ -1,5 +1,5 @@
-"""Features of a file or an array (ser_jax.features.compute): full-length clips, raw arrays, and bad and odd
-audio.
+"""Features of a file or an array (ser_jax.features.compute): full-length clips, raw arrays, bad and odd
+audio, and the windows of a long clip.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ser_jax import audio
+from ser_jax import audio, features
 from ser_jax import features as F
 
 from .helpers import FAST, tones
@@ -137,3 +137,10 @@ def test_non_finite_samples_are_zeroed(tmp_path):
     assert np.all(np.isfinite(F.load_clip(path, FAST)))
     _finite_and_quiet(path, FAST)
     assert np.all(np.isfinite(F.prepare(np.where(np.arange(5000) % 7, np.nan, 0.1), FAST)))
+
+
+def test_window_starts_cover_the_clip_with_half_overlapping_windows():
+    assert features.window_starts(500, 1000) == [0]
+    assert features.window_starts(1000, 1000) == [0]
+    assert features.window_starts(2000, 1000) == [0, 500, 1000]
+    assert features.window_starts(2200, 1000) == [0, 500, 1000, 1200]  # the last one ends at the end
