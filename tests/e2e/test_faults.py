@@ -1,7 +1,7 @@
 """Fault injection: kills, damaged caches and checkpoints, full disks, two writers.
 
 Each test counts what it tried and how it was handled, and prints one line
-``fault injection: <what>: tried N, handled N`` (``pytest tests/test_faults.py -s`` shows them;
+``fault injection: <what>: tried N, handled N`` (``pytest tests/e2e/test_faults.py -s`` shows them;
 the README's reliability section quotes them). Handled means: the resumed run is bit-identical to
 an uninterrupted one, or the damage is refused in one line / rebuilt correctly; never a silent
 success, a wrong result or a traceback.
@@ -28,9 +28,8 @@ from ser_jax import cache, checkpoint, corpora, predict
 from ser_jax import config as config_lib
 from ser_jax.cache import build as cache_build
 from ser_jax.cache import format as cache_format
+from ser_jax.testing.tiny import TINY_FEATURES, TINY_MODEL
 from ser_jax.train import loop as train_lib
-
-from conftest import TINY_FEATURES, TINY_MODEL
 
 TINY_FLAGS = ["--recipe=fast", "--sample_rate=16000", "--duration=1.0", "--n_fft=512", "--hop_length=256",
               "--n_mfcc=13", "--n_mels=16", "--conv_filters=8", "--conv_kernels=3", "--lstm_units=8",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 INTERNAL = {"workers"}  # python -m ser_jax.workers: the feature worker interpreter, named in docs, not run by hand
 _COMMAND = re.compile(r"(?:\.venv/bin/)?(?:python -m ser_jax\.([a-z_]+)|ser-jax ([a-z]+)|python (benchmarks/\w+\.py))")
