@@ -17,9 +17,8 @@ from ser_jax import config as config_lib
 from ser_jax import corpora, encoders, models, plugins, predict, splits
 from ser_jax.features import recipes
 from ser_jax.testing import corpora as synthetic
+from ser_jax.testing.tiny import TINY_FEATURES
 from ser_jax.train import loop as train_lib
-
-from conftest import TINY_FEATURES
 
 MODEL = '''
 """tiny_gru: the mean valid frame through one hidden layer (a model of the user's, outside ser_jax)."""

@@ -11,9 +11,8 @@ import pytest
 from ser_jax import cache, corpora, featureset, normalize, splits, stream
 from ser_jax import config as config_lib
 from ser_jax.cache import format as cache_format
+from ser_jax.testing.tiny import TINY_FEATURES
 from ser_jax.train import data as train_data
-
-from conftest import TINY_FEATURES
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +68,7 @@ def test_materialized_rows_equal_the_in_memory_load_in_its_stored_type(tiny_set)
 
 
 def test_training_opens_each_cache_once_whatever_stream_decides(tiny_corpus, tiny_cache_dir, monkeypatch):
-    from conftest import TINY_FEATURES as feats
+    from ser_jax.testing.tiny import TINY_FEATURES as feats
 
     opened = []
     load = cache_format.load

@@ -1,5 +1,7 @@
-"""Perturbed training copies: speed, VTLP and noise as feature sets of their own, used for training rows only;
-each kind a module of ser_jax/perturb, found by name."""
+"""Perturbed training copies (ser_jax/perturb/__init__.py): feature sets of their own, used for
+training rows only; each kind a module of ser_jax/perturb, found by name. Each kind's own audio
+work: test_speed.py, test_vtlp.py, test_noise.py.
+"""
 
 from __future__ import annotations
 
@@ -9,31 +11,15 @@ import types
 
 import numpy as np
 import pytest
-import soundfile as sf
 
-from ser_jax import corpora, features, featureset, perturb, splits
 from ser_jax import config as config_lib
+from ser_jax import corpora, features, featureset, perturb, splits
 from ser_jax.cache import format as cache_format
-from ser_jax.perturb import noise, vtlp
+from ser_jax.perturb import noise
+from ser_jax.testing.tiny import TINY_FEATURES
 from ser_jax.train import loop as train_lib
 
-from conftest import TINY_FEATURES
-
-SR = 16000
-CFG = features.FeatureConfig(recipe="fast", sample_rate=SR, duration=1.0, n_fft=512, hop_length=256, n_mfcc=13,
-                             n_mels=16)
-
-
-def _sine(tmp_path, name="a.wav", hz=440.0, seconds=1.0, amp=0.3):
-    t = np.arange(int(seconds * SR)) / SR
-    path = tmp_path / name
-    sf.write(path, (amp * np.sin(2 * np.pi * hz * t)).astype(np.float32), SR, subtype="FLOAT")
-    return path
-
-
-def _peak_hz(y):
-    spec = np.abs(np.fft.rfft(y * np.hanning(len(y))))
-    return np.fft.rfftfreq(len(y), 1 / SR)[np.argmax(spec)]
+from .helpers import CFG, _sine
 
 
 def test_unperturbed_configs_keep_their_cache_keys():
@@ -49,55 +35,6 @@ def test_unperturbed_configs_keep_their_cache_keys():
 def test_bad_perturbations_name_the_field(kw):
     with pytest.raises(ValueError, match=list(kw)[0]):
         dataclasses.replace(CFG, **kw)
-
-
-def test_speed_perturbation_scales_pitch_and_tempo(tmp_path):
-    path = _sine(tmp_path, hz=440.0, seconds=0.5)
-    full = dataclasses.replace(CFG, duration=None)
-    for speed in (0.9, 1.1):
-        y = features.load_clip(path, dataclasses.replace(full, speed=speed))
-        assert abs(len(y) - 0.5 * SR / speed) <= 2  # tempo: the clip gets shorter when faster
-        assert _peak_hz(y) == pytest.approx(440.0 * speed, rel=0.01)  # pitch moves with it
-    assert _peak_hz(features.load_clip(path, full)) == pytest.approx(440.0, rel=0.01)
-
-
-def test_vtlp_warp_moves_frequencies_below_the_boundary_by_the_factor_and_keeps_nyquist():
-    freqs = np.linspace(0, SR / 2, 257)
-    for alpha in (0.9, 1.1):
-        warped = vtlp.frequencies(freqs, alpha, SR)
-        assert np.all(np.diff(warped) > 0) and warped[0] == 0 and warped[-1] == pytest.approx(SR / 2)
-        low = freqs <= vtlp.F_HI * min(alpha, 1) / alpha
-        np.testing.assert_allclose(warped[low], alpha * freqs[low])
-
-
-def test_vtlp_copy_moves_a_tone_and_keeps_length_and_tempo(tmp_path):
-    path = _sine(tmp_path, hz=1000.0, seconds=0.8)
-    full = dataclasses.replace(CFG, duration=None)
-    plain = features.load_clip(path, full)
-    for alpha in (0.9, 1.1):
-        cfg = dataclasses.replace(full, vtlp=alpha)
-        y = features.load_clip(path, cfg)
-        assert len(y) == len(plain)  # tempo kept (speed perturbation would change the length)
-        assert _peak_hz(y) == pytest.approx(1000.0 * alpha, rel=0.01)
-        # Resynthesis keeps most of the energy (moving complex bins about would cancel it).
-        assert 0.7 < np.sqrt(np.mean(y ** 2) / np.mean(plain ** 2)) < 1.3
-        np.testing.assert_array_equal(y, features.load_clip(path, cfg))  # the same copy on every load
-
-
-def test_noise_has_the_snr_asked_and_is_the_same_on_every_load(tmp_path):
-    path = _sine(tmp_path, seconds=0.8)  # shorter than the 1 s crop: the padding must not lower the SNR
-    clean = features.load_clip(path, CFG)
-    noisy_cfg = dataclasses.replace(CFG, noise_snr=(10.0, 20.0))
-    noisy = features.load_clip(path, noisy_cfg)
-    np.testing.assert_array_equal(noisy, features.load_clip(path, noisy_cfg))  # deterministic
-    own = int(0.8 * SR)
-    snr = 10 * np.log10(np.mean(clean[:own] ** 2) / np.mean((noisy - clean).astype(np.float64) ** 2))
-    assert 9.7 <= snr <= 20.3
-    other = _sine(tmp_path, name="b.wav", seconds=0.8)  # same audio, another file: other noise
-    assert not np.array_equal(features.load_clip(other, noisy_cfg), noisy)
-    silent = tmp_path / "silent.wav"
-    sf.write(silent, np.zeros(SR, np.float32), SR)
-    assert not features.load_clip(silent, noisy_cfg).any()
 
 
 def _fake_set(n=6, tag_value=0.0):
