@@ -54,14 +54,13 @@ def test_a_named_encoder_whose_extra_is_not_installed_says_which_extra(monkeypat
 @pytest.mark.parametrize("model", ["superb", "whisper_top"])  # frozen states; the top block fine-tuned
 def test_a_run_on_encoder_features_trains_resumes_to_the_same_result_and_predicts_new_files(
         tiny_corpus, tmp_path, monkeypatch, model):
-    import math
-
     import soundfile as sf
+
+    from ser_jax.testing.runs import whole_and_resumed
 
     from ser_jax import config as config_lib
     from ser_jax import optim, predict, splits
     from ser_jax.models import superb, whisper_top
-    from ser_jax.train import loop as train_lib
 
     encoder = write_tiny_whisper(tmp_path / "weights" / "model.bin")
     feats = features.FeatureConfig(recipe="whisper", encoder=str(encoder), duration=1.0)
@@ -72,22 +71,7 @@ def test_a_run_on_encoder_features_trains_resumes_to_the_same_result_and_predict
         split=splits.SplitConfig(protocol="holdout"), model=model,
         model_config=model_config, optim=optim.OptimConfig(learning_rate=3e-3),
         train=config_lib.TrainConfig(epochs=2, patience=0, batch_size=32), workers=2)
-    full = train_lib.train_and_evaluate(cfg, tmp_path / "full", progress=False).metrics
-
-    calls, step = {"n": 0}, train_lib.train_step
-    stop_at = math.ceil(full["n_train"] / cfg.train.batch_size) + 2  # inside the second epoch
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == stop_at:
-            raise KeyboardInterrupt
-        return step(*args, **kwargs)
-
-    monkeypatch.setattr(train_lib, "train_step", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        train_lib.train_and_evaluate(cfg, tmp_path / "cut", progress=False)
-    monkeypatch.undo()
-    resumed = train_lib.train_and_evaluate(cfg, tmp_path / "cut", resume=True, progress=False).metrics
+    full, resumed = whole_and_resumed(cfg, tmp_path, monkeypatch)
     assert resumed["history"] == full["history"]
 
     predictor = predict.load_predictor(tmp_path / "full")

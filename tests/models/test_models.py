@@ -7,7 +7,6 @@ import path. Each model's own tests: test_<model>.py.
 from __future__ import annotations
 
 import dataclasses
-import math
 import pathlib
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import soundfile as sf
 from ser_jax import config as config_lib
 from ser_jax import models, optim, predict, splits
 from ser_jax.models import conformer, superb, tcn, whisper_top
+from ser_jax.testing.runs import whole_and_resumed
 from ser_jax.testing.tiny import TINY_FEATURES, TINY_MODEL
 from ser_jax.train import loop as train_lib
 
@@ -229,22 +229,7 @@ def _config(corpus, cache_dir, name, **train):
 def test_every_model_trains_resumes_to_the_same_result_and_predicts_from_its_checkpoint(
         name, tiny_corpus, tiny_cache_dir, tmp_path, monkeypatch):
     cfg = _config(tiny_corpus, tiny_cache_dir, name, epochs=2)  # cut inside the second, the last
-    full = train_lib.train_and_evaluate(cfg, tmp_path / "full", progress=False).metrics
-
-    calls, step = {"n": 0}, train_lib.train_step
-    stop_at = math.ceil(full["n_train"] / cfg.train.batch_size) + 2  # inside the second epoch
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == stop_at:
-            raise KeyboardInterrupt
-        return step(*args, **kwargs)
-
-    monkeypatch.setattr(train_lib, "train_step", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        train_lib.train_and_evaluate(cfg, tmp_path / "cut", progress=False)
-    monkeypatch.undo()
-    resumed = train_lib.train_and_evaluate(cfg, tmp_path / "cut", resume=True, progress=False).metrics
+    full, resumed = whole_and_resumed(cfg, tmp_path, monkeypatch)
     assert resumed["history"] == full["history"]
     assert resumed["test_predictions"] == full["test_predictions"]
 
