@@ -1,18 +1,16 @@
-"""Feature workers: a worker that dies costs its clip only, and workers never outlive their parent."""
+"""Feature workers (ser_jax.workers): a worker that dies costs its clip only, a task that raises is an
+error. That workers never outlive their parent: tests/e2e/test_precompute_command.py.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from test_cache import CFG, build, make_corpus
+from cache.helpers import CFG, build, make_corpus
 
 from ser_jax import corpora, workers
 from ser_jax.cache import build as cache_build
@@ -80,42 +78,3 @@ def test_a_task_that_raises_is_an_error_and_the_worker_lives_on():
 def test_workers_load_neither_jax_nor_the_callers_main_module():
     loaded = workers.call("ser_jax.workers:loaded_modules")
     assert "jax" not in loaded and "flax" not in loaded and "pytest" not in loaded
-
-
-def _worker_pids(parent: int) -> list[int]:
-    """Live processes started as feature workers of ``parent``."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            env = (proc / "environ").read_bytes()
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if f"SER_JAX_WORKER_PARENT={parent}".encode() in env.split(b"\0") and state != "Z":
-            pids.append(int(proc.name))
-    return pids
-
-
-@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_killing_the_parent_during_a_build_leaves_no_worker(tmp_path, sig):
-    paths = make_corpus(tmp_path / "data", n=8)
-    marks = tmp_path / "marks"
-    env = dict(os.environ, **{workers.NUMBA_CACHE_ENV: str(tmp_path / "numba"),
-                              workers.FAULT_ENV: json.dumps({"clip": paths[3].name, "how": "hang", "times": 0,
-                                                             "marks": str(marks)})})
-    cmd = [sys.executable, "-m", "ser_jax.precompute", f"--data_dir={tmp_path / 'data'}",
-           f"--cache_dir={tmp_path / 'cache'}", "--recipe=fast", "--sample_rate=16000", "--duration=0.5",
-           "--n_fft=256", "--hop_length=128", "--n_mfcc=13", "--n_mels=16", "--workers=2"]
-    parent = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 90
-    while time.time() < deadline and not (marks.is_dir() and any(marks.iterdir())):
-        time.sleep(0.05)
-    assert marks.is_dir() and any(marks.iterdir()), "no worker reached the hanging clip"
-    assert len(_worker_pids(parent.pid)) == 2
-    parent.send_signal(sig)
-    parent.wait(timeout=30)
-    deadline = time.time() + 10
-    while time.time() < deadline and _worker_pids(parent.pid):
-        time.sleep(0.05)
-    assert _worker_pids(parent.pid) == []

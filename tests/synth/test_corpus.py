@@ -1,11 +1,10 @@
-"""The synthetic corpus: RAVDESS design and naming, determinism, audio format, and that
-emotion is really carried by the signal."""
+"""The synthetic corpus (ser_jax.synth.corpus): RAVDESS naming read back, determinism, audio format,
+and that emotion is really carried by the signal.
+"""
 
 from __future__ import annotations
 
 import collections
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import soundfile as sf
 from ser_jax import corpora, synth
 from ser_jax.corpora import ravdess
 
-SR = 8000  # low rate keeps the tests fast; the code path is the same as at 48 kHz
+from .helpers import SR
 
 
 @pytest.fixture(scope="module")
@@ -33,17 +32,6 @@ def _read(path: Path) -> np.ndarray:
 def _frame_rms_db(y: np.ndarray, frame: int = 256) -> np.ndarray:
     frames = y[: len(y) // frame * frame].reshape(-1, frame)
     return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
-
-
-def test_plan_follows_the_ravdess_design():
-    specs = synth.plan(actors=8)
-    per = collections.Counter((s.channel, s.actor) for s in specs)
-    assert sum(v for (c, _), v in per.items() if c == "speech") == 480
-    assert sum(v for (c, _), v in per.items() if c == "song") == 352
-    assert {v for (c, _), v in per.items() if c == "speech"} == {60}
-    assert {v for (c, _), v in per.items() if c == "song"} == {44}
-    assert not [s for s in specs if s.emotion_code == 1 and s.intensity == 2]
-    assert len({s.name for s in specs}) == len(specs)
 
 
 def test_discover_reads_the_corpus_back_with_ravdess_counts(tiny):
@@ -158,19 +146,6 @@ def test_emotion_is_carried_by_loudness_and_pitch(tiny):
     assert median_f0(files(1, "neutral")[0]) < median_f0(files(2, "neutral")[0])
 
 
-def test_statements_differ_in_their_sounds():
-    """Statement 2 has the long /s/ of 'sitting': more high-frequency noise than statement 1."""
-    config = synth.SynthConfig(sample_rate=16000, stereo_fraction=0.0)
-
-    def hf_share(statement: int) -> float:
-        y = synth.render(synth.FileSpec("speech", 1, 1, statement, 1, 3), config).astype(float)
-        spec = np.abs(np.fft.rfft(y)) ** 2
-        freqs = np.fft.rfftfreq(len(y), 1 / 16000)
-        return spec[freqs > 3500].sum() / spec.sum()
-
-    assert hf_share(2) > 1.5 * hf_share(1)
-
-
 def test_writes_into_a_folder_that_holds_other_things(tmp_path):
     (tmp_path / "notes.txt").write_text("keep me")
     paths = synth.synthesize(tmp_path, actors=1, sample_rate=SR, emotions=["neutral"], channels=["speech"])
@@ -201,20 +176,3 @@ def test_out_must_not_be_a_file(tmp_path):
     target.write_bytes(b"")
     with pytest.raises(synth.BadArgument, match="^out="):
         synth.synthesize(target, actors=1)
-
-
-@pytest.mark.slow
-def test_cli_writes_a_corpus_and_rejects_bad_flags(tmp_path):
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "ser_jax.synth", *args], capture_output=True, text=True, timeout=120
-        )
-
-    ok = run("--out", str(tmp_path), "--actors", "1", "--sample_rate", str(SR), "--emotions", "angry",
-             "--channels", "song")
-    assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.strip().count("\n") == 0 and ok.stdout.startswith("wrote 8 files (0 speech + 8 song")
-    assert len(corpora.read(tmp_path)) == 8  # angry: 2 intensities x 2 statements x 2 repetitions
-    bad = run("--out", str(tmp_path), "--actors", "0")
-    assert bad.returncode == 1
-    assert bad.stderr.strip().splitlines()[-1].startswith("error: --actors=0")
