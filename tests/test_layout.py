@@ -224,3 +224,97 @@ def test_no_module_outside_the_plugin_packages_names_a_plugin():
     assert not found, "find these by name (a hook, an attribute, models.DEFAULT): " + "; ".join(found)
     stale = [k for k in NOT_A_PLUGIN_NAME if k[0] not in MODULES]
     assert not stale, f"allowed literals of modules that are gone: {stale}"
+
+
+# ------------------------------------------------------------------------------------------------
+# The tests' own layout (docs/development.md, "Tests"): tests/<package>/test_<module>.py mirrors
+# ser_jax/<package>/<module>.py, tests/test_<module>.py a top-level module, tests/e2e/ runs the commands.
+
+TESTS = ROOT / "tests"
+E2E = TESTS / "e2e"
+# Top-level test files that test no one module: file name -> what they test instead.
+NOT_A_MODULE_TEST = {
+    "test_layout.py": "the package's layout as a whole (and the tests')",
+}
+# Files of a test folder besides its test_*.py: the folder's fixtures, what its files share, its package.
+TEST_FOLDER_FILES = {"conftest.py", "helpers.py", "__init__.py"}
+
+
+def _modules_in(folder: Path) -> set[str]:
+    """What a test file in the mirror of ``folder`` may be named after: its modules (a leading ``_``
+    dropped: test_layers.py tests _layers.py), its subpackages, and the package itself (its
+    __init__: test_models.py in tests/models/ holds the zoo's generic tests)."""
+    names = {p.stem.lstrip("_") for p in folder.glob("*.py") if p.stem != "__init__"}
+    names |= {p.name for p in folder.iterdir() if (p / "__init__.py").is_file()}
+    return names | ({folder.name} if folder != PACKAGE else set())
+
+
+def _names_a_module(stem: str, modules: set[str]) -> bool:
+    """test_<module>.py, or test_<module>_<topic>.py where one module's tests fill several files
+    (tests/splits/test_speakers_emobox.py)."""
+    name = stem.removeprefix("test_")
+    return any(name == m or name.startswith(m + "_") for m in modules)
+
+
+def test_each_test_file_mirrors_the_module_it_tests():
+    wrong = []
+    for path in sorted(TESTS.rglob("*.py")):
+        rel = path.relative_to(TESTS)
+        if rel.parts[0] == "e2e" or rel.parts[0].startswith((".", "__")) or "__pycache__" in rel.parts:
+            continue
+        if len(rel.parts) == 1:  # tests/test_<module>.py: a top-level module (a package's tests have its folder)
+            modules = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+            if path.name.startswith("test_") and path.name not in NOT_A_MODULE_TEST and not _names_a_module(
+                    path.stem, modules):
+                wrong.append(f"{rel}: no module ser_jax/{path.stem.removeprefix('test_')}.py")
+            continue
+        folder = PACKAGE.joinpath(*rel.parts[:-1])
+        if not (folder / "__init__.py").is_file():
+            where = "/".join(rel.parts[:-1])
+            wrong.append(f"{rel}: tests/{where}/ mirrors no package ser_jax/{where}/")
+        elif path.name.startswith("test_"):
+            if not _names_a_module(path.stem, _modules_in(folder)):
+                wrong.append(f"{rel}: names no module of ser_jax/{'/'.join(rel.parts[:-1])}/")
+        elif path.name not in TEST_FOLDER_FILES:
+            wrong.append(f"{rel}: a test folder holds test_*.py, {', '.join(sorted(TEST_FOLDER_FILES))}")
+    for folder in sorted(p for p in TESTS.rglob("*") if p.is_dir() and "__pycache__" not in p.parts
+                         and not p.name.startswith(".")):
+        if not (folder / "__init__.py").is_file():  # test files' module names are their paths: splits.test_config
+            wrong.append(f"{folder.relative_to(TESTS)}/: no __init__.py")
+    assert not wrong, "tests/<package>/test_<module>.py mirrors ser_jax/<package>/<module>.py: " + "; ".join(wrong)
+    assert not [n for n in NOT_A_MODULE_TEST if not (TESTS / n).is_file()], "allowed names of files that are gone"
+
+
+def test_no_test_file_is_longer_than_400_lines():
+    long = {str(p.relative_to(TESTS)): n for p in TESTS.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"split these by topic: {long}"
+
+
+def _commands_run(path: Path) -> list[str]:
+    """The ser_jax commands ``path`` runs: ``-m ser_jax.X`` in an argument list (subprocess, or a helper
+    that passes its arguments to sys.executable), the ``ser-jax`` console script, ``runpy.run_module``
+    of ser_jax in a script run by ``python -c``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        items = (node.elts if isinstance(node, (ast.List, ast.Tuple)) else
+                 node.args if isinstance(node, ast.Call) else [])
+        values = [i.value if isinstance(i, ast.Constant) and isinstance(i.value, str) else None for i in items]
+        for a, b in zip(values, values[1:]):
+            if a == "-m" and b and b.startswith("ser_jax"):
+                found.append(f"line {node.lineno}: python -m {b}")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if node.value == "ser-jax" or node.value.startswith("ser-jax "):
+                found.append(f"line {node.lineno}: {node.value}")
+            if re.search(r"run_module\([\"']ser_jax", node.value):
+                found.append(f"line {node.lineno}: runpy.run_module of ser_jax in a script")
+    return found
+
+
+def test_only_the_end_to_end_tests_run_the_commands():
+    """Tests that run ser_jax's commands (python -m ser_jax.X, ser-jax) are in tests/e2e/; everywhere
+    else a test calls the library (a ``python -c`` script for a fresh process is a unit test's)."""
+    assert _commands_run(E2E / "test_cli.py"), "the check finds nothing: it no longer sees the commands run"
+    found = {str(p.relative_to(TESTS)): c for p in sorted(TESTS.rglob("*.py"))
+             if not p.is_relative_to(E2E) and p != Path(__file__) and (c := _commands_run(p))}
+    assert not found, f"move these tests to tests/e2e/: {found}"
