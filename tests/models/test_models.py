@@ -225,7 +225,7 @@ def _config(corpus, cache_dir, name, **train):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["tcn", "conformer"])  # crnn: tests/test_train.py and tests/test_predict.py
+@pytest.mark.parametrize("name", ["tcn", "conformer"])  # crnn: tests/train/test_loop.py, tests/predict/
 def test_every_model_trains_resumes_to_the_same_result_and_predicts_from_its_checkpoint(
         name, tiny_corpus, tiny_cache_dir, tmp_path, monkeypatch):
     cfg = _config(tiny_corpus, tiny_cache_dir, name, epochs=2)  # cut inside the second, the last
