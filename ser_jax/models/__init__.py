@@ -6,7 +6,7 @@ user's file on sys.path; see ser_jax.plugins). The module holds a frozen ``Confi
 (validated, with a ``num_classes`` field; its defaults are the model's recommended settings), a
 Flax ``Model`` whose ``__call__(x, lengths, *, train)`` maps frame features (B, T, F) and true frame
 counts (B,) to logits (B, num_classes), with frames past a clip's length never changing its logits,
-and ``TINY``: Config overrides that make it tiny, with which tests/test_models.py runs every model
+and ``TINY``: Config overrides that make it tiny, with which tests/models/test_models.py runs every model
 through padding, gradients, training and prediction. Training needs the ``dropout`` rng and, for
 models with BatchNorm, a mutable ``batch_stats`` collection.
 

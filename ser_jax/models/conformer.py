@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from ser_jax.models._layers import AttentionPool, check_inputs, check_int, check_rate, masked_batch_norm, time_mask
 
 
-# The tiny configuration tests run the model in (tests/test_models.py).
+# The tiny configuration tests run the model in (tests/models/test_models.py).
 TINY = {"dim": 8, "heads": 2, "blocks": 1, "ff_mult": 2, "conv_kernel": 3}
 
 

@@ -37,7 +37,7 @@ from ser_jax.models._layers import check_int, reverse_valid, time_mask
 Initializer = Callable[..., jax.Array]
 
 
-# The tiny configuration tests run the model in (tests/test_models.py).
+# The tiny configuration tests run the model in (tests/models/test_models.py).
 TINY = {"conv_filters": (8,), "conv_kernels": (3,), "lstm_units": 8, "dense_units": (8,)}
 
 
@@ -191,7 +191,7 @@ def _lstm_scan_fwd(proj, recurrent, rec_mask, unroll):
 def _lstm_scan_bwd(unroll, residuals, d_hs):
     """Backward recurrence by hand: only dz_t and dh_{t-1} are computed inside the loop; the
     recurrent kernel's gradient is one matmul over all steps afterwards. Checked against autodiff
-    of ``_lstm_forward`` in tests/test_model.py."""
+    of ``_lstm_forward`` in tests/models/test_crnn_lstm.py."""
     (hs, cs, acts), recurrent, rec_mask = residuals
     dirs, batch, steps, units = hs.shape
     zeros = jnp.zeros((dirs, batch, units), hs.dtype)
@@ -324,7 +324,7 @@ class Model(nn.Module):
             # An elementwise maximum over a reshape: the same values as nn.max_pool, but its
             # gradient is a cheap select on the CPU instead of reduce-window bookkeeping. Not a
             # reduce-max (``.max(axis=2)``): XLA on CPU (jax 0.10.2) compiled a wrong gradient for
-            # the conv layer under that one (tests/test_models.py checks against finite differences).
+            # the conv layer under that one (tests/models/test_models.py checks against finite differences).
             r = h[:, : steps * pool].reshape(h.shape[0], steps, pool, h.shape[2])
             h = functools.reduce(jnp.maximum, [r[:, :, i] for i in range(pool)])
             lengths = jnp.maximum(1, lengths // pool)

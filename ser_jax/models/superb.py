@@ -26,7 +26,7 @@ from ser_jax.models._layers import AttentionPool, check_inputs, check_int, check
 
 POOLING = ("mean", "attention")
 MIX = ("weighted", "concat")
-# The tiny configuration tests run the model in (tests/test_models.py).
+# The tiny configuration tests run the model in (tests/models/test_models.py).
 TINY = {"state_width": 3, "hidden": (8,), "pooling": "attention", "blocks": 1, "block_dim": 8}
 # A pooled cache (one frame per clip, --encoder_pool=mean) is read as it should with:
 READS_POOLED = "with --superb.pooling=mean and no --superb.blocks"

@@ -35,7 +35,7 @@ from ser_jax.models._layers import (
 )
 
 
-# The tiny configuration tests run the model in (tests/test_models.py).
+# The tiny configuration tests run the model in (tests/models/test_models.py).
 TINY = {"filters": 8, "dilations": 2}
 
 

@@ -34,7 +34,7 @@ STATE_NORMS = ("layer", "batch")
 _BLOCK_PARAMS = ("ln1", "qkv", "out", "ln2", "fc1", "fc2")
 
 
-# The tiny configuration tests run the model in (tests/test_models.py).
+# The tiny configuration tests run the model in (tests/models/test_models.py).
 TINY = {"heads": 2, "ffn": 8, "hidden": (8,), "pooling": "attention"}
 
 

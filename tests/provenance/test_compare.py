@@ -20,6 +20,8 @@ from ser_jax.train import loop as train_lib
 
 from .helpers import _corpus_hash
 
+# The module's two trained runs (two_runs) are built once: its tests all go to one xdist worker.
+pytestmark = pytest.mark.xdist_group("provenance_runs")
 
 def _config(corpus, cache_dir, **train) -> config_lib.ExperimentConfig:
     return config_lib.ExperimentConfig(
