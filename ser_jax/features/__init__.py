@@ -14,15 +14,14 @@ by name, through ``recipes.get_recipe``, so the registry needs no import of them
 - ``layout.py``: the rows of each group, a clip's length after cropping or padding, its frames, the
   cache's dtype.
 - ``compute.py``: a file loaded as its config says (``load_clip``), the recipe's ``prepare`` and
-  ``finish``, ``compute`` (one file) and ``window_features`` (predict's task for a feature worker).
+  ``finish``, ``compute`` (one file) and ``window_starts`` (the windows of a long recording).
 
 Outside the package it imports ser_jax.audio (loading), ser_jax.perturb (a training copy's fields and
 audio work), ser_jax.encoders and ser_jax.fields, none of which imports it back. Nothing here imports
 librosa or JAX at import time, so any process may read configs and shapes.
 """
 
-from ser_jax.features.compute import (compute, finish, load_clip, needs_finish, prepare, window_features,
-                                      window_starts)
+from ser_jax.features.compute import compute, finish, load_clip, needs_finish, prepare, window_starts
 from ser_jax.features.config import (ALL_GROUPS, ENCODER_POOLS, FEATURES_VERSION, GROUP_ORDER, MFCC_MELS,
                                      OPENSMILE_GROUPS, OPTIONAL_GROUPS, FeatureConfig, cache_groups,
                                      library_versions, parse_duration)
@@ -35,5 +34,5 @@ __all__ = [
     "OPTIONAL_GROUPS", "RECIPES", "FeatureConfig", "cache_groups", "clip_samples", "compute", "feature_layout",
     "finish", "fit_length", "get_recipe", "group_sizes", "library_versions", "load_clip", "min_samples",
     "needs_finish", "num_features", "num_frames", "parse_duration", "prepare", "storage_dtype",
-    "window_features", "window_starts",
+    "window_starts",
 ]

@@ -4,12 +4,12 @@
 collected (an encoder, in batches). ``load_clip`` is the one way a file becomes a recipe's input:
 ser_jax.audio loads and resamples it (a speed copy in that resampling), ser_jax.perturb applies a
 training copy's other perturbations, and it is cropped or padded per the config. ``compute`` gives
-one file's features; ``window_features`` is predict's task for a feature worker (a whole file, in windows).
+one file's features; ``window_starts`` where the windows of a long recording begin. Predict's
+feature-worker task is ser_jax.preprocess.clip_features (one input path with training).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import numpy as np
@@ -68,15 +68,3 @@ def window_starts(num_samples: int, window: int) -> list[int]:
     if starts[-1] + window < num_samples:
         starts.append(num_samples - window)
     return starts
-
-
-def window_features(path: str, cfg_dict: dict, window: int | None) -> list[np.ndarray] | str:
-    """What the recipe's ``prepare`` gives for each window of a whole file (one window when ``window``
-    is None), or the one-line reason it cannot be read. Predict's work, run in a feature worker (ser_jax.workers)."""
-    cfg = FeatureConfig.from_dict(cfg_dict)
-    try:
-        y = load_clip(path, dataclasses.replace(cfg, duration=None))  # whole clip at the model's rate
-        clips = [y] if window is None else [y[s : s + window] for s in window_starts(len(y), window)]
-        return [np.ascontiguousarray(prepare(clip, cfg)) for clip in clips]
-    except audio.AudioError as e:
-        return str(e).splitlines()[0]
