@@ -70,7 +70,7 @@ class Preprocessor:
     def for_training(cls, features: features_lib.FeatureConfig, groups: Sequence[str], train: Any,
                      num_frames: int) -> Preprocessor:
         """The preprocessor a run's TrainConfig (``train``) asks for."""
-        mode = "speaker" if train.speaker_norm else "global" if train.standardize else "none"
+        mode = normalization(train)
         speaker = mode == "speaker"
         return cls(features, tuple(groups), mode, float(train.speaker_prior) if speaker else 0.0,
                    int(train.speaker_min_clips) if speaker else 0, int(num_frames))
@@ -195,6 +195,11 @@ class Preprocessor:
         if frames <= self.num_frames:
             return self.num_frames
         return FRAME_BUCKET * -(-frames // FRAME_BUCKET)
+
+
+def normalization(train: Any) -> str:
+    """How a run's TrainConfig (``train``) scales its inputs: "speaker", "global" or "none"."""
+    return "speaker" if train.speaker_norm else "global" if train.standardize else "none"
 
 
 def pad_stack(clips: Sequence[np.ndarray], width: int | None = None) -> tuple[np.ndarray, np.ndarray]:

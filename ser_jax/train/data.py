@@ -22,7 +22,7 @@ from ser_jax import splits as splits_lib
 from ser_jax import stream as stream_lib
 from ser_jax.cache import build as cache_build
 from ser_jax.config import ExperimentConfig, TrainConfig
-from ser_jax.preprocess import Preprocessor
+from ser_jax.preprocess import Preprocessor, normalization
 
 
 class Arrays(NamedTuple):
@@ -155,11 +155,6 @@ def padded_batches(rows: np.ndarray, batch_size: int) -> list[tuple[np.ndarray, 
             idx = np.concatenate([idx, np.full(batch_size - len(idx), idx[0])])
         out.append((idx.astype(np.int32), w))
     return out
-
-
-def normalization(tc: TrainConfig) -> str:
-    """How a run's inputs are scaled: "speaker", "global" or "none" (stored with its checkpoints)."""
-    return "speaker" if tc.speaker_norm else "global" if tc.standardize else "none"
 
 
 def standardize_rows(fs: featureset.FeatureSet, split: splits_lib.Split, tc: TrainConfig,
