@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from ser_jax import features as features_lib
-from ser_jax import stream
+from ser_jax import preprocess, stream
 from ser_jax.errors import CacheError
 
 
@@ -46,7 +46,7 @@ class FeatureSet:
         if unknown:
             raise ValueError(f"unknown feature group(s) {unknown}; this cache has {list(self.feature_names)}")
         keep = [(n, a, b) for n, a, b in self.layout if n in set(groups)]
-        cols = np.concatenate([np.arange(a, b) for _, a, b in keep])
+        cols = preprocess.columns_of(self.layout, groups)  # as predict selects them (one rule)
         layout, start = [], 0
         for n, a, b in keep:
             layout.append((n, start, start + b - a))
