@@ -49,7 +49,7 @@ def quiet() -> Iterator[None]:
         yield
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
     if isinstance(e, sf.LibsndfileError):
         text = e.error_string
     else:
@@ -58,13 +58,16 @@ def _one_line(e: BaseException) -> str:
     return lines[0] if lines else type(e).__name__
 
 
-def load_audio(path: str | os.PathLike, sample_rate: int, *, speed: float = 1.0) -> np.ndarray:
+def load_audio(path: str | os.PathLike, sample_rate: int, *, speed: float = 1.0,
+               span: tuple[int, int] | None = None) -> np.ndarray:
     """Mono float32 at sample_rate, the whole file (at least one sample); AudioError if it cannot be used.
 
     The same as the seed's ``librosa.load(path, sr=...)`` (channel mean, soxr_hq resampling) but
     libsndfile only (no audioread fallback) and with every failure turned into AudioError. ``speed``
     (a speed-perturbed copy, ser_jax.perturb.speed) reads the file as if recorded at speed x its
     native rate, in the same resampling step: played that many times faster, tempo and pitch together.
+    ``span`` (first, stop) reads only those frames of the file (at its native rate), as if they were
+    a file of their own: a segment of a long recording (ser_jax.predict.timeline) is a clip.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -76,9 +79,18 @@ def load_audio(path: str | os.PathLike, sample_rate: int, *, speed: float = 1.0)
     try:
         with sf.SoundFile(path) as f:
             native_sr = f.samplerate
-            data = f.read(dtype="float32", always_2d=False)
+            if span is not None:
+                first, stop = span
+                if not 0 <= first < stop <= f.frames:
+                    raise AudioError(f"frames {first}:{stop} are outside the file's {f.frames} frames")
+                f.seek(first)
+                data = f.read(stop - first, dtype="float32", always_2d=False)
+            else:
+                data = f.read(dtype="float32", always_2d=False)
+    except AudioError:
+        raise
     except Exception as e:  # libsndfile raises several types; callers need one reason, not a traceback
-        raise AudioError(f"cannot decode: {_one_line(e)}") from e
+        raise AudioError(f"cannot decode: {one_line(e)}") from e
     y = data.T  # (channels, n) as librosa lays it out
     if y.shape[-1] == 0:
         raise AudioError("empty audio (0 samples)")
@@ -90,7 +102,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int, *, speed: float = 1.0)
             y = librosa.resample(y, orig_sr=native_sr * speed if speed != 1.0 else native_sr,
                                  target_sr=sample_rate, res_type="soxr_hq")
     except Exception as e:
-        raise AudioError(f"cannot resample from {native_sr} Hz: {_one_line(e)}") from e
+        raise AudioError(f"cannot resample from {native_sr} Hz: {one_line(e)}") from e
     if len(y) == 0:
         raise AudioError("empty audio (0 samples after resampling)")
     return y

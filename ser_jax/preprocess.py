@@ -151,13 +151,14 @@ class Preprocessor:
             return stream_lib.Scaled(features, lengths, np.zeros(len(lengths), np.int64), [(mean, std)])
         return normalize_lib.standardize(features, mean, std, lengths).astype(np.float32, copy=False)
 
-    def scale_clips(self, clips: Sequence[np.ndarray], speakers: Sequence[str], train_stats: Stats
-                    ) -> tuple[list[np.ndarray], list[str]]:
+    def scale_clips(self, clips: Sequence[np.ndarray], speakers: Sequence[str], train_stats: Stats,
+                    unit: str = "clip") -> tuple[list[np.ndarray], list[str]]:
         """Prediction's side: (T_i, F) inputs scaled, and a note per clip ("" for none).
 
         Per speaker, as in training with the clips given standing for the corpus: one speaker against
         the training statistics; several, each against the statistics of all the clips given (the
-        training statistics when they are fewer than ``speaker_min_clips`` in all).
+        training statistics when they are fewer than ``speaker_min_clips`` in all). ``unit`` names a
+        clip in the notes (a timeline's are "segment").
         """
         if self.normalization != "speaker":
             mean, std = train_stats if self.normalization == "global" else (0.0, 1.0)
@@ -171,20 +172,20 @@ class Preprocessor:
         stats = self.fit_speakers(stacked, lengths, rows, speakers, prior=prior)
         count = {s: int(n) for s, n in zip(*np.unique(speakers, return_counts=True))}
         scaled = [_scale(c, *stats[s]) for c, s in zip(clips, speakers)]
-        return scaled, [self.speaker_note(count[s]) for s in speakers]
+        return scaled, [self.speaker_note(count[s], unit) for s in speakers]
 
-    def speaker_note(self, clips: int) -> str:
+    def speaker_note(self, clips: int, unit: str = "clip") -> str:
         """Why a speaker-normalised prediction from ``clips`` clips of its speaker is less reliable ("" if not)."""
         k, m = self.speaker_prior, self.speaker_min_clips
         if clips < m:
-            return (f"speaker statistics would rest on {clips} clip(s), fewer than the {m} the model needs: scaled "
+            return (f"speaker statistics would rest on {clips} {unit}(s), fewer than the {m} the model needs: scaled "
                     "by the training statistics instead, so this prediction is less reliable")
         if k and clips < k:
-            return (f"speaker statistics from {clips} clip(s), fewer than the {k:g} the model was trained to trust: "
+            return (f"speaker statistics from {clips} {unit}(s), fewer than the {k:g} the model was trained to trust: "
                     "mostly the training statistics, so this prediction is less reliable")
         if not k and clips == 1:
-            return ("speaker statistics from this clip alone: the model expects several clips per speaker, so this "
-                    "prediction is less reliable")
+            return (f"speaker statistics from this {unit} alone: the model expects several clips per speaker, so "
+                    "this prediction is less reliable")
         return ""
 
     # ------------------------------------------------------------------------------------------
@@ -215,10 +216,12 @@ def _scale(clip: np.ndarray, mean, std) -> np.ndarray:
     return normalize_lib.standardize(clip[None], mean, std, np.asarray([len(clip)]))[0]
 
 
-def clip_features(path: str, cfg_dict: dict) -> tuple[np.ndarray, float] | str:
+def clip_features(path: str, cfg_dict: dict, span: tuple[int, int] | None = None
+                  ) -> tuple[np.ndarray, float] | str:
     """What a feature worker computes of one file for prediction, exactly as the cache's builder does
     (the recipe's ``prepare`` of the audio loaded and cropped per the config), and the file's length in
-    seconds; or the one-line reason it cannot be read. Runs in a feature worker (ser_jax.workers):
+    seconds; or the one-line reason it cannot be read. ``span``: native-rate frames (first, stop) of
+    the file as a clip of their own (a segment of a long recording), its seconds theirs. Runs in a feature worker (ser_jax.workers):
     librosa's numba code never runs in a process that has loaded JAX."""
     import soundfile as sf
 
@@ -226,7 +229,9 @@ def clip_features(path: str, cfg_dict: dict) -> tuple[np.ndarray, float] | str:
 
     cfg = features_lib.FeatureConfig.from_dict(cfg_dict)
     try:
-        prepared = features_lib.prepare(features_lib.load_clip(path, cfg), cfg)
+        prepared = features_lib.prepare(features_lib.load_clip(path, cfg, span), cfg)
+        if span is not None:
+            return np.ascontiguousarray(prepared), (span[1] - span[0]) / sf.info(path).samplerate
         return np.ascontiguousarray(prepared), float(sf.info(path).duration)
     except audio.AudioError as e:
         return str(e).splitlines()[0]

@@ -37,12 +37,12 @@ def finish(prepared: list[np.ndarray], cfg: FeatureConfig) -> list[np.ndarray]:
     return recipe.finish(prepared, cfg) if hasattr(recipe, "finish") else list(prepared)
 
 
-def load_clip(path: str | os.PathLike, cfg: FeatureConfig) -> np.ndarray:
+def load_clip(path: str | os.PathLike, cfg: FeatureConfig, span: tuple[int, int] | None = None) -> np.ndarray:
     """Mono float32 at cfg.sample_rate, cropped/zero-padded per cfg.duration, with the perturbations of
     a training copy (speed while resampling, then VTLP and noise on the clip); audio.AudioError if the
-    file cannot be used."""
+    file cannot be used. ``span``: only those native-rate frames of the file, as a clip of their own."""
     path = os.fspath(path)
-    y = audio.load_audio(path, cfg.sample_rate, speed=cfg.speed)
+    y = audio.load_audio(path, cfg.sample_rate, speed=cfg.speed, span=span)
     own = min(len(y), layout.clip_samples(len(y), cfg))  # the clip's own samples, before any zero padding
     clip = perturb.apply(layout.fit_length(y, cfg), own, cfg, seed_text=os.path.basename(path))
     return np.ascontiguousarray(clip, dtype=np.float32)
@@ -53,17 +53,19 @@ def compute(path: str | os.PathLike, cfg: FeatureConfig) -> np.ndarray:
     return finish([prepare(load_clip(path, cfg), cfg)], cfg)[0]
 
 
-def window_starts(num_samples: int, window: int) -> list[int]:
-    """First samples of the windows a clip of num_samples is cut into for prediction.
+def window_starts(num_samples: int, window: int, hop: int | None = None) -> list[int]:
+    """First samples of the windows a stretch of num_samples is cut into (a long recording's speech).
 
-    One window at 0 when the clip fits; otherwise windows every window // 2 samples, plus one
-    ending at the clip's end if the regular ones stop short of it.
+    One window at 0 when it fits; otherwise windows every ``hop`` samples (default window // 2),
+    plus one ending at the stretch's end if the regular ones stop short of it.
     """
     if window < 1:
         raise ValueError(f"window must be at least one sample, got {window}")
+    if hop is not None and hop < 1:
+        raise ValueError(f"hop must be at least one sample, got {hop}")
     if num_samples <= window:
         return [0]
-    hop = max(1, window // 2)
+    hop = max(1, window // 2) if hop is None else hop
     starts = list(range(0, num_samples - window + 1, hop))
     if starts[-1] + window < num_samples:
         starts.append(num_samples - window)

@@ -1,18 +1,27 @@
-"""Emotions of new recordings from trained runs: ``ser_jax.predict.load_predictor(run_dir).predict_file(path)``.
+"""Emotions of new recordings from trained runs: ``ser_jax.predict.load(run_dir)``.
 
-The package's public face is the library (``ser_jax.predict.predictor``): a Predictor for one
-checkpoint, an Ensemble for several. ``formats`` prints predictions as a table, JSON or CSV, and
-``command`` is ``python -m ser_jax.predict --checkpoint=RUN_DIR FILE_OR_DIR ...``.
+The model it gives answers two questions, returning frozen dataclasses (ser_jax.predict.results):
+``predict_file(path)`` / ``predict_files(paths)``, the emotion of each file (a Prediction), and
+``timeline(path)``, a long recording's emotions over time (a Timeline of Segments). Several run
+directories (or ``ensemble=True``) give an Ensemble, which answers both the same way.
+
+Modules: ``predictor`` (Predictor, Ensemble, load), ``timeline`` (recordings cut into segments and
+judged), ``speech`` (where a recording has speech), ``segments`` (how speech is cut), ``results``
+(the dataclasses), ``formats`` and ``plot`` (how results are printed and drawn) and ``command``
+(``python -m ser_jax.predict --checkpoint=RUN_DIR [--timeline] FILE_OR_DIR ...``).
 """
 
-__all__ = ["Ensemble", "Prediction", "PredictionError", "Predictor", "load_ensemble", "load_predictor"]
+__all__ = ["Ensemble", "Prediction", "PredictionError", "Predictor", "Segment", "Timeline", "TimelineConfig", "load",
+           "load_ensemble", "load_predictor"]
+_HOME = {"Segment": "results", "Timeline": "results", "Prediction": "results", "PredictionError": "results",
+         "TimelineConfig": "timeline"}
 
 
 def __getattr__(name: str):
     """The library's names, imported on first use: so ``python -m ser_jax.predict`` sets its process up
     (ser_jax.runtime) before anything imports JAX."""
     if name in __all__:
-        from ser_jax.predict import predictor
+        import importlib
 
-        return getattr(predictor, name)
+        return getattr(importlib.import_module(f"ser_jax.predict.{_HOME.get(name, 'predictor')}"), name)
     raise AttributeError(f"module 'ser_jax.predict' has no attribute '{name}'")

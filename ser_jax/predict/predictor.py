@@ -14,7 +14,6 @@ batches, and full-length inputs padded to a multiple of a frame bucket.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -30,39 +29,13 @@ from ser_jax import models as models_lib
 from ser_jax import preprocess
 from ser_jax import workers as workers_lib
 from ser_jax.inference_meta import InferenceMeta
+from ser_jax.predict import timeline as timeline_lib
+from ser_jax.predict.results import Prediction, PredictionError, Timeline, prediction
 
-SPEAKER_GROUPS = ("files", "folder")  # speaker-normalised models: who counts as one speaker
+# Speaker-normalised models: who counts as one speaker. "files": all files given; "folder": each
+# folder's files; "recording": each file alone (the default for a long recording's timeline).
+SPEAKER_GROUPS = ("files", "folder", "recording")
 READ_AHEAD = 16  # files handed to the feature workers at once
-
-
-@dataclasses.dataclass(frozen=True)
-class Prediction:
-    """The predicted emotion of one file and the probability of every class of the label map."""
-
-    path: str
-    emotion: str
-    probabilities: dict[str, float]
-    seconds: float  # the file's length (a fixed-duration model saw its first ``duration`` seconds)
-    note: str = ""  # e.g. that a speaker-normalised model saw this clip's speaker in this clip alone
-
-
-@dataclasses.dataclass(frozen=True)
-class PredictionError:
-    """A file that could not be predicted, with a one-line reason."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-def _prediction(path: str, probs: np.ndarray, label_names: Sequence[str], seconds: float, note: str = ""
-                ) -> Prediction:
-    """A Prediction from one file's class probabilities (averaged over an ensemble's models)."""
-    return Prediction(path=path, emotion=label_names[int(np.argmax(probs))],
-                      probabilities={name: float(p) for name, p in zip(label_names, probs)}, seconds=float(seconds),
-                      note=note)
 
 
 def read_items(model, paths: Iterable[str | os.PathLike], chunk: int
@@ -89,14 +62,14 @@ class Predictor:
     """
 
     def __init__(self, tree: dict, meta: dict, checkpoint_dir: str | os.PathLike, batch_size: int = 16,
-                 speaker_groups: str = "files"):
+                 speaker_groups: str | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if speaker_groups not in SPEAKER_GROUPS:
+        if speaker_groups is not None and speaker_groups not in SPEAKER_GROUPS:
             raise ValueError(f"--speaker_groups={speaker_groups}: expected one of {', '.join(SPEAKER_GROUPS)}")
         # "speaker": the model was trained on per-speaker standardised features, so the files given
-        # are standardised by their own statistics: all of them as one speaker ("files"), or one
-        # speaker per folder ("folder").
+        # are standardised by their own statistics, speakers grouped as SPEAKER_GROUPS says (None:
+        # "files" for files, "recording" for timelines).
         if "norm" not in tree or "params" not in tree:
             raise ckpt_lib.CheckpointError(f"{checkpoint_dir}: the checkpoint lacks its parameters or normalisation "
                                            "(damaged, or not written by python -m ser_jax.train); train that run again")
@@ -129,6 +102,16 @@ class Predictor:
     # ------------------------------------------------------------------------------------------
     # Audio -> model inputs, by the run's Preprocessor (the path training's inputs took)
 
+    @property
+    def members(self) -> tuple[Predictor, ...]:
+        """The models whose probabilities are averaged: this one."""
+        return (self,)
+
+    @property
+    def recipes(self) -> tuple[tuple[Predictor, ...], ...]:
+        """The members grouped by the features they read (computed once per group)."""
+        return ((self,),)
+
     def raw_input(self, path: str | os.PathLike) -> np.ndarray:
         """The unscaled (T, F) features of one file, as training read them from the cache; AudioError if
         unreadable."""
@@ -137,12 +120,15 @@ class Predictor:
             raise audio.AudioError(item)
         return item[0]
 
-    def raw_inputs_of(self, paths: Sequence[str]) -> list[tuple[np.ndarray, float] | str]:
+    def raw_inputs_of(self, paths: Sequence[str], spans: Sequence[tuple[int, int] | None] | None = None
+                      ) -> list[tuple[np.ndarray, float] | str]:
         """(unscaled features, the file's seconds) of each path, or the one-line reason it is unreadable.
         Computed in feature workers exactly as the cache's builder computes them (preprocess.clip_features);
-        an encoder's states here, batched."""
+        an encoder's states here, batched. ``spans``: per path, native-rate frames (first, stop) to
+        read as a clip of their own (a timeline's segments), or None for the whole file."""
         pre, cfg = self.preprocessor, self.feature_config
-        tasks = [(i, (p, cfg.to_dict())) for i, p in enumerate(paths)]
+        spans = list(spans) if spans is not None else [None] * len(paths)
+        tasks = [(i, (p, cfg.to_dict(), span)) for i, (p, span) in enumerate(zip(paths, spans))]
         items: list = [""] * len(paths)
         for out in workers_lib.run("ser_jax.preprocess:clip_features", tasks, min(len(tasks), os.cpu_count() or 1)):
             items[out.key] = out.error or out.value
@@ -175,9 +161,13 @@ class Predictor:
     # ------------------------------------------------------------------------------------------
     # Files -> predictions
 
-    def speaker_of(self, path: str) -> str:
-        """The group a file's statistics come from, for a speaker-normalised model."""
-        return str(Path(path).resolve().parent) if self.speaker_groups == "folder" else "all files"
+    def speaker_of(self, path: str, default: str = "files") -> str:
+        """The group a file's statistics come from, for a speaker-normalised model (``default``: the
+        grouping when none was chosen)."""
+        how = self.speaker_groups or default
+        if how == "folder":
+            return str(Path(path).resolve().parent)
+        return os.path.abspath(path) if how == "recording" else "all files"
 
     def scaled_inputs(self, items: Sequence[tuple[str, tuple[np.ndarray, float] | str]]
                       ) -> tuple[dict[int, np.ndarray], dict[int, str]]:
@@ -222,6 +212,31 @@ class Predictor:
         """Predictions in the order of paths; a file that cannot be read gives a PredictionError."""
         return list(self.iter_predictions(paths))
 
+    def timeline(self, path: str | os.PathLike, config: timeline_lib.TimelineConfig | None = None) -> Timeline:
+        """The emotions over time of one recording; raises audio.AudioError naming the file if unreadable."""
+        (result,) = self.iter_timelines([path], config)
+        if isinstance(result, PredictionError):
+            raise audio.AudioError(str(result))
+        return result
+
+    def timelines(self, paths: Iterable[str | os.PathLike], config: timeline_lib.TimelineConfig | None = None
+                  ) -> list[Timeline | PredictionError]:
+        """Timelines in the order of paths; a recording that cannot be read gives a PredictionError."""
+        return list(self.iter_timelines(paths, config))
+
+    def iter_timelines(self, paths: Iterable[str | os.PathLike], config: timeline_lib.TimelineConfig | None = None,
+                       progress=None) -> Iterator[Timeline | PredictionError]:
+        """timelines as a stream (see ser_jax.predict.timeline); ``progress(seconds)`` is called as
+        the recordings' seconds are done."""
+        return timeline_lib.iter_timelines(self, paths, config or timeline_lib.TimelineConfig(), progress)
+
+    @property
+    def segment_duration(self) -> float | None:
+        """Seconds of a timeline's windows: the shortest training duration of the members (None: all
+        full-length, which see stretches of speech whole)."""
+        durations = [m.feature_config.duration for m in self.members if m.feature_config.duration is not None]
+        return min(durations) if durations else None
+
     def iter_predictions(
         self, paths: Iterable[str | os.PathLike], chunk_files: int | None = None
     ) -> Iterator[Prediction | PredictionError]:
@@ -232,7 +247,7 @@ class Predictor:
             probs, notes = self.item_probabilities(items)
             for i, (path, item) in enumerate(items):
                 yield (PredictionError(path, item) if isinstance(item, str)
-                       else _prediction(path, probs[i], self.label_names, item[1], notes.get(i, "")))
+                       else prediction(path, probs[i], self.label_names, item[1], notes.get(i, "")))
 
     def describe(self) -> str:
         """One line about the checkpoint, for the console."""
@@ -264,11 +279,11 @@ class Ensemble(Predictor):
             if m.label_names != first.label_names:
                 raise ValueError(f"{m.checkpoint_dir} and {first.checkpoint_dir} differ in label_names "
                                  f"({m.label_names} vs {first.label_names}); an ensemble's models must share it")
-        self.members = tuple(members)
+        self._members = tuple(members)
         groups: dict[tuple, list[Predictor]] = {}
         for m in members:  # one feature computation per recipe (feature config and groups)
             groups.setdefault((m.feature_config, m.groups), []).append(m)
-        self.recipes = tuple(tuple(g) for g in groups.values())
+        self._recipes = tuple(tuple(g) for g in groups.values())
         self.checkpoint_dir = first.checkpoint_dir
         self.label_names, self.feature_config, self.groups = first.label_names, first.feature_config, first.groups
         self.columns, self.num_frames, self.batch_size = first.columns, first.num_frames, first.batch_size
@@ -276,6 +291,14 @@ class Ensemble(Predictor):
         self.speaker_groups = first.speaker_groups
         self.leaky = any(m.leaky for m in members)
         self.protocol = first.protocol
+
+    @property
+    def members(self) -> tuple[Predictor, ...]:
+        return self._members
+
+    @property
+    def recipes(self) -> tuple[tuple[Predictor, ...], ...]:
+        return self._recipes
 
     @property
     def reads_all_first(self) -> bool:
@@ -303,7 +326,7 @@ class Ensemble(Predictor):
                     continue
                 probs = np.mean([probs[i] for probs, _ in results], axis=0)
                 note = next((notes[i] for _, notes in results if i in notes), "")
-                yield _prediction(path, probs, self.label_names, seconds[i], note)
+                yield prediction(path, probs, self.label_names, seconds[i], note)
             if per_chunk is None:
                 break
 
@@ -314,18 +337,44 @@ class Ensemble(Predictor):
         return f"ensemble of {len(self.members)} models over {len(self.recipes)} feature recipes ({kinds})"
 
 
+def load(run_dir_or_runs: str | os.PathLike | Sequence[str | os.PathLike], *, ensemble: bool = False,
+         batch_size: int = 16, speaker_groups: str | None = None) -> Predictor:
+    """The model of trained runs, for ``predict_file``, ``predict_files`` and ``timeline``.
+
+    One run directory: its best checkpoint (fold_0's for a k-fold run). Several (a list, or one string
+    of comma-separated directories): an ensemble of their best checkpoints. ``ensemble=True``: every
+    checkpoint at or below the directories given (all folds, all seeds). ``speaker_groups``: see
+    SPEAKER_GROUPS (None: all files as one speaker for files, each recording alone for timelines).
+    """
+    if isinstance(run_dir_or_runs, (str, os.PathLike)):
+        runs = [d for d in os.fspath(run_dir_or_runs).split(",") if d]
+    else:
+        runs = [os.fspath(d) for d in run_dir_or_runs]
+    if not runs:
+        raise ValueError("give at least one run directory")
+    for d in runs:
+        if not os.path.isdir(d):
+            raise FileNotFoundError(f"{d}: no such run directory")
+    if ensemble:
+        return load_ensemble(runs, batch_size, speaker_groups)
+    if len(runs) > 1:
+        return Ensemble([_load(ckpt_lib.find_run_checkpoint(d), batch_size, speaker_groups) for d in runs])
+    return load_predictor(runs[0], batch_size, speaker_groups)
+
+
 def load_ensemble(run_dirs: Sequence[str | os.PathLike], batch_size: int = 16,
-                  speaker_groups: str = "files") -> Ensemble:
+                  speaker_groups: str | None = None) -> Ensemble:
     """Every best checkpoint at or below the given run directories (all folds, all seeds), as one model."""
     dirs = [d for r in run_dirs for d in ckpt_lib.find_all_checkpoints(r)]
     return Ensemble([_load(d, batch_size, speaker_groups) for d in dirs])
 
 
-def load_predictor(run_dir: str | os.PathLike, batch_size: int = 16, speaker_groups: str = "files") -> Predictor:
+def load_predictor(run_dir: str | os.PathLike, batch_size: int = 16, speaker_groups: str | None = None
+                   ) -> Predictor:
     """The Predictor of a run's best checkpoint (fold_0's for a k-fold run)."""
     return _load(ckpt_lib.find_run_checkpoint(run_dir), batch_size, speaker_groups)
 
 
-def _load(directory: Path, batch_size: int, speaker_groups: str) -> Predictor:
+def _load(directory: Path, batch_size: int, speaker_groups: str | None) -> Predictor:
     tree, meta = ckpt_lib.load_best(directory)
     return Predictor(tree, meta, directory, batch_size=batch_size, speaker_groups=speaker_groups)
