@@ -129,10 +129,10 @@ def test_a_speaker_normalised_model_scales_a_recording_by_its_own_segments(speak
     clip = _test_clips(speaker_run, 1)[0]
     first, _ = recordings.speech_extent(clip)
     pcm, _ = sf.read(clip, dtype="int16")
-    short = tmp_path / "short.wav"  # 0.5 s of speech (0.9 s with its context) between silences: one window of this 1-s model
+    short = tmp_path / "short.wav"  # 0.5 s of speech (0.9 s with 0.2 s of context each side) between silences: one window of this 1-s model
     sf.write(short, np.concatenate([np.zeros(SR // 2, np.int16), pcm[int(first * SR) : int((first + 0.5) * SR)],
                                     np.zeros(SR // 2, np.int16)]), SR, subtype="PCM_16")
-    few = model.timeline(short)
+    few = model.timeline(short, TimelineConfig(context=0.2))
     assert len(few.segments) == 1 and "segment alone" in few.note
 
 
