@@ -4,7 +4,8 @@ For each recording: its energy track is read block by block (ser_jax.predict.spe
 of speech cut into the segments the model takes (ser_jax.predict.segments), and every segment's
 features computed in the feature workers from those samples alone, by the function the cache was
 built with: a segment's probabilities are those of a file holding the same samples (a test checks
-it). Only the segments' features are kept (never the audio), because a speaker-normalised model
+it). The audio is never kept; a global-statistics model keeps only each segment's probabilities,
+and a speaker-normalised one each segment's features until the recording is done, because it
 standardises a recording's segments by the recording's own statistics (one recording = one speaker,
 unless ``speaker_groups`` says otherwise), as training did with a speaker's clips; below the model's
 ``speaker_min_clips`` segments it falls back to the training statistics, and the timeline's note
@@ -111,25 +112,38 @@ def iter_timelines(model: Any, paths: Iterable[str | os.PathLike], config: Timel
 
 def _judge(model: Any, pending: Sequence[tuple[str, Planned | str]], config: TimelineConfig,
            progress: Callable[[float], None] | None) -> Iterator[Timeline | PredictionError]:
-    """The timelines of recordings planned together (their speakers' statistics are shared)."""
+    """The timelines of recordings planned together (their speakers' statistics are shared).
+
+    A model that scales by global statistics judges each chunk of segments as it is computed, so
+    only probabilities are kept; a speaker-normalised one needs every segment's features first.
+    """
     planned = {k: p for k, (_, p) in enumerate(pending) if not isinstance(p, str)}
     flat = [(k, span) for k, p in planned.items() for span in p.spans]
     errors = {k: p for k, (_, p) in enumerate(pending) if isinstance(p, str)}
     total = np.zeros((len(flat), len(model.label_names)), np.float64)
     notes: dict[int, str] = {}
-    for r, recipe in enumerate(model.recipes):
-        features = _segment_features(recipe[0], planned, flat, errors, progress if r == 0 else None)
-        rows = [i for i, (k, _) in enumerate(flat) if k not in errors]
-        if not rows:
-            continue
+
+    def add(recipe: Sequence[Any], rows: list[int], features: list[np.ndarray]) -> None:
         for m in recipe:
             keys = [m.speaker_of(planned[flat[i][0]].recording.path, "recording") for i in rows]
-            scaled, clip_notes = m.preprocessor.scale_clips([features[i] for i in rows], keys, (m.mean, m.std),
-                                                           unit="segment")
+            scaled, clip_notes = m.preprocessor.scale_clips(features, keys, (m.mean, m.std), unit="segment")
             total[rows] += m.probabilities(scaled)
             for i, note in zip(rows, clip_notes):
                 if note:
                     notes.setdefault(flat[i][0], note)
+
+    for r, recipe in enumerate(model.recipes):
+        kept_rows: list[int] = []
+        kept: list[np.ndarray] = []
+        for rows, features in _segment_features(recipe[0], planned, flat, errors, progress if r == 0 else None):
+            if model.reads_all_first:
+                kept_rows += rows
+                kept += features
+            elif rows:
+                add(recipe, rows, features)
+        ok = [j for j, i in enumerate(kept_rows) if flat[i][0] not in errors]
+        if ok:
+            add(recipe, [kept_rows[j] for j in ok], [kept[j] for j in ok])
     probs = (total / len(model.members)).astype(np.float32)
     for k, (path, item) in enumerate(pending):
         if k in errors:
@@ -140,29 +154,31 @@ def _judge(model: Any, pending: Sequence[tuple[str, Planned | str]], config: Tim
 
 
 def _segment_features(member: Any, planned: dict[int, Planned], flat: list[tuple[int, tuple[int, int]]],
-                      errors: dict[int, str], progress: Callable[[float], None] | None) -> list[np.ndarray | None]:
-    """The unscaled features of every segment by ``member``'s recipe, CHUNK at a time; a recording
-    whose segment cannot be read goes to ``errors``. ``progress`` gets the recording seconds done."""
-    out: list[np.ndarray | None] = [None] * len(flat)
+                      errors: dict[int, str], progress: Callable[[float], None] | None
+                      ) -> Iterator[tuple[list[int], list[np.ndarray]]]:
+    """(rows of ``flat``, their unscaled features) by ``member``'s recipe, CHUNK segments at a time; a
+    recording whose segment cannot be read goes to ``errors``. ``progress`` gets the seconds done."""
     done = {k: 0 for k in planned}  # samples of each recording reported to progress
     for c in range(0, len(flat), CHUNK):
         chunk = [i for i in range(c, min(c + CHUNK, len(flat))) if flat[i][0] not in errors]
         items = member.raw_inputs_of([planned[flat[i][0]].recording.path for i in chunk], [flat[i][1] for i in chunk])
+        rows, features = [], []
         for i, item in zip(chunk, items):
             k = flat[i][0]
             if isinstance(item, str):
                 errors.setdefault(k, f"segment at {flat[i][1][0] / planned[k].recording.sample_rate:.2f} s: {item}")
             else:
-                out[i] = item[0]
+                rows.append(i)
+                features.append(item[0])
+        yield [i for i in rows if flat[i][0] not in errors], [f for i, f in zip(rows, features)
+                                                              if flat[i][0] not in errors]
         if progress is not None and chunk:
             k = flat[chunk[-1]][0]
-            rec = planned[k].recording
-            progress((flat[chunk[-1]][1][1] - done[k]) / rec.sample_rate)
+            progress((flat[chunk[-1]][1][1] - done[k]) / planned[k].recording.sample_rate)
             done[k] = flat[chunk[-1]][1][1]
     if progress is not None:
         for k, p in planned.items():
             progress((p.recording.num_samples - done[k]) / p.recording.sample_rate)
-    return out
 
 
 def _timeline(p: Planned, probs: np.ndarray, label_names: Sequence[str], config: TimelineConfig,
