@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 
 def uar(y_true: list[int], y_pred: list[int]) -> float:
@@ -91,7 +92,7 @@ def main() -> int:
                     rng.shuffle(blocks)
                     clips = sorted(clips, key=lambda c: blocks.index(c[1]))
                 truth = dict(clips)
-                sr = int(__import__("soundfile").info(clips[0][0]).samplerate)
+                sr = sf.info(clips[0][0]).samplerate
                 rec = Path(tmp) / f"{actor}.flac"
                 placed = recordings.join([c for c, _ in clips], [rng.uniform(0.5, 1.5) for _ in clips], rec, sr)
                 tl = model.timeline(rec, config)

@@ -69,20 +69,15 @@ def frame_power(blocks: Iterable[np.ndarray], frame: int, hop: int) -> np.ndarra
     return np.concatenate(out)
 
 
-def read_blocks(path: str, block_frames: int) -> tuple[sf.SoundFile, Iterator[np.ndarray]]:
-    """The open file and its mono float32 blocks (channel mean, as ser_jax.audio loads a clip)."""
-    f = sf.SoundFile(path)
-
-    def blocks() -> Iterator[np.ndarray]:
-        with f:
-            while True:
-                data = f.read(block_frames, dtype="float32", always_2d=True)
-                if not len(data):
-                    return
-                y = data.mean(axis=1)
-                yield np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0) if not np.all(np.isfinite(y)) else y
-
-    return f, blocks()
+def read_blocks(path: str, block_frames: int) -> Iterator[np.ndarray]:
+    """The file's mono float32 samples (channel mean, as ser_jax.audio loads a clip), block by block."""
+    with sf.SoundFile(path) as f:
+        while True:
+            data = f.read(block_frames, dtype="float32", always_2d=True)
+            if not len(data):
+                return
+            y = data.mean(axis=1)
+            yield y if np.all(np.isfinite(y)) else np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def read(path: str | os.PathLike, block_seconds: float = 30.0,
@@ -97,7 +92,7 @@ def read(path: str | os.PathLike, block_seconds: float = 30.0,
     try:
         info = sf.info(path)
         sr, frames = info.samplerate, info.frames
-        _, blocks = read_blocks(path, max(1, int(round(block_seconds * sr))))
+        blocks = read_blocks(path, max(1, int(round(block_seconds * sr))))
         frame, hop = max(1, round(FRAME_SECONDS * sr)), max(1, round(HOP_SECONDS * sr))
         counted = 0
 

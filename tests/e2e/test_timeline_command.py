@@ -6,8 +6,11 @@ status 1 while the others are written; flags that only make sense with --timelin
 from __future__ import annotations
 
 import csv
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -58,3 +61,28 @@ def test_timeline_only_flags_are_one_line_usage_errors_without_it(run, tmp_path)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and "--timeline" in out.stderr, out.stderr
     out = _cli(f"--checkpoint={run[1]}", "--timeline", "--top_db=-3", clip)
     assert out.returncode == 2 and "--top_db" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_keeps_only_whole_files(run, tmp_path):
+    rec = tmp_path / "session.wav"
+    recordings.join(_test_clips(run, 3), [1.0, 1.0, 1.0], rec, SR)
+    copies = []
+    for i in range(12):
+        copies.append(tmp_path / f"session_{i:02d}.wav")
+        shutil.copy(rec, copies[-1])
+    out_dir = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "ser_jax.predict", f"--checkpoint={run[1]}", "--timeline",
+                             "--format=srt", f"--out_dir={out_dir}", *map(str, copies)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out_dir.exists() and any(out_dir.glob("*.srt"))):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    written = sorted(out_dir.iterdir())
+    assert 1 <= len(written) < len(copies) and all(p.suffix == ".srt" for p in written)  # no temporary file left
+    assert all(p.read_text().startswith("1\n") for p in written)
