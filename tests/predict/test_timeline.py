@@ -44,6 +44,16 @@ def _probs(items):
     return np.asarray([list(x.probabilities.values()) for x in items])
 
 
+def _segments_as_files(path, tl, folder):
+    """Each segment's samples of the recording as a file of its own (16-bit, as the recording: bit-exact)."""
+    samples, sr = sf.read(path, dtype="int16")
+    files = []
+    for i, s in enumerate(tl.segments):
+        files.append(folder / f"segment_{i}.wav")
+        sf.write(files[-1], samples[round(s.start * sr) : round(s.end * sr)], sr, subtype="PCM_16")
+    return files
+
+
 def test_speech_is_found_where_each_clip_speaks_and_every_clip_is_covered(predictor, long_recording):
     path, placed = long_recording
     tl = predictor.timeline(path)
@@ -71,12 +81,7 @@ def test_speech_is_found_where_each_clip_speaks_and_every_clip_is_covered(predic
 def test_a_segment_gets_the_probabilities_of_a_file_holding_its_samples(predictor, long_recording, tmp_path):
     path, _ = long_recording
     tl = predictor.timeline(path)
-    samples, sr = sf.read(path, dtype="int16")
-    files = []
-    for i, s in enumerate(tl.segments):
-        files.append(tmp_path / f"segment_{i}.wav")
-        sf.write(files[-1], samples[round(s.start * sr) : round(s.end * sr)], sr, subtype="PCM_16")
-    as_files = predictor.predict_files(files)
+    as_files = predictor.predict_files(_segments_as_files(path, tl, tmp_path))
     np.testing.assert_allclose(_probs(tl.segments), _probs(as_files), atol=PROBS_ATOL)
     assert [s.emotion for s in tl.segments] == [p.emotion for p in as_files]
 
@@ -117,11 +122,7 @@ def test_a_speaker_normalised_model_scales_a_recording_by_its_own_segments(speak
     path, _ = long_recording
     model = predict.load(speaker_run[1])
     tl = model.timeline(path)
-    samples, sr = sf.read(path, dtype="int16")
-    files = []
-    for i, s in enumerate(tl.segments):
-        files.append(tmp_path / f"segment_{i}.wav")
-        sf.write(files[-1], samples[round(s.start * sr) : round(s.end * sr)], sr, subtype="PCM_16")
+    files = _segments_as_files(path, tl, tmp_path)
     # the same samples as files, all of them one speaker: the same statistics
     np.testing.assert_allclose(_probs(tl.segments), _probs(predict.load(speaker_run[1]).predict_files(files)),
                                atol=PROBS_ATOL)
