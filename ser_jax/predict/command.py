@@ -82,6 +82,9 @@ def main(argv: list[str]) -> int:
     describe(predictor, run_dirs[0], timeline=FLAGS.timeline)
     files, errors = expand_inputs(argv[1:])
     n_inputs = len(files) + len(errors)
+    if FLAGS.timeline and FLAGS.format in SUBTITLES and len(files) > 1 and not FLAGS.out_dir:
+        raise cli.UsageError(f"--format={FLAGS.format} writes one recording's subtitles; give --out_dir for "
+                             f"{len(files)} recordings")
     for e in errors:
         print(f"error: {e}", file=sys.stderr, flush=True)
     if FLAGS.timeline:
@@ -138,8 +141,6 @@ def timelines(predictor: Predictor, files: list[str], config: TimelineConfig, fm
 
     from ser_jax.predict.plot import plot_timeline
 
-    if fmt in SUBTITLES and len(files) > 1 and not out_dir:
-        raise ValueError(f"--format={fmt} writes one recording's subtitles; give --out_dir for {len(files)} files")
     seconds = sum(_seconds(f) for f in files)
     errors: list[PredictionError] = []
     done: list[Timeline] = []

@@ -144,3 +144,18 @@ def test_window_starts_cover_the_clip_with_half_overlapping_windows():
     assert features.window_starts(1000, 1000) == [0]
     assert features.window_starts(2000, 1000) == [0, 500, 1000]
     assert features.window_starts(2200, 1000) == [0, 500, 1000, 1200]  # the last one ends at the end
+    assert features.window_starts(2200, 1000, hop=400) == [0, 400, 800, 1200]
+    with pytest.raises(ValueError, match="hop"):
+        features.window_starts(2200, 1000, hop=0)
+
+
+def test_a_span_of_a_file_is_read_as_a_clip_of_its_own(tmp_path):
+    """A timeline's segment: the same samples written as a file give the same clip."""
+    y = tones(sr=22050, seconds=2.0, channels=2)
+    path = tmp_path / "long.wav"
+    sf.write(path, y, 22050, subtype="FLOAT")
+    part = tmp_path / "part.wav"
+    sf.write(part, y[5000:30000], 22050, subtype="FLOAT")
+    np.testing.assert_array_equal(F.load_clip(path, FAST, span=(5000, 30000)), F.load_clip(part, FAST))
+    with pytest.raises(audio.AudioError, match="outside the file"):
+        audio.load_audio(path, 16000, span=(40000, 50000))
