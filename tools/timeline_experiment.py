@@ -101,7 +101,8 @@ def main() -> int:
 
                     plot_timeline(tl, Path(args.plot) / f"{actor}.png",
                                   title=f"{actor} of ravdess-dev ({fold.name} {args.part} actor), {len(clips)} clips "
-                                        f"joined ({args.order}); {Path(args.run).name}")
+                                        f"joined ({args.order}); {Path(args.run).name}",
+                                  truth=[(*p.seconds, labels[truth[p.source]]) for p in placed])
                 seg_true, seg_pred, clip_probs = [], [], {}
                 for s in tl.segments:
                     a, b = round(s.start * sr), round(s.end * sr)
@@ -125,6 +126,9 @@ def main() -> int:
                     "segments": len(tl.segments), "clips_judged": len(judged),
                     "segment_acc": float(np.mean(np.equal(seg_true, seg_pred))), "segment_uar": uar(seg_true, seg_pred),
                     "timeline_clip_acc": float(np.mean(np.equal([truth[c] for c in judged], tl_clip_pred))),
+                    # every clip counted: one without a segment of its own (its speech not found) as wrong
+                    "timeline_all_clips_acc": float(np.sum(np.equal([truth[c] for c in judged], tl_clip_pred))
+                                                    / len(clips)),
                     "clip_acc_speaker": _acc(with_stats, y, labels), "clip_acc_alone": _acc(alone, y, labels),
                     "note": tl.note,
                 }
@@ -136,6 +140,7 @@ def main() -> int:
     keys = [("segment_acc", "timeline: per-segment accuracy (per-recording statistics)"),
             ("segment_uar", "timeline: per-segment UAR"),
             ("timeline_clip_acc", "timeline: per-clip accuracy (mean of a clip's segments)"),
+            ("timeline_all_clips_acc", "timeline: per-clip accuracy, a clip without a segment counted wrong"),
             ("clip_acc_speaker", "clips as files, the actor's clips as speaker statistics"),
             ("clip_acc_alone", "clips as files, each alone (training statistics)")]
     print(f"{len(rows)} actors, {sum(r['clips'] for r in rows)} clips, {sum(r['segments'] for r in rows)} segments")

@@ -10,23 +10,32 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from ser_jax.predict.results import Timeline
 
 
-def plot_timeline(tl: Timeline, path: str | os.PathLike, title: str | None = None) -> None:
-    """Save ``tl`` as a PNG at ``path``."""
+def plot_timeline(tl: Timeline, path: str | os.PathLike, title: str | None = None,
+                  truth: Sequence[tuple[float, float, str]] = ()) -> None:
+    """Save ``tl`` as a PNG at ``path``; ``truth`` (start, end, emotion) adds a strip of the true
+    emotions under the predicted one (a recording whose truth is known, as in an experiment)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     width = float(np.clip(6 + tl.seconds / 20, 9, 24))
-    fig = Figure(figsize=(width, 4.6), dpi=100, layout="constrained")
+    fig = Figure(figsize=(width, 4.6 + 0.4 * bool(truth)), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
-    strip, ax = fig.subplots(2, 1, sharex=True, height_ratios=(1, 9))
+    axes = fig.subplots(3 if truth else 2, 1, sharex=True, height_ratios=(1, 1, 9) if truth else (1, 9))
+    strip, ax = axes[0], axes[-1]
     colors = {name: f"C{i % 10}" for i, name in enumerate(tl.label_names)}
+    if truth:
+        for a, b, name in truth:
+            axes[1].axvspan(a, b, color=colors.get(name, "0.5"), lw=0)
+        axes[1].set_yticks([])
+        axes[1].set_ylabel("true", rotation=0, ha="right", va="center", fontsize=9)
     for a, b in tl.speech:
         ax.axvspan(a, b, color="0.9", lw=0, zorder=0)
     if tl.segments:
@@ -42,7 +51,7 @@ def plot_timeline(tl: Timeline, path: str | os.PathLike, title: str | None = Non
     else:
         ax.text(0.5, 0.5, tl.note or "no speech found", transform=ax.transAxes, ha="center", va="center")
     strip.set_yticks([])
-    strip.set_ylabel("emotion", rotation=0, ha="right", va="center", fontsize=9)
+    strip.set_ylabel("predicted", rotation=0, ha="right", va="center", fontsize=9)
     ax.set_xlim(0, max(tl.seconds, 1e-3))
     ax.set_ylim(0, 1)
     ax.set_xlabel("time (s)")
