@@ -27,13 +27,12 @@ def format_table(predictions: Sequence[Prediction], label_names: Sequence[str]) 
     return _aligned(header, rows)
 
 
-def _aligned(header: list[str], rows: list[list[str]]) -> str:
-    """The first two columns left-aligned, the others right-aligned."""
+def _aligned(header: list[str], rows: list[list[str]], left: tuple[int, ...] = (0, 1)) -> str:
+    """Columns padded to one width: those in ``left`` (names) left-aligned, the others (numbers) right."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = []
     for r in [header, *rows]:
-        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
-        cells += [c.rjust(w) for c, w in zip(r[2:], widths[2:])]
+        cells = [c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 
@@ -82,7 +81,7 @@ def timeline_table(tl: Timeline) -> str:
              s.smoothed_emotion] for s in tl.segments]
     head = (f"# {tl.path}: {tl.seconds:.1f} s, {tl.speech_seconds:.1f} s of speech in {len(tl.speech)} stretch(es), "
             f"{len(tl.segments)} segment(s)" + (f"; note: {tl.note}" if tl.note else ""))
-    return head + ("\n" + _aligned(header, rows) if rows else "")
+    return head + ("\n" + _aligned(header, rows, left=(2, len(header) - 1)) if rows else "")
 
 
 def timeline_csv(timelines: Sequence[Timeline]) -> str:

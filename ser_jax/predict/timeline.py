@@ -33,10 +33,11 @@ CHUNK = 64  # segments computed at once (features of a chunk, then the next: mem
 
 @dataclasses.dataclass(frozen=True)
 class TimelineConfig:
-    """How a recording is cut and its track smoothed. ``context`` and ``min_pause`` were chosen on the
-    validation actors of ravdess-dev's speaker folds with ``whisper_unseen`` (docs/results.md)."""
+    """How a recording is cut and its track smoothed. ``top_db``, ``context`` and ``min_pause`` were
+    chosen on the validation actors of ravdess-dev's speaker folds with ``whisper_unseen``
+    (docs/results.md)."""
 
-    top_db: float = 40.0  # dB: a frame is speech when within this many dB of the recording's loudest frame
+    top_db: float = 50.0  # dB: a frame is speech when within this many dB of the recording's loudest frame
     floor_db: float = -60.0  # dBFS: and only when louder than this (a recording of room tone has no speech)
     min_pause: float = 1.0  # seconds: quieter gaps shorter than this stay inside a stretch of speech
     min_speech: float = 0.2  # seconds: shorter stretches of sound (clicks) are not speech
