@@ -58,6 +58,18 @@ def one_line(e: BaseException) -> str:
     return lines[0] if lines else type(e).__name__
 
 
+def check_file(path: str | os.PathLike) -> str:
+    """The path as a string if it names a non-empty regular file; AudioError saying why not."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AudioError("cannot read: no such file")
+    if not os.path.isfile(path):
+        raise AudioError("cannot read: not a regular file")
+    if os.path.getsize(path) == 0:
+        raise AudioError("cannot decode: empty file (0 bytes)")
+    return path
+
+
 def load_audio(path: str | os.PathLike, sample_rate: int, *, speed: float = 1.0,
                span: tuple[int, int] | None = None) -> np.ndarray:
     """Mono float32 at sample_rate, the whole file (at least one sample); AudioError if it cannot be used.
@@ -69,13 +81,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int, *, speed: float = 1.0,
     ``span`` (first, stop) reads only those frames of the file (at its native rate), as if they were
     a file of their own: a segment of a long recording (ser_jax.predict.timeline) is a clip.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise AudioError("cannot read: no such file")
-    if not os.path.isfile(path):
-        raise AudioError("cannot read: not a regular file")
-    if os.path.getsize(path) == 0:
-        raise AudioError("cannot decode: empty file (0 bytes)")
+    path = check_file(path)
     try:
         with sf.SoundFile(path) as f:
             native_sr = f.samplerate

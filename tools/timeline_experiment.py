@@ -31,11 +31,6 @@ import numpy as np
 import soundfile as sf
 
 
-def uar(y_true: list[int], y_pred: list[int]) -> float:
-    classes = sorted(set(y_true))
-    return float(np.mean([np.mean([p == c for t, p in zip(y_true, y_pred) if t == c]) for c in classes]))
-
-
 def _acc(predictions, y: list[int], labels: list[str]) -> float | None:
     if predictions[0] is None:
         return None
@@ -46,7 +41,7 @@ def main() -> int:
     from ser_jax import runtime
 
     runtime.setup_process()
-    from ser_jax import predict
+    from ser_jax import predict, report
     from ser_jax.testing import recordings
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -124,7 +119,7 @@ def main() -> int:
                 row = {
                     "fold": fold.name, "actor": actor, "clips": len(clips), "seconds": tl.seconds,
                     "segments": len(tl.segments), "clips_judged": len(judged),
-                    "segment_acc": float(np.mean(np.equal(seg_true, seg_pred))), "segment_uar": uar(seg_true, seg_pred),
+                    "segment_acc": float(np.mean(np.equal(seg_true, seg_pred))), "segment_uar": report.compute_metrics(seg_true, seg_pred, labels)["uar"],
                     "timeline_clip_acc": float(np.mean(np.equal([truth[c] for c in judged], tl_clip_pred))),
                     # every clip counted: one without a segment of its own (its speech not found) as wrong
                     "timeline_all_clips_acc": float(np.sum(np.equal([truth[c] for c in judged], tl_clip_pred))

@@ -84,11 +84,7 @@ def read(path: str | os.PathLike, block_seconds: float = 30.0,
          progress: Callable[[float], None] | None = None) -> Recording:
     """A recording's energy track, read in blocks of ``block_seconds``; audio.AudioError if unreadable.
     ``progress`` is called with the seconds read after each block."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise audio.AudioError("cannot read: no such file" if not os.path.exists(path) else "not a regular file")
-    if os.path.getsize(path) == 0:
-        raise audio.AudioError("cannot decode: empty file (0 bytes)")
+    path = audio.check_file(path)
     try:
         info = sf.info(path)
         sr, frames = info.samplerate, info.frames
