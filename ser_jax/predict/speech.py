@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import soundfile as sf
@@ -80,10 +80,8 @@ def read_blocks(path: str, block_frames: int) -> Iterator[np.ndarray]:
             yield y if np.all(np.isfinite(y)) else np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def read(path: str | os.PathLike, block_seconds: float = 30.0,
-         progress: Callable[[float], None] | None = None) -> Recording:
-    """A recording's energy track, read in blocks of ``block_seconds``; audio.AudioError if unreadable.
-    ``progress`` is called with the seconds read after each block."""
+def read(path: str | os.PathLike, block_seconds: float = 30.0) -> Recording:
+    """A recording's energy track, read in blocks of ``block_seconds``; audio.AudioError if unreadable."""
     path = audio.check_file(path)
     try:
         info = sf.info(path)
@@ -96,8 +94,6 @@ def read(path: str | os.PathLike, block_seconds: float = 30.0,
             nonlocal counted
             for block in blocks:
                 counted += len(block)
-                if progress is not None:
-                    progress(len(block) / sr)
                 yield block
 
         power = frame_power(counting(), frame, hop)

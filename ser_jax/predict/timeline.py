@@ -67,10 +67,9 @@ class Planned:
     spans: list[tuple[int, int]]
 
 
-def plan(path: str, config: TimelineConfig, duration: float | None,
-         progress: Callable[[float], None] | None = None) -> Planned:
+def plan(path: str, config: TimelineConfig, duration: float | None) -> Planned:
     """A recording's speech and segments for a model of this ``duration``; audio.AudioError if unreadable."""
-    rec = speech.read(path, config.block_seconds, progress)
+    rec = speech.read(path, config.block_seconds)
     stretches = speech.regions(rec, config.top_db, config.floor_db, config.min_pause, config.min_speech)
     spans = segments_lib.cut(stretches, rec, duration, config.hop, config.max_segment, config.context)
     return Planned(rec, stretches, spans)
