@@ -116,5 +116,14 @@ def assert_speaker_independent(split, meta):
     assert train and val and test, f"{split.name}: every part has speakers"
 
 
+def checked_speaker_sets(split, meta):
+    """(train, val, test) speaker sets of a speaker-independent split, after checking it is one: not
+    leaky, its parts disjoint, no speaker in two parts."""
+    assert not split.leaky
+    assert_disjoint(split)
+    assert_speaker_independent(split, meta)
+    return speaker_sets(split, meta)
+
+
 def used_rows(splits) -> np.ndarray:
     return np.unique(np.concatenate([np.concatenate([s.train, s.val, s.test]) for s in splits]))

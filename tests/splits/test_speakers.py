@@ -16,6 +16,7 @@ from ser_jax.splits import SplitConfig, make_splits, speaker_folds
 from .helpers import (
     assert_disjoint,
     assert_speaker_independent,
+    checked_speaker_sets,
     rav,
     ravdess_gender,
     ravdess_metadata,
@@ -79,10 +80,7 @@ def test_speaker_kfold_is_speaker_independent_and_tests_every_speaker_once(dev):
     splits = make_splits(SplitConfig(protocol="speaker_kfold", folds=5), dev)
     tested = collections.Counter()
     for split in splits:
-        assert not split.leaky
-        assert_disjoint(split)
-        assert_speaker_independent(split, dev)
-        train, val, test = speaker_sets(split, dev)
+        train, val, test = checked_speaker_sets(split, dev)
         assert train | val | test == set(rav(*range(1, 21)))  # every row of every speaker is used
         assert len(split.train) + len(split.val) + len(split.test) == len(dev["speaker"])
         tested.update(test)
@@ -136,10 +134,7 @@ def test_loso_has_one_fold_per_speaker_and_tests_each_speaker_exactly_once(dev):
     assert [s.fold for s in splits] == list(range(20))
     tested = collections.Counter()
     for split in splits:
-        assert not split.leaky
-        assert_disjoint(split)
-        assert_speaker_independent(split, dev)
-        train, val, test = speaker_sets(split, dev)
+        train, val, test = checked_speaker_sets(split, dev)
         assert len(test) == 1 and len(val) == 2
         assert train | val | test == set(rav(*range(1, 21)))
         tested.update(test)
